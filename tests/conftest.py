@@ -1,0 +1,30 @@
+"""Shared fixtures: the real pose model and the real sample clips.
+
+They come from ``../shared`` when it is beside the checkout, otherwise they are fetched from their public
+sources (sha256-checked) by ``vision.models`` and ``sample_videos``. They are never skipped: a missing
+model or clip is a failing test, so a CI run cannot pass without running the real model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    from vision.models import resolve_model
+
+    return resolve_model("full")
+
+
+@pytest.fixture(scope="session")
+def sample_clip():
+    """``sample_clip("tfjs_pose_squats.mp4")`` -> local path of that sample, sha256-checked."""
+    from sample_videos import locate
+
+    return locate
