@@ -1,0 +1,176 @@
+"""Frames -> landmark track: source -> pose estimator -> subject selection -> smoothing.
+
+Decoding runs in a background thread that stays a few frames ahead of inference (FFmpeg and
+MediaPipe both release the GIL), and frames stream through: memory does not grow with clip length.
+``stream_poses`` is the single per-frame path used offline and live; ``extract_track`` collects it.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from vision.errors import IsobalanceError, SourceError
+from vision.landmarker import PoseEstimator
+from vision.smoothing import LandmarkFilter, NoFilter, make_filter
+from vision.sources import Frame, FrameSource, open_source
+from vision.subject import SubjectSelector
+from vision.track import LandmarkTrack, PoseFrame, TrackMeta
+
+
+class PartialTrackError(IsobalanceError):
+    """The input broke part-way; ``track`` holds every frame processed before the break."""
+
+    def __init__(self, message: str, track: LandmarkTrack):
+        super().__init__(message)
+        self.track = track
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    num_poses: int = 2                      # >1 so a second person is seen, and not mistaken for the subject
+    min_detection_confidence: float = 0.5
+    min_presence_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    smoothing: str = "one_euro"             # "one_euro" | "none"
+    smoothing_params: dict = field(default_factory=dict)
+    prefetch: int = 4                       # decoded frames kept ready ahead of inference
+
+
+class BodySmoother:
+    """Applies a landmark filter to image x,y,z and world x,y,z, with speed judged in body sizes."""
+
+    def __init__(self, make: Callable[[], LandmarkFilter]):
+        self._image = make()
+        self._world = make()
+
+    def __call__(self, pose: PoseFrame) -> PoseFrame:
+        if not pose.detected:
+            return pose
+        image = pose.image.copy()
+        image[:, :3] = self._image(pose.timestamp_ms, pose.image[:, :3], _bbox_size(pose.image[:, :2]))
+        world = self._world(pose.timestamp_ms, pose.world, _bbox_size(pose.world[:, :2]))
+        return PoseFrame(pose.frame_index, pose.timestamp_ms, image, world, pose.n_people)
+
+
+def _bbox_size(xy: np.ndarray) -> float:
+    span = np.nanmax(xy, axis=0) - np.nanmin(xy, axis=0)
+    return float(np.nanmean(span)) or 1.0
+
+
+def prefetched(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
+    """Iterate ``frames`` from a background thread, at most ``depth`` frames ahead."""
+    if depth <= 0:
+        yield from frames
+        return
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            for f in frames:
+                while not stop.is_set():
+                    try:
+                        q.put(f, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # re-raised in the consumer thread
+            failure.append(exc)
+        finally:
+            while not stop.is_set():
+                try:
+                    q.put(done, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    t = threading.Thread(target=worker, name="frame-decoder", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                break
+            yield item
+    finally:
+        stop.set()
+        t.join()
+    if failure:
+        raise failure[0]
+
+
+def stream_poses(source: FrameSource, estimator: PoseEstimator, selector: SubjectSelector | None = None,
+                 smoother: BodySmoother | None = None, prefetch: int = 4
+                 ) -> Iterator[tuple[Frame, PoseFrame]]:
+    """Yield (frame, the subject's pose) for every frame of ``source``; gaps are PoseFrame.missing."""
+    selector = selector or SubjectSelector()
+    aspect = source.info.width / source.info.height
+    for frame in prefetched(iter(source), 0 if source.live else prefetch):
+        poses = estimator.process(frame.rgb, frame.timestamp_ms)
+        idx = selector.choose(poses.image, frame.timestamp_ms, aspect)
+        if idx is None:
+            pose = PoseFrame.missing(frame.index, frame.timestamp_ms)
+        else:
+            pose = PoseFrame(frame.index, frame.timestamp_ms, poses.image[idx], poses.world[idx], len(poses))
+        if smoother is not None:
+            pose = smoother(pose)
+        yield frame, pose
+
+
+def make_smoother(settings: PipelineSettings) -> BodySmoother | None:
+    if settings.smoothing == "none":
+        return None
+    make_filter(settings.smoothing, **settings.smoothing_params)  # validate the name and parameters now
+    return BodySmoother(lambda: make_filter(settings.smoothing, **settings.smoothing_params))
+
+
+def extract_track(source: str | os.PathLike | int | FrameSource, model_path: str | os.PathLike,
+                  settings: PipelineSettings = PipelineSettings(),
+                  on_frame: Callable[[Frame, PoseFrame], None] | None = None) -> LandmarkTrack:
+    """Run the whole vision pipeline on one input and return its track.
+
+    ``on_frame`` sees every frame with its pose as it is produced (drawing, progress bars, live
+    checks). Raises ``PartialTrackError`` (with the partial track) when the input breaks part-way.
+    A track with nobody in it is returned as it is (all gap rows): callers decide how to report it.
+    """
+    src = source if isinstance(source, FrameSource) else open_source(source)
+    poses: list[PoseFrame] = []
+    selector = SubjectSelector()
+    smoother = make_smoother(settings)
+    mode = "image" if src.info.kind in ("image", "folder") else "video"
+    try:
+        with PoseEstimator(model_path, mode=mode, num_poses=settings.num_poses,
+                           min_detection_confidence=settings.min_detection_confidence,
+                           min_presence_confidence=settings.min_presence_confidence,
+                           min_tracking_confidence=settings.min_tracking_confidence) as est:
+            for frame, pose in stream_poses(src, est, selector, smoother, settings.prefetch):
+                poses.append(pose)
+                if on_frame is not None:
+                    on_frame(frame, pose)
+    finally:
+        if src is not source:
+            src.close()
+    info = src.info
+    notes: tuple[str, ...] = ()
+    if src.error is not None:
+        notes = (str(src.error),)
+    meta = TrackMeta(source=str(getattr(src, "path", info.name)), fps=info.fps, width=info.width,
+                     height=info.height, rotation=info.rotation, model=str(model_path),
+                     smoothing={"filter": settings.smoothing, **settings.smoothing_params},
+                     subject=selector.summary(), notes=notes)
+    track = LandmarkTrack.from_frames(poses, meta)
+    if src.error is not None:
+        raise PartialTrackError(str(src.error), track)
+    if not poses:
+        raise SourceError(f"{info.name} has no frames.")
+    return track
