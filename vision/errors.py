@@ -13,3 +13,5 @@ class SourceError(IsobalanceError):
 
 class NoPersonError(IsobalanceError):
     """The model found nobody in the whole input."""
+
+    exit_code = 3

@@ -26,6 +26,8 @@ from vision.track import LandmarkTrack, PoseFrame, TrackMeta
 class PartialTrackError(IsobalanceError):
     """The input broke part-way; ``track`` holds every frame processed before the break."""
 
+    exit_code = 4
+
     def __init__(self, message: str, track: LandmarkTrack):
         super().__init__(message)
         self.track = track

@@ -135,6 +135,12 @@ class VideoFileSource(FrameSource):
                     f"{self.path}: decoding stopped after frame {index - 1} ({_short(exc)}); "
                     f"the {index} frames before it were kept.")
                 frame = None
+        expected = self.info.n_frames
+        if self.error is None and expected and index < expected:
+            # FFmpeg ends quietly on a truncated file: compare with the container's own frame count.
+            self.error = SourceError(
+                f"{self.path}: the video ended after {index} of the {expected} frames its header "
+                f"announces (truncated or damaged file); the {index} frames decoded were kept.")
 
     def close(self) -> None:
         self._container.close()

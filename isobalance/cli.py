@@ -1,0 +1,93 @@
+"""The ``isobalance`` command line.
+
+Every command raises ``IsobalanceError`` for problems a user can fix; ``main`` turns them into one
+line on stderr and a non-zero exit code, never a traceback (set ISOBALANCE_DEBUG=1 to see one).
+Exit codes: 0 done; 1 unexpected internal error; 2 bad input or setup; 3 nobody detected;
+4 input broke part-way (everything computed before the break is written).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+
+from isobalance.config import Config, load_config
+from vision.errors import IsobalanceError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Posture assessment and isometric muscle balancing from video (MediaPipe Pose).")
+
+_DEFAULT = Config()
+
+
+@app.command("config")
+def config_command(config: Optional[Path] = typer.Option(None, help="TOML file to merge over the defaults")):
+    """Print the effective configuration as TOML (save it, edit it, pass it with --config)."""
+    typer.echo(load_config(config).to_toml())
+
+
+@app.command("landmarks")
+def landmarks_command(
+    source: str = typer.Argument(..., help="Video file, image, folder of images, or webcam:N"),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder"),
+    model: Optional[str] = typer.Option(None, help=f"Model name (lite/full/heavy) or .task path [{_DEFAULT.vision.model}]"),
+    smoothing: Optional[str] = typer.Option(None, help=f"one_euro or none [{_DEFAULT.vision.smoothing}]"),
+    num_poses: Optional[int] = typer.Option(None, help=f"People the model looks for [{_DEFAULT.vision.num_poses}]"),
+    parquet: bool = typer.Option(False, help="Also write track.parquet"),
+    video: bool = typer.Option(True, help="Write the annotated video"),
+    max_frames: Optional[int] = typer.Option(None, help="Stop a webcam capture after this many frames"),
+    config: Optional[Path] = typer.Option(None, help="TOML configuration file"),
+):
+    """Turn a video, image, folder or webcam into a landmark track and an annotated video."""
+    from vision.landmarks_job import run_landmarks
+
+    cfg = load_config(config).override("vision", model=model, smoothing=smoothing, num_poses=num_poses)
+    summary = run_landmarks(source, out, cfg.vision, parquet=parquet, write_video=video,
+                            max_frames=max_frames, progress=True)
+    typer.echo(json.dumps(summary, indent=2))
+
+
+def _mount_subcommands() -> None:
+    """Attach command groups that live in their own modules (one job per module)."""
+    if getattr(app, "_isobalance_mounted", False):
+        return
+    app._isobalance_mounted = True
+
+
+def main(argv: list[str] | None = None) -> None:
+    _mount_subcommands()
+    debug = os.environ.get("ISOBALANCE_DEBUG") == "1"
+    try:
+        app(args=argv, standalone_mode=False)
+    except IsobalanceError as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if debug:
+            raise
+        typer.echo(f"internal error: {type(exc).__name__}: {exc} (set ISOBALANCE_DEBUG=1 for details)",
+                   err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""One default configuration that drives the config file, the CLI flags and the dashboard.
+
+``Config()`` holds the defaults; ``isobalance config`` prints them as TOML; a TOML file (``--config`` or
+``$ISOBALANCE_CONFIG``) overrides them; CLI flags override the file. Every reader goes through
+``load_config`` so the three can never disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vision.errors import IsobalanceError
+from vision.pipeline import PipelineSettings
+
+
+class ConfigError(IsobalanceError):
+    pass
+
+
+@dataclass(frozen=True)
+class VisionConfig:
+    model: str = "full"                    # lite | full | heavy, or a path to a .task bundle
+    num_poses: int = 2
+    min_detection_confidence: float = 0.5
+    min_presence_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    smoothing: str = "one_euro"            # one_euro | none
+    min_cutoff: float = 0.05               # One-Euro parameters (MediaPipe's legacy pose defaults)
+    beta: float = 80.0
+    d_cutoff: float = 1.0
+
+    def pipeline_settings(self) -> PipelineSettings:
+        params = ({"min_cutoff": self.min_cutoff, "beta": self.beta, "d_cutoff": self.d_cutoff}
+                  if self.smoothing == "one_euro" else {})
+        return PipelineSettings(num_poses=self.num_poses,
+                                min_detection_confidence=self.min_detection_confidence,
+                                min_presence_confidence=self.min_presence_confidence,
+                                min_tracking_confidence=self.min_tracking_confidence,
+                                smoothing=self.smoothing, smoothing_params=params)
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    host: str = "127.0.0.1"                # localhost only: video never leaves the machine
+    port: int = 8501
+    max_upload_mb: int = 500
+    data_dir: str = ""                     # empty = the user data folder (~/.local/share/isobalance)
+
+
+@dataclass(frozen=True)
+class Config:
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+
+    def to_toml(self) -> str:
+        lines: list[str] = []
+        for section in dataclasses.fields(self):
+            lines.append(f"[{section.name}]")
+            for f in dataclasses.fields(getattr(self, section.name)):
+                value = getattr(getattr(self, section.name), f.name)
+                lines.append(f"{f.name} = {_toml_value(value)}")
+            lines.append("")
+        return "\n".join(lines)
+
+    def override(self, section: str, **values: Any) -> "Config":
+        """Return a copy with non-None ``values`` set in ``section`` (how CLI flags apply)."""
+        current = getattr(self, section)
+        changes = {k: v for k, v in values.items() if v is not None}
+        return dataclasses.replace(self, **{section: dataclasses.replace(current, **changes)})
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Defaults, then the TOML file at ``path`` or ``$ISOBALANCE_CONFIG`` if given."""
+    path = path or os.environ.get("ISOBALANCE_CONFIG")
+    config = Config()
+    if not path:
+        return config
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+    for section, values in data.items():
+        if section not in {f.name for f in dataclasses.fields(Config)} or not isinstance(values, dict):
+            raise ConfigError(f"config file {p}: unknown section [{section}]")
+        known = {f.name: f.type for f in dataclasses.fields(getattr(config, section))}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"config file {p}: unknown keys in [{section}]: {', '.join(unknown)}")
+        try:
+            config = config.override(section, **values)
+        except TypeError as exc:
+            raise ConfigError(f"config file {p}: {exc}") from None
+    return config

@@ -1,0 +1,119 @@
+"""Drawing, kept apart from inference: skeleton overlay and labels on RGB frames, and an annotated
+video writer (a context manager) that encodes H.264 so browsers can play the result.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from vision.track import POSE_CONNECTIONS
+
+LEFT_COLOR = (255, 140, 0)    # RGB: subject's left in orange
+RIGHT_COLOR = (0, 160, 255)   # subject's right in blue
+MID_COLOR = (230, 230, 230)
+
+
+def _side_color(i: int, j: int) -> tuple[int, int, int]:
+    from vision.track import LANDMARK_NAMES
+
+    a, b = LANDMARK_NAMES[i], LANDMARK_NAMES[j]
+    if a.startswith("left") and b.startswith("left"):
+        return LEFT_COLOR
+    if a.startswith("right") and b.startswith("right"):
+        return RIGHT_COLOR
+    return MID_COLOR
+
+
+def draw_pose(rgb: np.ndarray, image_landmarks: np.ndarray, min_visibility: float = 0.5) -> np.ndarray:
+    """Draw the skeleton of one pose (33,5 normalized) onto ``rgb`` in place and return it."""
+    import cv2
+
+    if not np.isfinite(image_landmarks[0, 0]):
+        return rgb
+    h, w = rgb.shape[:2]
+    thick = max(2, round(min(h, w) / 200))
+    pts = np.round(image_landmarks[:, :2] * (w, h)).astype(int)
+    vis = np.nan_to_num(image_landmarks[:, 3], nan=0.0)
+    for i, j in POSE_CONNECTIONS:
+        if vis[i] >= min_visibility and vis[j] >= min_visibility:
+            cv2.line(rgb, tuple(pts[i]), tuple(pts[j]), _side_color(i, j), thick, cv2.LINE_AA)
+    for k, (x, y) in enumerate(pts):
+        if vis[k] >= min_visibility:
+            cv2.circle(rgb, (int(x), int(y)), thick + 1, (255, 255, 255), -1, cv2.LINE_AA)
+    return rgb
+
+
+def draw_label(rgb: np.ndarray, text: str, row: int = 0, color=(255, 255, 255)) -> np.ndarray:
+    """Write ``text`` on a dark band at the top-left (``row`` stacks several lines)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = max(0.5, min(h, w) / 700)
+    thick = max(1, round(scale * 2))
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    y0 = 8 + row * (th + base + 10)
+    cv2.rectangle(rgb, (4, y0), (14 + tw, y0 + th + base + 8), (0, 0, 0), -1)
+    cv2.putText(rgb, text, (9, y0 + th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thick, cv2.LINE_AA)
+    return rgb
+
+
+class AnnotatedVideoWriter:
+    """Writes RGB frames to an H.264 MP4 with each frame's own timestamp (variable frame rate kept).
+
+    The file appears under its name only when closed cleanly; until then it is ``NAME.partial``.
+    """
+
+    def __init__(self, path: str | os.PathLike, width: int, height: int, fps_hint: float = 30.0):
+        self.path = Path(path)
+        self.width, self.height = width + width % 2, height + height % 2  # yuv420p needs even sizes
+        self.fps_hint = fps_hint if fps_hint == fps_hint and fps_hint > 0 else 30.0
+        self._tmp = self.path.with_name(self.path.name + ".partial.mp4")
+        self._container = None
+        self._stream = None
+        self._last_pts = -1
+        self.frames_written = 0
+
+    def __enter__(self) -> "AnnotatedVideoWriter":
+        import av
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._container = av.open(str(self._tmp), mode="w")
+        codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+        stream = self._container.add_stream(codec, rate=Fraction(self.fps_hint).limit_denominator(1000))
+        stream.width, stream.height = self.width, self.height
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        if codec == "libx264":
+            stream.options = {"crf": "23", "preset": "veryfast", "movflags": "+faststart"}
+        self._stream = stream
+        return self
+
+    def write(self, rgb: np.ndarray, timestamp_ms: float) -> None:
+        import av
+
+        if rgb.shape[1] != self.width or rgb.shape[0] != self.height:
+            padded = np.zeros((self.height, self.width, 3), np.uint8)
+            padded[: rgb.shape[0], : rgb.shape[1]] = rgb
+            rgb = padded
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        pts = max(int(round(timestamp_ms)), self._last_pts + 1)
+        frame.pts, frame.time_base = pts, Fraction(1, 1000)
+        self._last_pts = pts
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.frames_written += 1
+
+    def __exit__(self, exc_type, *exc: object) -> None:
+        try:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+        finally:
+            self._container.close()
+        if self.frames_written:
+            self._tmp.replace(self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)

@@ -1,0 +1,97 @@
+"""The ``isobalance landmarks`` job: input -> track file(s) + annotated video + summary.json.
+
+Outputs are written as frames arrive (the annotated video) or atomically at the end (the track), and
+also when the input breaks part-way, so nothing computed is lost; the error is raised afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from vision.drawing import AnnotatedVideoWriter, draw_label, draw_pose
+from vision.errors import NoPersonError
+from vision.models import resolve_model
+from vision.pipeline import PartialTrackError, extract_track
+from vision.sources import open_source
+from vision.track import LandmarkTrack
+
+
+def model_for(spec: str) -> Path:
+    """A model name (lite/full/heavy) or a path to a bundle."""
+    if spec.endswith(".task") or os.sep in spec:
+        return resolve_model("full", path=spec)
+    return resolve_model(spec)
+
+
+def run_landmarks(source: str, out: Path, vision_cfg, parquet: bool = False, write_video: bool = True,
+                  max_frames: int | None = None, progress: bool = False) -> dict[str, Any]:
+    model = model_for(vision_cfg.model)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    kwargs = {"max_frames": max_frames} if str(source).startswith("webcam:") and max_frames else {}
+    src = open_source(source, **kwargs)
+    info = src.info
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=info.n_frames, unit="frame", desc=info.name, disable=None)
+    writer = AnnotatedVideoWriter(out / "annotated.mp4", info.width, info.height, info.fps) if write_video else None
+    error: PartialTrackError | None = None
+    try:
+        if writer is not None:
+            writer.__enter__()
+
+        def on_frame(frame, pose) -> None:
+            if writer is not None:
+                rgb = draw_pose(frame.rgb.copy(), pose.image)
+                draw_label(rgb, f"frame {frame.index}  {frame.timestamp_ms / 1000:.2f} s"
+                           + ("" if pose.detected else "  no person"))
+                writer.write(rgb, frame.timestamp_ms)
+            if bar is not None:
+                bar.update(1)
+
+        try:
+            track = extract_track(src, model, vision_cfg.pipeline_settings(), on_frame=on_frame)
+        except PartialTrackError as exc:
+            error, track = exc, exc.track
+    finally:
+        if writer is not None:
+            writer.__exit__(None, None, None)
+        if bar is not None:
+            bar.close()
+        src.close()
+    summary = write_track_outputs(track, out, parquet)
+    summary["annotated_video"] = str(out / "annotated.mp4") if write_video and len(track) else None
+    summary["error"] = str(error) if error else None
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    if error is not None:
+        raise error
+    if not track.detected.any():
+        raise NoPersonError(f"no person detected in any of the {len(track)} frames of {info.name} "
+                            f"(outputs written to {out}).")
+    return summary
+
+
+def write_track_outputs(track: LandmarkTrack, out: Path, parquet: bool) -> dict[str, Any]:
+    track.save(out / "track.csv")
+    if parquet:
+        track.save(out / "track.parquet")
+    detected = track.detected
+    return {
+        "source": track.meta.source,
+        "frames": len(track),
+        "frames_with_person": int(detected.sum()),
+        "detection_rate": round(track.detection_rate(), 4),
+        "frames_with_several_people": int((track.n_people > 1).sum()),
+        "duration_s": round(float(track.timestamp_ms[-1]) / 1000, 3) if len(track) else 0.0,
+        "size": [track.meta.width, track.meta.height],
+        "rotation": track.meta.rotation,
+        "model": track.meta.model,
+        "smoothing": track.meta.smoothing,
+        "subject": track.meta.subject,
+        "track": str(out / "track.csv"),
+    }
