@@ -23,10 +23,13 @@ RULES_SCHEMA_VERSION = 1
 SIDES = ("left", "right")
 RELATIONS = ("same", "opposite", "both")
 EVIDENCE_LEVELS = ("moderate", "weak")
+VALUE_SIGNS = ("any", "positive", "negative")
 ROLES = ("short", "lengthened")
-# A value this close to its threshold (as a share of the threshold) is "near": our inference, chosen
-# because published MDCs are roughly a quarter of the cut-offs they accompany (CVA 5° of ~45°).
-NEAR_THRESHOLD_FRACTION = 0.25
+# A value within this of its threshold is "near": 2-D angle SEMs are about 2-4° (FPPA vs 3-D, vision
+# app SEM 1.7-3.5° [Ceballos23] [Schurr17]), so 2° is the smallest margin that is not noise. Units
+# other than degrees use a share of the threshold instead (our inference).
+NEAR_THRESHOLD_DEG = 2.0
+NEAR_THRESHOLD_FRACTION = 0.10
 OBLIQUE_HINTS = ("oblique", "unknown")
 
 
@@ -79,6 +82,16 @@ class Rule:
     evidence: str
     evidence_note: str
     sources: tuple[str, ...]
+    value_sign: str = "any"   # any | positive | negative: which sign of the finding's value it covers
+
+    def applies_to(self, value: Any) -> bool:
+        if self.value_sign == "any":
+            return True
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            return False
+        return v > 0 if self.value_sign == "positive" else v < 0
 
 
 @dataclass(frozen=True)
@@ -224,13 +237,16 @@ def load_rules(path: Path | str | None = None, references: Mapping[str, Referenc
                     problems.append(f"rule {rid!r}: unknown confirmation test {tid!r}")
             if r.get("evidence") not in EVIDENCE_LEVELS:
                 problems.append(f"rule {rid!r}: evidence must be one of {EVIDENCE_LEVELS}")
+            if r.get("value_sign", "any") not in VALUE_SIGNS:
+                problems.append(f"rule {rid!r}: value_sign must be one of {VALUE_SIGNS}")
             for m in r["metrics"]:
                 if m in seen_metrics:
                     problems.append(f"rule {rid!r}: metric {m!r} already handled by rule {seen_metrics[m]!r}")
                 seen_metrics[m] = rid
             rules.append(Rule(rid, r["pattern"], tuple(r["metrics"]), r["statement"], links["short"],
                               links["lengthened"], tuple(r.get("tests", [])), r["evidence"],
-                              r.get("evidence_note", ""), check_sources(f"rule {rid!r}", r.get("sources", []))))
+                              r.get("evidence_note", ""), check_sources(f"rule {rid!r}", r.get("sources", [])),
+                              r.get("value_sign", "any")))
         except (KeyError, TypeError) as exc:
             problems.append(f"rule {rid!r}: missing or malformed field {exc}")
     if problems:
@@ -264,6 +280,7 @@ def resolve_side(relation: str, finding_side: str | None) -> str:
 
 
 def _half_width(ci: Any) -> float:
+    """Half the width of an interval [lo, hi] (or a bare half-width); NaN when unknown."""
     if isinstance(ci, (list, tuple)) and len(ci) == 2:
         lo, hi = (float(v) if v is not None else math.nan for v in ci)
         return abs(hi - lo) / 2
@@ -271,6 +288,11 @@ def _half_width(ci: Any) -> float:
         return abs(float(ci))
     except (TypeError, ValueError):
         return math.nan
+
+
+def _near_margin(threshold: float, unit: str | None) -> float:
+    unit = (unit or "").strip().lower()
+    return NEAR_THRESHOLD_DEG if unit in ("deg", "°", "degrees") else NEAR_THRESHOLD_FRACTION * abs(threshold)
 
 
 def _confidence(rule: Rule, finding: Any, refs: Mapping[str, Reference]) -> tuple[str, tuple[str, ...]]:
@@ -288,8 +310,8 @@ def _confidence(rule: Rule, finding: Any, refs: Mapping[str, Reference]) -> tupl
         value = threshold = math.nan
     if math.isfinite(value) and math.isfinite(threshold):
         unc = _get(finding, "uncertainty") or {}
-        margin = max(v for v in (_half_width(unc.get("ci95")), abs(float(unc.get("iqr") or 0)) / 2,
-                                 NEAR_THRESHOLD_FRACTION * abs(threshold)) if math.isfinite(v))
+        margin = max(v for v in (_half_width(unc.get("ci95")), _half_width(unc.get("iqr")),
+                                 _near_margin(threshold, _get(finding, "unit", ""))) if math.isfinite(v))
         distance = abs(abs(value) - abs(threshold))
         if distance <= margin:
             unit = _get(finding, "unit", "") or ""
@@ -313,7 +335,7 @@ def hypothesize(findings: Iterable[Any], rules: RuleSet | None = None) -> list[H
             continue
         metric = _get(finding, "metric")
         rule = rules.rule_for(metric)
-        if rule is None:
+        if rule is None or not rule.applies_to(_get(finding, "value")):
             continue
         side = _get(finding, "side")
         side = side if side in SIDES else None
