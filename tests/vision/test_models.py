@@ -1,0 +1,343 @@
+"""vision.models / vision.bundle_builder on real bundles: the shared bundle, real zips, a real offline build.
+
+Google's storage is unreachable from CI, so the download path is exercised against a local http.server on
+127.0.0.1 serving the shared bundle (the URL table is monkeypatched; urllib, progress, .partial, rename,
+verification and the sha256 registry all run for real).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import http.server
+import json
+import shutil
+import socket
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vision import bundle_builder, models
+
+SHARED_BUNDLE = models.CHECKOUT_SHARED_MODELS / "pose_landmarker_full.task"
+SHARED_SHA256 = "d6e57b5db49e01fbd81c63bf52c376f694f46363339743892970d7745184e187"  # shared/models/README.md
+STILL_IMAGE = Path(models.CHECKOUT_SHARED_MODELS).parent / "videos" / "tfjs_pose.jpg"
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    """An empty user cache, no ISOBALANCE_MODEL and no ../shared fallback."""
+    monkeypatch.setenv("ISOBALANCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("ISOBALANCE_MODEL", raising=False)
+    monkeypatch.setattr(models, "CHECKOUT_SHARED_MODELS", tmp_path / "no-shared")
+    return tmp_path / "cache"
+
+
+@pytest.fixture(scope="session")
+def shared_bundle() -> Path:
+    assert SHARED_BUNDLE.is_file(), f"tests need {SHARED_BUNDLE} (see shared/models/README.md)"
+    return SHARED_BUNDLE
+
+
+@pytest.fixture(scope="session")
+def wheel() -> Path:
+    """mediapipe 0.10.21's wheel, downloaded once into the real user cache and reused by later runs."""
+    return bundle_builder.download_wheel(models.cache_dir() / "wheels", progress=False)
+
+
+@contextlib.contextmanager
+def serve(directory: Path):
+    """A real HTTP server on 127.0.0.1 serving ``directory``; yields its base URL."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def rezip(src: Path, dest: Path, *, compression=zipfile.ZIP_STORED, drop=(), date=(2001, 2, 3, 4, 5, 6)) -> Path:
+    """A copy of a bundle's members in a new zip (other compression, members dropped, other timestamps)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w") as zout:
+        for name in zin.namelist():
+            if name not in drop:
+                info = zipfile.ZipInfo(name, date_time=date)
+                info.compress_type = compression
+                zout.writestr(info, zin.read(name))
+    return dest
+
+
+def landmarks_on_still(bundle: Path) -> np.ndarray:
+    """33 normalized landmarks of the one person in tfjs_pose.jpg, by a real PoseLandmarker."""
+    import mediapipe as mp
+    from mediapipe.tasks.python.core.base_options import BaseOptions
+    from mediapipe.tasks.python.vision import pose_landmarker
+
+    options = pose_landmarker.PoseLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(bundle)))
+    with pose_landmarker.PoseLandmarker.create_from_options(options) as landmarker:
+        result = landmarker.detect(mp.Image.create_from_file(str(STILL_IMAGE)))
+    assert len(result.pose_landmarks) == 1
+    return np.array([[p.x, p.y, p.z] for p in result.pose_landmarks[0]])
+
+
+# --- locations and resolution order ---------------------------------------------------------------
+
+
+def test_cache_dir_env_then_xdg_then_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("ISOBALANCE_CACHE", str(tmp_path / "explicit"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert models.cache_dir() == tmp_path / "explicit"
+    monkeypatch.delenv("ISOBALANCE_CACHE")
+    assert models.cache_dir() == tmp_path / "xdg" / "isobalance"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert models.cache_dir() == tmp_path / "home" / ".cache" / "isobalance"
+    assert models.models_dir() == models.cache_dir() / "models"
+
+
+def test_nothing_available_names_all_three_ways(cache):
+    with pytest.raises(models.ModelNotFoundError) as err:
+        models.resolve_model("full")
+    message = str(err.value)
+    for way in ("isobalance models fetch full", "--model PATH", "ISOBALANCE_MODEL=PATH", "isobalance models build"):
+        assert way in message
+    assert isinstance(err.value, models.IsobalanceError)
+
+
+def test_resolution_order(cache, tmp_path, monkeypatch, shared_bundle):
+    shared_dir = tmp_path / "shared-models"
+    shared_dir.mkdir()
+    shutil.copy(shared_bundle, shared_dir / "pose_landmarker_full.task")
+    monkeypatch.setattr(models, "CHECKOUT_SHARED_MODELS", shared_dir)
+    assert models.resolve_model("full") == shared_dir / "pose_landmarker_full.task"
+    with pytest.raises(models.ModelNotFoundError):
+        models.resolve_model("lite")  # the shared folder only has 'full'
+
+    models.models_dir().mkdir(parents=True)
+    shutil.copy(shared_bundle, models.offline_path())
+    assert models.resolve_model("full") == models.offline_path()
+
+    shutil.copy(shared_bundle, models.official_path("full"))
+    assert models.resolve_model("full") == models.official_path("full")
+
+    env_model = shutil.copy(shared_bundle, tmp_path / "env.task")
+    monkeypatch.setenv("ISOBALANCE_MODEL", str(env_model))
+    assert models.resolve_model("full") == Path(env_model)
+
+    explicit = shutil.copy(shared_bundle, tmp_path / "explicit.task")
+    assert models.resolve_model("full", explicit) == Path(explicit)
+
+
+def test_missing_explicit_path_or_env_is_an_error_not_a_fallback(cache, tmp_path, monkeypatch, shared_bundle):
+    models.models_dir().mkdir(parents=True)
+    shutil.copy(shared_bundle, models.official_path("full"))
+    with pytest.raises(models.ModelNotFoundError, match="--model points to .*nope.task"):
+        models.resolve_model("full", tmp_path / "nope.task")
+    monkeypatch.setenv("ISOBALANCE_MODEL", str(tmp_path / "gone.task"))
+    with pytest.raises(models.ModelNotFoundError, match="ISOBALANCE_MODEL points to .*gone.task"):
+        models.resolve_model("full")
+
+
+def test_unknown_name(cache):
+    with pytest.raises(models.ModelNotFoundError, match="choose one of lite, full, heavy"):
+        models.resolve_model("medium")
+
+
+def test_explicit_path_is_structure_checked(cache, tmp_path):
+    text = tmp_path / "model.task"
+    text.write_text("not a model\n")
+    with pytest.raises(models.InvalidModelError, match="not a zip archive"):
+        models.resolve_model("full", text)
+
+
+# --- verification ---------------------------------------------------------------------------------
+
+
+def test_verify_shared_bundle(shared_bundle):
+    report = models.verify_model(shared_bundle)
+    assert report.sha256 == SHARED_SHA256
+    assert report.size == 9_397_870
+    assert set(report.members) == set(models.BUNDLE_MEMBERS)
+    assert report.loads and report.load_error is None
+
+
+def test_verify_rejects_text_file(tmp_path):
+    path = tmp_path / "pose_landmarker_full.task"
+    path.write_text("<html>404 Not Found</html>")
+    with pytest.raises(models.InvalidModelError, match="not a zip archive"):
+        models.verify_model(path)
+
+
+def test_verify_rejects_compressed_zip(tmp_path, shared_bundle):
+    deflated = rezip(shared_bundle, tmp_path / "deflated.task", compression=zipfile.ZIP_DEFLATED)
+    with pytest.raises(models.InvalidModelError, match="compressed zip"):
+        models.verify_model(deflated)
+    # MediaPipe itself refuses it too, which is why the check exists
+    assert "uncompressed" in models.load_error(deflated).lower()
+
+
+def test_verify_rejects_missing_member(tmp_path, shared_bundle):
+    half = rezip(shared_bundle, tmp_path / "half.task", drop=("pose_landmarks_detector.tflite",))
+    with pytest.raises(models.InvalidModelError, match="lacks pose_landmarks_detector.tflite"):
+        models.verify_model(half)
+
+
+def test_verify_reports_a_bundle_mediapipe_cannot_load(tmp_path, wheel):
+    """Right structure, but the raw wheel models lack the normalization metadata: loads=False with MediaPipe's reason."""
+    raw = tmp_path / "raw.task"
+    with zipfile.ZipFile(wheel) as whl, zipfile.ZipFile(raw, "w") as out:
+        for member, (src, *_rest) in bundle_builder.BUNDLE_SOURCES.items():
+            out.writestr(member, whl.read(src))
+    report = models.verify_model(raw)
+    assert not report.loads
+    assert "NormalizationOptions" in report.load_error
+
+
+# --- registry (trust on first use) ----------------------------------------------------------------
+
+
+def test_registry_records_on_first_use_and_detects_a_changed_file(cache, tmp_path, shared_bundle):
+    models.models_dir().mkdir(parents=True)
+    cached = Path(shutil.copy(shared_bundle, models.official_path("full")))
+    assert models.resolve_model("full") == cached
+    assert models.read_registry()[cached.name]["sha256"] == SHARED_SHA256
+
+    # same members, other timestamps: still a valid bundle, but not the bytes first seen
+    rezip(shared_bundle, tmp_path / "other.task")
+    shutil.copy(tmp_path / "other.task", cached)
+    with pytest.raises(models.ModelChecksumError) as err:
+        models.resolve_model("full")
+    assert SHARED_SHA256 in str(err.value) and "registry.json" in str(err.value)
+
+
+# --- fetch from a real (local) HTTP server --------------------------------------------------------
+
+
+def test_fetch_downloads_verifies_and_records(cache, tmp_path, monkeypatch, shared_bundle):
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(shared_bundle, served / "pose_landmarker_full.task")
+    with serve(served) as base:
+        monkeypatch.setattr(models, "OFFICIAL_URLS", {"full": f"{base}/pose_landmarker_full.task"})
+        path = models.fetch_model("full", progress=False)
+    assert path == models.official_path("full")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == SHARED_SHA256
+    entry = models.read_registry()[path.name]
+    assert entry["sha256"] == SHARED_SHA256 and entry["source"] == "official download"
+    assert entry["url"].startswith("http://127.0.0.1:")
+    assert not list(models.models_dir().glob("*.partial"))
+    assert models.resolve_model("full") == path
+    # cached: no network needed for a second fetch
+    monkeypatch.setattr(models, "OFFICIAL_URLS", {"full": "http://127.0.0.1:9/unreachable"})
+    assert models.fetch_model("full", progress=False) == path
+
+
+def test_fetch_refuses_a_changed_upstream_file_and_keeps_the_cached_one(cache, tmp_path, monkeypatch, shared_bundle):
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(shared_bundle, served / "pose_landmarker_full.task")
+    with serve(served) as base:
+        monkeypatch.setattr(models, "OFFICIAL_URLS", {"full": f"{base}/pose_landmarker_full.task"})
+        path = models.fetch_model("full", progress=False)
+        rezip(shared_bundle, served / "pose_landmarker_full.task")  # upstream now serves other bytes
+        with pytest.raises(models.ModelChecksumError, match="recorded on first download"):
+            models.fetch_model("full", force=True, progress=False)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == SHARED_SHA256
+    assert not list(models.models_dir().glob("*.partial"))
+
+
+def test_fetch_rejects_a_served_non_model(cache, tmp_path, monkeypatch):
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "pose_landmarker_full.task").write_text("<html>captive portal login</html>")
+    with serve(served) as base:
+        monkeypatch.setattr(models, "OFFICIAL_URLS", {"full": f"{base}/pose_landmarker_full.task"})
+        with pytest.raises(models.InvalidModelError, match="not a zip archive"):
+            models.fetch_model("full", progress=False)
+    assert not models.official_path("full").exists()
+    assert not list(models.models_dir().glob("*.partial"))
+
+
+def test_fetch_network_failure_names_the_alternatives(cache, monkeypatch):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(models, "OFFICIAL_URLS", {"full": f"http://127.0.0.1:{port}/pose_landmarker_full.task"})
+    with pytest.raises(models.ModelDownloadError) as err:
+        models.fetch_model("full", progress=False)
+    message = str(err.value)
+    assert "isobalance models build" in message and "--model PATH" in message and "ISOBALANCE_MODEL" in message
+    assert not models.official_path("full").exists()
+
+
+def test_fetch_http_404_is_a_download_error(cache, tmp_path, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    with serve(tmp_path / "empty") as base:
+        monkeypatch.setattr(models, "OFFICIAL_URLS", {"full": f"{base}/missing.task"})
+        with pytest.raises(models.ModelDownloadError, match="404"):
+            models.fetch_model("full", progress=False)
+
+
+# --- offline build from the PyPI wheel ------------------------------------------------------------
+
+
+def test_offline_build_is_byte_identical_to_the_shared_bundle_and_detects_the_same_pose(cache, wheel, shared_bundle):
+    built = models.build_offline(wheel, progress=False)
+    assert built == models.offline_path()
+    with zipfile.ZipFile(built) as ours, zipfile.ZipFile(shared_bundle) as theirs:
+        assert sorted(ours.namelist()) == sorted(theirs.namelist()) == sorted(models.BUNDLE_MEMBERS)
+        for member in models.BUNDLE_MEMBERS:
+            assert ours.read(member) == theirs.read(member), member
+            assert ours.getinfo(member).compress_type == zipfile.ZIP_STORED
+    report = models.verify_model(built)
+    assert report.loads
+    assert models.read_registry()[built.name]["sha256"] == report.sha256
+    assert models.resolve_model("full") == built
+    np.testing.assert_allclose(landmarks_on_still(built), landmarks_on_still(shared_bundle), atol=1e-6)
+    # the stand-in for the missing native module does not outlive the build
+    assert not [m for m in sys.modules if m.startswith("mediapipe.tasks.cc")]
+
+
+def test_offline_build_is_reproducible(cache, wheel):
+    first = models.build_offline(wheel, progress=False).read_bytes()
+    second = models.build_offline(wheel, progress=False).read_bytes()
+    assert first == second
+
+
+def test_offline_build_rejects_a_wrong_wheel(cache, tmp_path, wheel):
+    not_mediapipe = tmp_path / "other-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(not_mediapipe, "w") as zf:
+        zf.writestr("other/__init__.py", "")
+    with pytest.raises(models.ModelBuildError, match="lacks mediapipe/modules/pose_detection"):
+        models.build_offline(not_mediapipe, progress=False)
+
+    tampered = tmp_path / "mediapipe-0.10.21-tampered.whl"
+    src_detector = bundle_builder.BUNDLE_SOURCES["pose_detector.tflite"][0]
+    with zipfile.ZipFile(wheel) as whl, zipfile.ZipFile(tampered, "w") as zf:
+        for member, (src, *_rest) in bundle_builder.BUNDLE_SOURCES.items():
+            data = whl.read(src)
+            zf.writestr(src, data + b"\0" if src == src_detector else data)
+    with pytest.raises(models.ModelBuildError, match="not the .* of mediapipe 0.10.21"):
+        models.build_offline(tampered, progress=False)
+    assert not models.offline_path().exists()
+
+
+def test_cached_models_lists_every_slot(cache, wheel):
+    before = {m.name: m for m in models.cached_models()}
+    assert set(before) == {"lite", "full", "heavy", "full (offline build)"}
+    assert not any(m.cached for m in before.values())
+    built = models.build_offline(wheel, progress=False)
+    after = {m.name: m for m in models.cached_models()}["full (offline build)"]
+    assert after.cached and after.path == built
+    assert after.sha256 == hashlib.sha256(built.read_bytes()).hexdigest()
+    assert after.source.startswith("offline build from mediapipe-0.10.21")
+    assert json.loads(models.registry_path().read_text())[built.name]["sha256"] == after.sha256
