@@ -103,7 +103,7 @@ def models_dir() -> Path:
 
 
 def official_path(name: str) -> Path:
-    return models_dir() / f"pose_landmarker_{_check_name(name)}.task"
+    return models_dir() / f"pose_landmarker_{check_name(name)}.task"
 
 
 def offline_path() -> Path:
@@ -114,7 +114,7 @@ def registry_path() -> Path:
     return models_dir() / "registry.json"
 
 
-def _check_name(name: str) -> str:
+def check_name(name: str) -> str:
     if name not in MODEL_NAMES:
         raise ModelNotFoundError(f"Unknown pose model '{name}': choose one of {', '.join(MODEL_NAMES)}.")
     return name
@@ -195,7 +195,7 @@ def _record(file_name: str, sha256: str, size: int, source: str, url: str | None
     os.replace(tmp, path)
 
 
-def _check_against_registry(path: Path, source_if_new: str) -> str:
+def check_against_registry(path: Path, source_if_new: str) -> str:
     """Compare a cached file with its recorded sha256; record it if it was never seen (first use)."""
     sha = sha256_of(path)
     entry = read_registry().get(path.name)
@@ -279,15 +279,15 @@ def resolve_model(name: str = "full", path: str | os.PathLike | None = None) -> 
     if env:
         check_bundle(_existing(env, "ISOBALANCE_MODEL"))
         return Path(env)
-    _check_name(name)
+    check_name(name)
     official = official_path(name)
     if official.is_file():
         check_bundle(official)
-        _check_against_registry(official, "found in cache")
+        check_against_registry(official, "found in cache")
         return official
     if name == "full" and offline_path().is_file():
         check_bundle(offline_path())
-        _check_against_registry(offline_path(), "found in cache")
+        check_against_registry(offline_path(), "found in cache")
         return offline_path()
     shared = CHECKOUT_SHARED_MODELS / f"pose_landmarker_{name}.task"
     if shared.is_file():
@@ -308,7 +308,7 @@ def fetch_model(name: str = "full", *, force: bool = False, progress: bool = Tru
     dest = official_path(name)
     if dest.is_file() and not force:
         check_bundle(dest)
-        _check_against_registry(dest, "found in cache")
+        check_against_registry(dest, "found in cache")
         return dest
     url = OFFICIAL_URLS[name]
     partial = dest.with_name(dest.name + ".partial")

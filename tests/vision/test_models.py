@@ -341,3 +341,60 @@ def test_cached_models_lists_every_slot(cache, wheel):
     assert after.sha256 == hashlib.sha256(built.read_bytes()).hexdigest()
     assert after.source.startswith("offline build from mediapipe-0.10.21")
     assert json.loads(models.registry_path().read_text())[built.name]["sha256"] == after.sha256
+
+
+# --- `isobalance models` CLI ----------------------------------------------------------------------
+
+
+def run_cli(*args: str):
+    from typer.testing import CliRunner
+
+    from isobalance.cli_models import models_app
+
+    return CliRunner().invoke(models_app, list(args))
+
+
+def test_cli_verify_prints_the_report(shared_bundle):
+    result = run_cli("verify", str(shared_bundle))
+    assert result.exit_code == 0, result.output
+    assert SHARED_SHA256 in result.stdout and "loads    yes" in result.stdout
+
+
+def test_cli_errors_are_one_message_exit_2_no_traceback(cache, tmp_path):
+    text = tmp_path / "notes.task"
+    text.write_text("hello")
+    result = run_cli("verify", str(text))
+    assert result.exit_code == 2
+    assert "not a zip archive" in result.stderr
+    assert "Traceback" not in result.output and "Traceback" not in result.stderr
+    missing = run_cli("verify")  # nothing cached, no shared fallback
+    assert missing.exit_code == 2 and "isobalance models fetch full" in missing.stderr
+    unknown = run_cli("fetch", "medium")
+    assert unknown.exit_code == 2 and "choose one of lite, full, heavy" in unknown.stderr
+
+
+def test_cli_fetch_list_verify_round_trip(cache, tmp_path, monkeypatch, shared_bundle):
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(shared_bundle, served / "pose_landmarker_full.task")
+    with serve(served) as base:
+        monkeypatch.setattr(models, "OFFICIAL_URLS", {"full": f"{base}/pose_landmarker_full.task"})
+        fetched = run_cli("fetch", "full")
+    assert fetched.exit_code == 0, fetched.stderr
+    assert SHARED_SHA256 in fetched.stdout
+    listed = run_cli("list")
+    assert listed.exit_code == 0
+    full_line = next(line for line in listed.stdout.splitlines() if line.startswith("full "))
+    assert "cached" in full_line and str(models.official_path("full")) in full_line
+    assert "source: official download" in listed.stdout
+    assert f"in use for 'full': {models.official_path('full')}" in listed.stdout
+    verified = run_cli("verify", "full")
+    assert verified.exit_code == 0 and "registry matches" in verified.stdout
+
+
+def test_cli_build_with_wheel(cache, wheel):
+    result = run_cli("build", "--wheel", str(wheel))
+    assert result.exit_code == 0, result.stderr
+    assert str(models.offline_path()) in result.stdout
+    bad = run_cli("build", "--wheel", str(cache / "missing.whl"))
+    assert bad.exit_code == 2 and "does not exist" in bad.stderr
