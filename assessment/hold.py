@@ -1,0 +1,604 @@
+"""Isometric hold checker: a time-based state machine that watches one exercise, frame by frame.
+
+One code path for live and offline: ``HoldMonitor.update(PoseFrame)`` consumes one frame (webcam or
+video), returns a ``HoldStatus`` for the overlay, and ``HoldMonitor.run(track)`` just feeds a track's
+frames. Time comes only from ``timestamp_ms`` (never frame counts), so 5-fps and 60-fps input give
+the same timings; a frame whose time does not increase is ignored.
+
+Phases (per repetition):
+
+    calibrate (optional, once: ``calibrate_s`` at rest sets the stillness band, see stillness.py)
+    -> position  until the still joints are visible and within the band for ``settle_s``; their
+                 median over that window becomes the reference the hold must keep
+    -> hold      contract and hold: the timer counts only while still; the phase ends when
+                 ``hold_s`` of stillness are accumulated, or as incomplete after ``hold_timeout_s``
+    -> relax     ``relax_s`` (not judged)
+    -> stretch   ``stretch_s`` (PIR/MET: take up the slack to the new barrier; not judged; skipped if 0)
+    -> position of the next repetition (new reference: the barrier has moved) ... -> done
+
+Break rule: the filtered deviation of some channel exceeds its band (ratio > 1) continuously for at
+least ``grace_ms`` (300 ms: longer than jitter bursts and one-frame glitches, short enough that a real
+movement is caught within a third of a second). The break is dated at its onset (first raw sample
+beyond the band, so the filter's lag does not shift it) and ends when all channels have been back in
+the band for ``grace_ms`` (a movement hovering at the band edge is one break, not many). Time from a
+break's onset to its end does not count as held still. Excursions shorter than the grace period count
+as still. Frames where none of the still joints is visible (beyond the filter's dropout hold) pause
+the timer without breaking the hold.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from assessment.stillness import (AngleFunction, Band, ChannelFilter, Channels, NotMeasurableError,
+                                  Reference, StillnessError, angle_function, calibrate, deviations,
+                                  reference_from_window, visible_mask)
+from vision.track import LandmarkTrack, PoseFrame
+
+
+class Phase(str, Enum):
+    CALIBRATE = "calibrate"
+    POSITION = "position"
+    HOLD = "hold"
+    RELAX = "relax"
+    STRETCH = "stretch"
+    DONE = "done"
+
+
+class Stillness(str, Enum):
+    STILL = "still"
+    MOVING = "moving"            # beyond the band, not yet for the grace period
+    BROKEN = "broken"            # a confirmed break is going on
+    RETURNING = "returning"      # back in the band after a break, not yet for the grace period
+    NOT_VISIBLE = "not_visible"
+    NOT_JUDGED = "not_judged"    # outside the hold phase
+
+
+INSTRUCTIONS = {
+    Phase.CALIBRATE: "Stand (or sit) at rest and keep still: measuring camera jitter",
+    Phase.POSITION: "Get into the start position and keep still",
+    Phase.HOLD: "Contract gently and hold - keep the marked joints still",
+    Phase.RELAX: "Relax, breathe out",
+    Phase.STRETCH: "Take up the slack to the new barrier",
+    Phase.DONE: "Done",
+}
+
+
+@dataclass(frozen=True)
+class HoldProtocol:
+    """The dose and the joints to watch for one exercise (filled from the exercise catalog)."""
+
+    exercise_id: str
+    hold_s: float
+    relax_s: float
+    stretch_s: float
+    repetitions: int
+    still_landmarks: tuple[str, ...]
+    still_angles: tuple[str, ...] = ()
+    name: str = ""
+    technique: str = "isometric"
+
+    def __post_init__(self) -> None:
+        if self.hold_s <= 0 or self.repetitions < 1 or self.relax_s < 0 or self.stretch_s < 0:
+            raise StillnessError(f"exercise {self.exercise_id!r} has an invalid dose: hold {self.hold_s} s, "
+                                 f"relax {self.relax_s} s, stretch {self.stretch_s} s, "
+                                 f"{self.repetitions} repetitions")
+
+    @property
+    def channels(self) -> Channels:
+        return Channels(tuple(self.still_landmarks), tuple(self.still_angles))
+
+    @classmethod
+    def from_exercise(cls, ex: Any) -> "HoldProtocol":
+        """From a catalog exercise (mapping or object with the catalog's keys).
+
+        A dose given as a range [lo, hi] uses its upper end as the target (hold) or its lower end
+        (relax, stretch, repetitions) - a conservative session.
+        """
+        get = (lambda k, d=None: ex.get(k, d)) if isinstance(ex, Mapping) else \
+            (lambda k, d=None: getattr(ex, k, d))
+
+        def num(key: str, pick: int, default: float) -> float:
+            v = get(key, default)
+            if v is None:
+                return default
+            if isinstance(v, (list, tuple)):
+                return float(v[pick]) if v else default
+            return float(v)
+
+        return cls(exercise_id=str(get("id")), hold_s=num("hold_s", -1, 10.0),
+                   relax_s=num("relax_s", 0, 0.0), stretch_s=num("stretch_s", 0, 0.0),
+                   repetitions=int(num("repetitions", 0, 1)),
+                   still_landmarks=tuple(get("still_landmarks") or ()),
+                   still_angles=tuple(get("still_angles") or ()),
+                   name=str(get("name", "") or ""), technique=str(get("technique", "") or ""))
+
+    def to_dict(self) -> dict:
+        return {"exercise_id": self.exercise_id, "name": self.name, "technique": self.technique,
+                "hold_s": self.hold_s, "relax_s": self.relax_s, "stretch_s": self.stretch_s,
+                "repetitions": self.repetitions, "still_landmarks": list(self.still_landmarks),
+                "still_angles": list(self.still_angles)}
+
+
+@dataclass(frozen=True)
+class HoldSettings:
+    calibrate_s: float = 0.0          # 0 = no calibration, documented default band
+    settle_s: float = 1.0             # still this long in position before the hold starts
+    grace_ms: float = 300.0
+    smooth_ms: float = 100.0
+    dropout_ms: float = 500.0
+    hold_timeout_s: float | None = None   # None: 2 x hold_s + 10 s
+
+    def timeout_s(self, hold_s: float) -> float:
+        return self.hold_timeout_s if self.hold_timeout_s is not None else 2 * hold_s + 10.0
+
+    def to_dict(self) -> dict:
+        return {"calibrate_s": self.calibrate_s, "settle_s": self.settle_s, "grace_ms": self.grace_ms,
+                "smooth_ms": self.smooth_ms, "dropout_ms": self.dropout_ms,
+                "hold_timeout_s": self.hold_timeout_s}
+
+
+@dataclass(frozen=True)
+class HoldStatus:
+    """What the overlay / live UI shows after one frame."""
+
+    timestamp_ms: float
+    phase: Phase
+    rep: int                      # 1-based repetition, 0 during calibration
+    repetitions: int
+    phase_elapsed_s: float
+    phase_remaining_s: float | None   # relax/stretch/calibrate countdown; hold: still time missing
+    held_s: float                 # still time this repetition (includes a pending excursion)
+    unbroken_s: float
+    stillness: Stillness
+    ratio: float                  # largest filtered deviation / band (NaN when not judged)
+    worst_channel: str | None
+    worst_value: float | None
+    worst_unit: str | None
+    breaks: int                   # breaks so far in this repetition
+    message: str
+
+
+@dataclass
+class Break:
+    onset_ms: float
+    confirmed_ms: float
+    end_ms: float | None
+    channel: str
+    magnitude: float
+    unit: str
+    band: float
+
+    def to_dict(self) -> dict:
+        return {"onset_s": _r(self.onset_ms / 1000), "confirmed_s": _r(self.confirmed_ms / 1000),
+                "end_s": None if self.end_ms is None else _r(self.end_ms / 1000),
+                "duration_s": None if self.end_ms is None else _r((self.end_ms - self.onset_ms) / 1000),
+                "joint": self.channel, "magnitude": _r(self.magnitude, 4), "unit": self.unit,
+                "band": _r(self.band, 4)}
+
+
+@dataclass
+class Repetition:
+    index: int
+    position_start_ms: float
+    hold_start_ms: float
+    reference: Reference
+    hold_end_ms: float | None = None
+    outcome: str = "running"          # completed | timeout | stream_ended
+    held_ms: float = 0.0
+    longest_unbroken_ms: float = 0.0
+    not_visible_ms: float = 0.0
+    breaks: list[Break] = field(default_factory=list)
+    max_drift: np.ndarray | None = None     # per channel, filtered deviation
+
+    def to_dict(self, channels: Channels, band: Band) -> dict:
+        dur = (self.hold_end_ms or self.hold_start_ms) - self.hold_start_ms
+        measured = self.reference.measured
+        drift = {}
+        for i, (name, unit) in enumerate(zip(channels.names, channels.units)):
+            if not measured[i]:
+                drift[name] = {"value": None, "unit": unit, "note": "not measured: not visible at the start"}
+                continue
+            v = None if self.max_drift is None or not np.isfinite(self.max_drift[i]) else float(self.max_drift[i])
+            drift[name] = {"value": _r(v, 4), "unit": unit, "band": _r(band.values[i], 4),
+                           "ratio": None if v is None else _r(v / band.values[i], 3)}
+        return {
+            "index": self.index, "outcome": self.outcome,
+            "position_start_s": _r(self.position_start_ms / 1000),
+            "hold_start_s": _r(self.hold_start_ms / 1000),
+            "hold_end_s": None if self.hold_end_ms is None else _r(self.hold_end_ms / 1000),
+            "hold_duration_s": _r(dur / 1000),
+            "held_still_s": _r(self.held_ms / 1000),
+            "still_fraction": _r(self.held_ms / dur, 4) if dur > 0 else None,
+            "longest_unbroken_s": _r(self.longest_unbroken_ms / 1000),
+            "not_visible_s": _r(self.not_visible_ms / 1000),
+            "breaks": [b.to_dict() for b in self.breaks],
+            "max_drift": drift,
+            "reference": {"body_scale_px": _r(self.reference.scale, 2),
+                          "body_scale_basis": self.reference.scale_basis},
+        }
+
+
+@dataclass
+class HoldResult:
+    protocol: HoldProtocol
+    settings: HoldSettings
+    band: Band
+    repetitions: list[Repetition]
+    timeline: list[dict]
+    frames: int
+    duration_s: float
+    final_phase: Phase
+    notes: list[str]
+    source: str = ""
+
+    @property
+    def completed(self) -> int:
+        return sum(r.outcome == "completed" for r in self.repetitions)
+
+    def to_dict(self) -> dict:
+        ch = self.protocol.channels
+        return {
+            "kind": "isobalance.hold", "version": 1, "source": self.source,
+            "exercise": self.protocol.to_dict(), "settings": self.settings.to_dict(),
+            "band": self.band.to_dict(ch),
+            "summary": {"repetitions_completed": self.completed,
+                        "repetitions_planned": self.protocol.repetitions,
+                        "breaks": sum(len(r.breaks) for r in self.repetitions),
+                        "frames": self.frames, "duration_s": _r(self.duration_s),
+                        "final_phase": self.final_phase.value},
+            "repetitions": [r.to_dict(ch, self.band) for r in self.repetitions],
+            "timeline": self.timeline,
+            "notes": self.notes,
+        }
+
+    def save_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".partial")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+
+def _r(v: float | None, nd: int = 3) -> float | None:
+    return None if v is None or not np.isfinite(v) else round(float(v), nd)
+
+
+class HoldMonitor:
+    """Feed frames in time order with ``update``; read ``result()`` at any time (or after the end)."""
+
+    def __init__(self, protocol: HoldProtocol, frame_size: tuple[int, int],
+                 settings: HoldSettings = HoldSettings(), band: Band | None = None,
+                 angle_fn: AngleFunction | None = None) -> None:
+        self.protocol = protocol
+        self.settings = settings
+        self.channels = protocol.channels
+        self.angle_fn = angle_fn or (angle_function(self.channels.angles) if self.channels.angles else None)
+        w, h = frame_size
+        if not (w and h):
+            raise StillnessError("the frame size is needed to measure in pixels")
+        self._wh = np.array([w, h], dtype=np.float64)
+        self._n_lm = len(self.channels.landmarks)
+        self._units = self.channels.units
+        self.band = band or Band.default(self.channels)
+        self._band = np.array(self.band.values)
+        self.phase = Phase.CALIBRATE if settings.calibrate_s > 0 and band is None else Phase.POSITION
+        self._phase_start: float | None = None
+        self._buf: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.reps: list[Repetition] = []
+        self._log: list[tuple[float, str, int, float]] = []   # t, phase, rep, ratio (for the timeline)
+        self._first_t: float | None = None
+        self._last_t: float | None = None
+        self._frames = 0
+        self._ever_visible = False
+        self._status: HoldStatus | None = None
+        self.notes: list[str] = []
+        self._reset_hold_state()
+
+    # ------------------------------------------------------------------ input
+    def update(self, frame: PoseFrame) -> HoldStatus:
+        return self.update_image(frame.image, frame.timestamp_ms)
+
+    def update_image(self, image: np.ndarray, timestamp_ms: float) -> HoldStatus:
+        """One frame: (33,5) normalized landmarks (NaN = nobody) and its presentation time."""
+        t = float(timestamp_ms)
+        if self._last_t is not None and not t > self._last_t:
+            return self._status           # time must increase; a repeated frame changes nothing
+        if self._first_t is None:
+            self._first_t = t
+        self._frames += 1
+        px = image[:, :2] * self._wh
+        vis = visible_mask(image)
+        ang = self.angle_fn(px[None], image[None, :, 3])[0] if self.angle_fn is not None else _NO_ANGLES
+        if vis[self.channels.index].any() or np.isfinite(ang).any():
+            self._ever_visible = True
+        if self._phase_start is None:
+            self._phase_start = t
+        handler = {Phase.CALIBRATE: self._calibrate, Phase.POSITION: self._position, Phase.HOLD: self._hold,
+                   Phase.RELAX: self._timed, Phase.STRETCH: self._timed, Phase.DONE: self._done}[self.phase]
+        self._status = handler(t, px, vis, ang)
+        self._last_t = t
+        return self._status
+
+    def run(self, track: LandmarkTrack) -> HoldResult:
+        """Feed every frame of a track; same code path as live input."""
+        for i in range(len(track)):
+            self.update_image(track.image[i], track.timestamp_ms[i])
+        return self.result()
+
+    @classmethod
+    def for_track(cls, protocol: HoldProtocol, track: LandmarkTrack, **kw: Any) -> "HoldMonitor":
+        return cls(protocol, (track.meta.width, track.meta.height), **kw)
+
+    # ------------------------------------------------------------------ phases
+    def _enter(self, phase: Phase, t: float) -> None:
+        self.phase = phase
+        self._phase_start = t
+        self._buf = []
+
+    def _calibrate(self, t, px, vis, ang) -> HoldStatus:
+        self._buf.append((t, px, vis, ang))
+        elapsed = (t - self._phase_start) / 1000
+        if elapsed >= self.settings.calibrate_s:
+            ts = np.array([b[0] for b in self._buf])
+            self.band = calibrate(np.stack([b[1] for b in self._buf]), np.stack([b[2] for b in self._buf]),
+                                  np.stack([b[3] for b in self._buf]), ts, self.channels)
+            self._band = np.array(self.band.values)
+            self._enter(Phase.POSITION, t)
+        return self._make_status(t, remaining=max(0.0, self.settings.calibrate_s - elapsed))
+
+    def _position(self, t, px, vis, ang) -> HoldStatus:
+        settle_ms = self.settings.settle_s * 1000
+        self._buf.append((t, px, vis, ang))
+        while self._buf[0][0] < t - settle_ms:
+            self._buf.pop(0)
+        ratio, worst = np.nan, None
+        if t - self._phase_start >= settle_ms:
+            P = np.stack([b[1] for b in self._buf])
+            V = np.stack([b[2] for b in self._buf])
+            A = np.stack([b[3] for b in self._buf])
+            ref = reference_from_window(P, V, A, self.channels)
+            if ref is not None:
+                dev = deviations(P, V, A, ref, self.channels) / self._band
+                with np.errstate(invalid="ignore"):
+                    worst_per_channel = np.nanmax(np.where(np.isfinite(dev), dev, -np.inf), axis=0)
+                measured = ref.measured
+                ratio = float(worst_per_channel[measured].max())
+                worst = self.channels.names[int(np.argmax(np.where(measured, worst_per_channel, -np.inf)))]
+                if ratio <= 1.0:
+                    self._start_hold(t, ref)
+                    return self._make_status(t)
+        return self._make_status(t, ratio=ratio, worst=worst)
+
+    def _start_hold(self, t: float, ref: Reference) -> None:
+        pos_start = self._phase_start
+        self._enter(Phase.HOLD, t)
+        rep = Repetition(len(self.reps) + 1, pos_start, t, ref,
+                         max_drift=np.full(len(self.channels.names), np.nan))
+        unmeasured = [n for n, m in zip(self.channels.names, ref.measured) if not m]
+        if unmeasured:
+            self.notes.append(f"repetition {rep.index}: {', '.join(unmeasured)} not visible at the start, "
+                              f"not judged")
+        self.reps.append(rep)
+        self._reset_hold_state()
+        self._filter = ChannelFilter(len(self.channels.names), self.settings.smooth_ms, self.settings.dropout_ms)
+
+    def _reset_hold_state(self) -> None:
+        self._still = Stillness.STILL
+        self._prev_hold_t: float | None = None
+        self._unbroken = 0.0
+        self._pending = 0.0          # tentatively still time during an excursion / a return
+        self._pre_onset = 0.0        # still time already counted between onset and detection
+        self._onset = 0.0
+        self._return_start = 0.0
+        self._break: Break | None = None
+
+    def _hold(self, t, px, vis, ang) -> HoldStatus:
+        rep = self.reps[-1]
+        s = self.settings
+        dev = deviations(px[None], vis[None], ang[None], rep.reference, self.channels)[0]
+        filt = self._filter.update(t, dev)
+        ratio_v = filt / self._band
+        dt = 0.0 if self._prev_hold_t is None else t - self._prev_hold_t
+        self._prev_hold_t = t
+        known = np.isfinite(ratio_v)
+        if not known.any():
+            rep.not_visible_ms += dt
+            return self._make_status(t, stillness=Stillness.NOT_VISIBLE)
+        with np.errstate(invalid="ignore"):
+            rep.max_drift = np.fmax(rep.max_drift, filt)
+        k = int(np.nanargmax(ratio_v))
+        r = float(ratio_v[k])
+        moving = r > 1.0
+        st = self._still
+        if st is Stillness.STILL:
+            if moving:
+                onset = self._filter.first_time_above(self._band)
+                self._onset = onset if np.isfinite(onset) else t
+                self._pre_onset = max(0.0, t - dt - self._onset)
+                self._pending = dt
+                self._still = Stillness.MOVING
+                self._track_break_peak(k, r, filt, t, new=True)
+            else:
+                rep.held_ms += dt
+                self._unbroken += dt
+        elif st is Stillness.MOVING:
+            if moving:
+                self._pending += dt
+                self._track_break_peak(k, r, filt, t)
+                if t - self._onset >= s.grace_ms:
+                    rep.held_ms -= self._pre_onset
+                    self._unbroken -= self._pre_onset
+                    rep.longest_unbroken_ms = max(rep.longest_unbroken_ms, self._unbroken)
+                    self._unbroken = 0.0
+                    self._pending = 0.0
+                    self._break.confirmed_ms = t
+                    rep.breaks.append(self._break)
+                    self._still = Stillness.BROKEN
+            else:
+                rep.held_ms += self._pending + dt
+                self._unbroken += self._pending + dt
+                self._pending = 0.0
+                self._break = None
+                self._still = Stillness.STILL
+        elif st is Stillness.BROKEN:
+            if moving:
+                self._track_break_peak(k, r, filt, t)
+            else:
+                self._return_start = t
+                self._pending = 0.0
+                self._still = Stillness.RETURNING
+        elif st is Stillness.RETURNING:
+            if moving:
+                self._track_break_peak(k, r, filt, t)
+                self._pending = 0.0
+                self._still = Stillness.BROKEN
+            else:
+                self._pending += dt
+                if t - self._return_start >= s.grace_ms:
+                    self._break.end_ms = self._return_start
+                    self._break = None
+                    rep.held_ms += self._pending
+                    self._unbroken = self._pending
+                    self._pending = 0.0
+                    self._still = Stillness.STILL
+        rep.longest_unbroken_ms = max(rep.longest_unbroken_ms, self._unbroken)
+        self._log.append((t, Phase.HOLD.value, rep.index, r))
+        if self._still is Stillness.STILL and rep.held_ms >= self.protocol.hold_s * 1000:
+            self._end_hold(t, "completed")
+        elif t - rep.hold_start_ms >= s.timeout_s(self.protocol.hold_s) * 1000:
+            self._end_hold(t, "timeout")
+        return self._make_status(t, ratio=r, worst=self.channels.names[k], worst_value=float(filt[k]),
+                                 worst_unit=self._units[k])
+
+    def _track_break_peak(self, k: int, r: float, filt: np.ndarray, t: float, new: bool = False) -> None:
+        """Keep, for the current excursion, the channel with the largest ratio and its deviation."""
+        if new or self._break is None:
+            self._break = Break(self._onset, t, None, self.channels.names[k], float(filt[k]),
+                                self._units[k], float(self._band[k]))
+            self._break_ratio = r
+        elif r > self._break_ratio:
+            self._break.channel = self.channels.names[k]
+            self._break.magnitude = float(filt[k])
+            self._break.unit = self._units[k]
+            self._break.band = float(self._band[k])
+            self._break_ratio = r
+
+    def _end_hold(self, t: float, outcome: str) -> None:
+        rep = self.reps[-1]
+        if self._still is Stillness.MOVING:          # an unconfirmed excursion at the end counts as still
+            rep.held_ms += self._pending
+            self._unbroken += self._pending
+        if self._still is Stillness.RETURNING:
+            rep.held_ms += self._pending
+            self._unbroken = self._pending
+        if self._break is not None and self._still in (Stillness.BROKEN, Stillness.RETURNING):
+            self._break.end_ms = self._return_start if self._still is Stillness.RETURNING else t
+        rep.longest_unbroken_ms = max(rep.longest_unbroken_ms, self._unbroken)
+        rep.hold_end_ms = t
+        rep.outcome = outcome
+        self._reset_hold_state()
+        if outcome == "stream_ended":
+            return
+        self._enter(Phase.RELAX, t)
+
+    def _timed(self, t, px, vis, ang) -> HoldStatus:
+        length = self.protocol.relax_s if self.phase is Phase.RELAX else self.protocol.stretch_s
+        elapsed = (t - self._phase_start) / 1000
+        if elapsed >= length:
+            if self.phase is Phase.RELAX and self.protocol.stretch_s > 0:
+                self._enter(Phase.STRETCH, t)
+            elif len(self.reps) >= self.protocol.repetitions:
+                self._enter(Phase.DONE, t)
+            else:
+                self._enter(Phase.POSITION, t)
+            return self._make_status(t)
+        return self._make_status(t, remaining=length - elapsed)
+
+    def _done(self, t, px, vis, ang) -> HoldStatus:
+        return self._make_status(t)
+
+    # ------------------------------------------------------------------ output
+    def _make_status(self, t: float, remaining: float | None = None, stillness: Stillness | None = None,
+                     ratio: float = np.nan, worst: str | None = None, worst_value: float | None = None,
+                     worst_unit: str | None = None) -> HoldStatus:
+        rep = self.reps[-1] if self.reps and self.phase is Phase.HOLD else None
+        held = unbroken = 0.0
+        if rep is not None:
+            tentative = self._pending if self._still in (Stillness.MOVING, Stillness.RETURNING) else 0.0
+            held = rep.held_ms + tentative
+            unbroken = self._unbroken + (self._pending if self._still is Stillness.MOVING else 0.0)
+            remaining = max(0.0, self.protocol.hold_s - held / 1000)
+        rep_no = 0 if self.phase is Phase.CALIBRATE else min(len(self.reps) + (self.phase is Phase.POSITION),
+                                                              self.protocol.repetitions)
+        msg = INSTRUCTIONS[self.phase]
+        st = stillness or (self._still if self.phase is Phase.HOLD else Stillness.NOT_JUDGED)
+        if self.phase is Phase.HOLD and st in (Stillness.MOVING, Stillness.BROKEN) and worst:
+            msg = f"Keep still: {worst.replace('_', ' ')} moved"
+        elif st is Stillness.NOT_VISIBLE:
+            msg = "Cannot see the joints to watch - step back into view"
+        return HoldStatus(
+            timestamp_ms=t, phase=self.phase, rep=rep_no, repetitions=self.protocol.repetitions,
+            phase_elapsed_s=(t - self._phase_start) / 1000 if self._phase_start is not None else 0.0,
+            phase_remaining_s=remaining, held_s=held / 1000, unbroken_s=unbroken / 1000, stillness=st,
+            ratio=ratio, worst_channel=worst, worst_value=worst_value, worst_unit=worst_unit,
+            breaks=len(self.reps[-1].breaks) if rep is not None else 0, message=msg)
+
+    def result(self) -> HoldResult:
+        """The result so far; an open hold is closed as ``stream_ended`` (the monitor is not reused)."""
+        if self._frames and not self._ever_visible:
+            raise NotMeasurableError(
+                f"none of the joints exercise {self.protocol.exercise_id!r} watches "
+                f"({', '.join(self.channels.names)}) was visible in any of the {self._frames} frames; "
+                "film so that they are in view")
+        if self._frames == 0:
+            raise NotMeasurableError("no frames were given to the hold monitor")
+        if self.phase is Phase.HOLD:
+            self._end_hold(self._last_t, "stream_ended")
+            self.phase = Phase.DONE if len(self.reps) >= self.protocol.repetitions else Phase.POSITION
+        notes = list(self.notes)
+        if self.phase is Phase.CALIBRATE:
+            notes.append("the input ended during calibration; default band used")
+        if not self.reps:
+            notes.append(f"no hold started: the watched joints were never visible and within the band for "
+                         f"{self.settings.settle_s:g} s")
+        return HoldResult(self.protocol, self.settings, self.band, list(self.reps), self._timeline(),
+                          self._frames, (self._last_t - self._first_t) / 1000, self.phase, notes)
+
+    def _timeline(self) -> list[dict]:
+        """Second by second during holds: fraction of the judged time that was still, worst ratio."""
+        if not self._log:
+            return []
+        t = np.array([row[0] for row in self._log])
+        rep = np.array([row[2] for row in self._log])
+        ratio = np.array([row[3] for row in self._log])
+        still = np.ones(len(t), dtype=bool)
+        for r in self.reps:
+            for b in r.breaks:
+                end = b.end_ms if b.end_ms is not None else np.inf
+                still[(rep == r.index) & (t >= b.onset_ms) & (t < end)] = False
+        sec = np.floor((t - self._first_t) / 1000).astype(int)
+        rows = []
+        for key in sorted(set(zip(rep.tolist(), sec.tolist()))):
+            m = (rep == key[0]) & (sec == key[1])
+            rows.append({"rep": key[0], "second": key[1], "still_fraction": _r(still[m].mean(), 3),
+                         "max_ratio": _r(float(ratio[m].max()), 3), "frames": int(m.sum())})
+        return rows
+
+
+_NO_ANGLES = np.zeros(0)
+
+
+def check_hold(track: LandmarkTrack, protocol: HoldProtocol, settings: HoldSettings = HoldSettings(),
+               band: Band | None = None, angle_fn: AngleFunction | None = None) -> HoldResult:
+    """Offline convenience: a fresh monitor fed with the whole track."""
+    result = HoldMonitor.for_track(protocol, track, settings=settings, band=band, angle_fn=angle_fn).run(track)
+    result.source = track.meta.source
+    return result
