@@ -1,14 +1,23 @@
-"""Sample clips: described in manifest.json, found locally or fetched (minimal first version)."""
+"""Sample clips: described once in manifest.json, found locally or fetched, always sha256-checked."""
 
-from __future__ import annotations
+from sample_videos.locator import (
+    CHECKOUT_SHARED_VIDEOS,
+    SampleChecksumError,
+    SampleDownloadError,
+    SampleError,
+    SampleNotFoundError,
+    UnknownSampleError,
+    clip_info,
+    fetch,
+    find_local,
+    locate,
+    samples_cache_dir,
+    search_dirs,
+)
+from sample_videos.manifest import MANIFEST_PATH, Clip, Segment, load_licenses, load_manifest
 
-from pathlib import Path
-
-_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
-
-
-def locate(name: str) -> Path:
-    p = _SHARED / name
-    if p.is_file():
-        return p
-    raise FileNotFoundError(name)
+__all__ = [
+    "CHECKOUT_SHARED_VIDEOS", "MANIFEST_PATH", "Clip", "Segment", "SampleChecksumError", "SampleDownloadError",
+    "SampleError", "SampleNotFoundError", "UnknownSampleError", "clip_info", "fetch", "find_local",
+    "load_licenses", "load_manifest", "locate", "samples_cache_dir", "search_dirs",
+]
