@@ -17,9 +17,13 @@ SHARED = REPO.parent / "shared"
 
 @pytest.fixture(scope="session")
 def model_path() -> Path:
-    from vision.models import resolve_model
+    """The real 'full' bundle: ../shared or the user cache; otherwise the official download (never a skip)."""
+    from vision.models import ModelNotFoundError, fetch_model, resolve_model
 
-    return resolve_model("full")
+    try:
+        return resolve_model("full")
+    except ModelNotFoundError:
+        return fetch_model("full")
 
 
 @pytest.fixture(scope="session")
