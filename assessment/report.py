@@ -1,0 +1,344 @@
+"""The assessment report: one data record, written as schema-versioned JSON and a self-contained HTML page.
+
+The JSON is what programs read (dashboard, later comparisons); its shape is pinned by
+``assessment/data/report.schema.json`` and ``schema_version``. The HTML is what a therapist reads: a
+plain-language summary, every finding with its evidence, plots, key frames with the skeleton drawn,
+hypotheses with their manual tests, and the exercise plan. It needs no network: CSS, SVG plots and
+JPEG key frames are all inline. Both files are written atomically (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from assessment.exercises import PlannedExercise
+from assessment.findings import FLAGGED, NOT_MEASURABLE, WITHIN, Finding
+from assessment.hypotheses import DATA_DIR, Hypothesis, Reference
+from vision.errors import IsobalanceError
+from vision.track import LandmarkTrack
+
+REPORT_SCHEMA_VERSION = 1
+SCHEMA_PATH = DATA_DIR / "report.schema.json"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+MAX_KEY_FRAMES_PER_FINDING = 3
+KEY_FRAME_HEIGHT = 360      # px: enough to see the posture, small enough to keep the HTML light
+
+DISCLAIMERS = (
+    "isobalance reports hypotheses, not diagnoses. A flagged metric suggests a possible muscle imbalance; "
+    "only a clinical examination, starting with the confirmation tests listed, can support or reject it.",
+    "Landmarks are joint centres estimated by a pose model from video, not bony landmarks (acromion, iliac "
+    "crest, C7, tragus). Two-dimensional angles depend on camera height, distance and angle, and small "
+    "left-right differences are common in people without symptoms.",
+    "Thresholds and muscle patterns marked ⚠ come from weak, unvalidated or expert-opinion sources.",
+    "Do exercises only after a therapist has confirmed the hypothesis. Keep them painless and light, keep "
+    "breathing, and stop at once with pain, dizziness, numbness or tingling.",
+    "isobalance is not a medical device.",
+)
+
+
+class ReportError(IsobalanceError):
+    """A report cannot be built, validated or written."""
+
+
+@dataclass
+class Report:
+    input: dict[str, Any]
+    track_info: dict[str, Any]
+    views: dict[str, Any]
+    framing: dict[str, Any]
+    camera_roll: dict[str, Any]
+    findings: list[Finding]
+    hypotheses: list[Hypothesis]
+    plan: list[PlannedExercise]
+    series: dict[str, dict[str, Any]]
+    references: Mapping[str, Reference]
+    warnings: list[str] = field(default_factory=list)
+    created_utc: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc)
+                             .strftime("%Y-%m-%dT%H:%M:%SZ"))
+    # Not serialised: what the HTML needs to draw key frames.
+    track: LandmarkTrack | None = field(default=None, repr=False, compare=False)
+    video_path: Path | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def summary(self) -> list[str]:
+        return summarize(self)
+
+    def cited_references(self) -> dict[str, Reference]:
+        """Only the references this report cites (findings, hypotheses, tests, exercises)."""
+        text = json.dumps([[_finding_dict(f) for f in self.findings], [h.to_dict() for h in self.hypotheses],
+                           [p.to_dict() for p in self.plan]], ensure_ascii=False)
+        return {k: r for k, r in self.references.items() if f'"{k}"' in text or f"[{k}]" in text}
+
+    def to_dict(self) -> dict[str, Any]:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            ver = version("isobalance")
+        except PackageNotFoundError:
+            ver = "unknown"
+        return json_safe({
+            "schema_version": REPORT_SCHEMA_VERSION,
+            "generator": {"name": "isobalance", "version": ver},
+            "created_utc": self.created_utc,
+            "input": self.input,
+            "track": self.track_info,
+            "views": self.views, "framing": self.framing, "camera_roll": self.camera_roll,
+            "summary": self.summary,
+            "findings": [_finding_dict(f) for f in self.findings],
+            "hypotheses": [h.to_dict() for h in self.hypotheses],
+            "plan": [p.to_dict() for p in self.plan],
+            "series": self.series,
+            "references": {k: r.to_dict() for k, r in self.cited_references().items()},
+            "disclaimers": list(DISCLAIMERS),
+            "warnings": list(self.warnings),
+        })
+
+
+def json_safe(value: Any) -> Any:
+    """Plain JSON types: NaN/inf -> None, numpy scalars/arrays -> Python numbers/lists, tuples -> lists."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _finding_dict(f: Finding | Mapping[str, Any]) -> dict[str, Any]:
+    return dict(f) if isinstance(f, Mapping) else f.to_dict()
+
+
+# ---------------------------------------------------------------------------------------- summary
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    unit = "°" if unit in ("deg", "°") else (f" {unit}" if unit else "")
+    return f"{float(value):.1f}{unit}"
+
+
+def summarize(report: Report) -> list[str]:
+    """Plain-language sentences for the top of the report."""
+    fs = [{"label": "", "direction": "", "value": None, "unit": "", "status": ""} | _finding_dict(f)
+          for f in report.findings]
+    flagged = [f for f in fs if f["status"] == FLAGGED]
+    within = [f for f in fs if f["status"] == WITHIN]
+    unmeasurable = [f for f in fs if f["status"] == NOT_MEASURABLE]
+    t = report.track_info
+    lines = [f"{t.get('n_frames', 0)} frames analysed; a person was found in "
+             f"{100 * float(t.get('detection_rate') or 0):.0f}% of them."]
+    if not fs:
+        lines.append("No posture metric could be assessed from this recording.")
+    elif flagged:
+        lines.append(f"{len(flagged)} of {len(fs)} metrics flagged: "
+                     + "; ".join(f"{f['label']} ({f['direction'] or _fmt(f['value'], f['unit'])})" for f in flagged)
+                     + ".")
+    else:
+        lines.append(f"No metric was flagged ({len(within)} within thresholds). Small left-right differences "
+                     "are common in people without symptoms.")
+    if unmeasurable:
+        lines.append(f"{len(unmeasurable)} not measurable from this recording: "
+                     + ", ".join(f["label"] for f in unmeasurable) + " (reasons below).")
+    if report.hypotheses:
+        lines.append(f"The flags suggest {len(report.hypotheses)} muscle hypothes"
+                     f"{'is' if len(report.hypotheses) == 1 else 'es'} to confirm by hand: "
+                     + "; ".join(f"{h.pattern} ({h.confidence} confidence)" for h in report.hypotheses) + ".")
+    if report.plan:
+        lines.append(f"A plan of {len(report.plan)} isometric balancing exercises is suggested, to start only "
+                     "after a therapist confirms the hypotheses.")
+    lines.append("These are hypotheses, not diagnoses.")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------- validation
+def load_schema() -> dict[str, Any]:
+    with open(SCHEMA_PATH, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def validate_report(data: Mapping[str, Any]) -> None:
+    """Raise ``ReportError`` naming the first place where ``data`` breaks the report schema."""
+    import jsonschema
+
+    if data.get("schema_version") != REPORT_SCHEMA_VERSION:
+        raise ReportError(f"report schema_version {data.get('schema_version')!r} is not supported "
+                          f"(this isobalance reads version {REPORT_SCHEMA_VERSION})")
+    try:
+        jsonschema.validate(data, load_schema())
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
+        raise ReportError(f"report does not match schema version {REPORT_SCHEMA_VERSION} at {where}: "
+                          f"{exc.message}") from None
+
+
+# ---------------------------------------------------------------------------------------- writing
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
+    """Write a file so readers see either the old file or the complete new one, never half of it."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ReportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def report_json(report: Report) -> str:
+    data = report.to_dict()
+    validate_report(data)
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def write_json(report: Report, path: str | os.PathLike) -> Path:
+    return write_atomic(path, report_json(report) + "\n")
+
+
+def write_html(report: Report, path: str | os.PathLike) -> Path:
+    return write_atomic(path, render_html(report))
+
+
+# ---------------------------------------------------------------------------------------- HTML pieces
+def svg_plot(series: Mapping[str, Any], threshold: float | None, key_frames: Iterable[int] = (),
+             width: int = 640, height: int = 170) -> str:
+    """A small inline SVG line plot of one metric over time, with its threshold(s) and key frames."""
+    t = np.array([np.nan if v is None else v for v in series["t_s"]], dtype=float)
+    y = np.array([np.nan if v is None else v for v in series["values"]], dtype=float)
+    ok = np.isfinite(t) & np.isfinite(y)
+    if ok.sum() < 1:
+        return ""
+    lines = []
+    if threshold is not None and math.isfinite(threshold):
+        lines = [threshold] + ([-threshold] if np.nanmin(y) < 0 and threshold > 0 else [])
+    lo = min([float(np.nanmin(y[ok]))] + lines)
+    hi = max([float(np.nanmax(y[ok]))] + lines)
+    pad = max(0.5, 0.1 * (hi - lo))
+    lo, hi = lo - pad, hi + pad
+    t0, t1 = float(np.nanmin(t[ok])), float(np.nanmax(t[ok]))
+    t1 = t1 if t1 > t0 else t0 + 1.0
+    ml, mr, mt, mb = 46, 10, 8, 22
+
+    def px(tv: float) -> float:
+        return ml + (tv - t0) / (t1 - t0) * (width - ml - mr)
+
+    def py(yv: float) -> float:
+        return mt + (hi - yv) / (hi - lo) * (height - mt - mb)
+
+    parts = [f'<svg class="plot" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+             f'role="img" aria-label="{_esc(series.get("label", ""))} over time">',
+             f'<rect x="{ml}" y="{mt}" width="{width - ml - mr}" height="{height - mt - mb}" class="plot-bg"/>']
+    frames = list(series.get("frames", []))
+    for kf in key_frames:
+        if kf in frames and math.isfinite(t[frames.index(kf)]):
+            x = px(t[frames.index(kf)])
+            parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{mt}" y2="{height - mb}" class="plot-key"/>')
+    for lv in lines:
+        parts.append(f'<line x1="{ml}" x2="{width - mr}" y1="{py(lv):.1f}" y2="{py(lv):.1f}" class="plot-thr"/>')
+    if lo < 0 < hi:
+        parts.append(f'<line x1="{ml}" x2="{width - mr}" y1="{py(0):.1f}" y2="{py(0):.1f}" class="plot-zero"/>')
+    # one polyline per run of finite values, so gaps stay gaps
+    run: list[str] = []
+    for i in range(len(y)):
+        if ok[i]:
+            run.append(f"{px(t[i]):.1f},{py(y[i]):.1f}")
+        if (not ok[i] or i == len(y) - 1) and run:
+            if len(run) == 1:
+                x0, y0 = run[0].split(",")
+                parts.append(f'<circle cx="{x0}" cy="{y0}" r="2.5" class="plot-dot"/>')
+            else:
+                parts.append(f'<polyline points="{" ".join(run)}" class="plot-line"/>')
+            run = []
+    for v in (lo + pad, hi - pad):
+        parts.append(f'<text x="{ml - 4}" y="{py(v) + 4:.1f}" class="plot-tick" text-anchor="end">{v:.1f}</text>')
+    parts.append(f'<text x="{ml}" y="{height - 6}" class="plot-tick">{t0:.1f} s</text>')
+    parts.append(f'<text x="{width - mr}" y="{height - 6}" class="plot-tick" text-anchor="end">{t1:.1f} s</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _esc(s: Any) -> str:
+    from markupsafe import escape
+
+    return str(escape(str(s)))
+
+
+def key_frame_images(track: LandmarkTrack, frames: Iterable[int], video_path: Path | None = None
+                     ) -> dict[int, str]:
+    """frame index -> base64 JPEG with the skeleton drawn: on the video frame when a video is given,
+    otherwise on a plain dark canvas of the video's size (still shows the posture)."""
+    import cv2
+
+    from vision.drawing import draw_pose
+
+    wanted = sorted({int(f) for f in frames if int(f) in set(track.frame_index.tolist())})
+    if not wanted:
+        return {}
+    row_of = {int(fi): i for i, fi in enumerate(track.frame_index)}
+    pictures: dict[int, np.ndarray] = {}
+    if video_path is not None:
+        try:
+            from vision.sources import open_source
+
+            with open_source(str(video_path)) as src:
+                for frame in src:
+                    if frame.index in row_of and frame.index in wanted:
+                        pictures[frame.index] = frame.rgb.copy()
+                    if frame.index >= wanted[-1]:
+                        break
+        except IsobalanceError:
+            pictures = {}   # the video cannot be read again: fall back to skeleton-only pictures
+    w, h = (track.meta.width or 720), (track.meta.height or 1280)
+    out = {}
+    for fi in wanted:
+        rgb = pictures.get(fi)
+        if rgb is None:
+            rgb = np.full((h, w, 3), 40, dtype=np.uint8)
+        draw_pose(rgb, track.image[row_of[fi]])
+        scale = KEY_FRAME_HEIGHT / rgb.shape[0]
+        small = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), KEY_FRAME_HEIGHT),
+                           interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+        if ok:
+            out[fi] = base64.b64encode(buf.tobytes()).decode("ascii")
+    return out
+
+
+def render_html(report: Report) -> str:
+    """The therapist's report as one self-contained HTML string."""
+    import jinja2
+
+    data = report.to_dict()
+    validate_report(data)
+    key_frames: dict[str, list[int]] = {f["metric"]: list(f["frames"])[:MAX_KEY_FRAMES_PER_FINDING]
+                                        for f in data["findings"]}
+    images: dict[int, str] = {}
+    if report.track is not None and len(report.track):
+        images = key_frame_images(report.track, [k for ks in key_frames.values() for k in ks], report.video_path)
+    plots = {f["metric"]: svg_plot(data["series"][f["metric"]], f["threshold"], key_frames[f["metric"]])
+             for f in data["findings"] if f["metric"] in data["series"]}
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             undefined=jinja2.StrictUndefined)
+    env.filters["num"] = _fmt
+    return env.get_template("report.html.j2").render(
+        r=data, key_frames=key_frames, images=images, plots=plots,
+        status_text={FLAGGED: "flagged", WITHIN: "within", NOT_MEASURABLE: "not measurable"},
+        video_used=report.video_path is not None)

@@ -1,0 +1,131 @@
+"""Report: JSON validates against its schema version; HTML is self-contained and shows every finding."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from assessment.assess import metric_series, track_info
+from assessment.exercises import plan_for
+from assessment.findings import Finding
+from assessment.hypotheses import hypothesize, load_rules
+from assessment.report import (REPORT_SCHEMA_VERSION, Report, ReportError, render_html, report_json, validate_report,
+                               write_html, write_json)
+from tests.assessment.synthetic import Pose, make_track
+
+SHOULDER_TILT = -4.0   # right shoulder higher (angle convention: + = subject's left higher)
+
+
+@pytest.fixture(scope="module")
+def track():
+    poses = [Pose(shoulder_line_tilt=SHOULDER_TILT + 0.1 * np.sin(i), pelvis_line_tilt=0.5) for i in range(20)]
+    return make_track(poses, view="front")
+
+
+def findings():
+    def f(metric, status, value, threshold, side, frames, direction="", reason=""):
+        return Finding(metric=metric, label=metric.replace("_", " ").capitalize(), view="front", status=status,
+                       value=value, unit="deg", threshold=threshold, threshold_source="[Ferreira11] no cut-off ⚠",
+                       uncertainty={"iqr": [value - 0.1, value + 0.1] if value is not None else None,
+                                    "ci95": [value - 0.05, value + 0.05] if value is not None else None,
+                                    "n_frames": 20},
+                       frames=frames, side=side, direction=direction, reason=reason)
+    return [
+        f("shoulder_line_tilt", "flagged", SHOULDER_TILT, 2.0, "right", [3, 11], "right shoulder higher by 4.0 deg"),
+        f("pelvis_line_tilt", "within", 0.5, 2.0, "left", [5]),
+        f("cva_proxy_left", "not_measurable", None, 45.5, None, [], reason="needs a side view; this is a front view"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def report(track):
+    fs = findings()
+    rules = load_rules()
+    hyps = hypothesize(fs, rules)
+    return Report(input={"kind": "memory", "path": None, "name": "synthetic"}, track_info=track_info(track),
+                  views={"dominant": "front"}, framing={"full_body": True}, camera_roll={"estimate_deg": 0.0},
+                  findings=fs, hypotheses=hyps, plan=plan_for(hyps), series=metric_series(track, fs),
+                  references=rules.references, track=track)
+
+
+def test_json_validates_and_round_trips(report, tmp_path):
+    path = write_json(report, tmp_path / "out" / "report.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    validate_report(data)
+    assert data["schema_version"] == REPORT_SCHEMA_VERSION
+    assert [f["metric"] for f in data["findings"]] == ["shoulder_line_tilt", "pelvis_line_tilt", "cva_proxy_left"]
+    assert data["findings"][2]["value"] is None and "side view" in data["findings"][2]["reason"]
+    [h] = data["hypotheses"]
+    assert {m["label"] for m in h["short"]} == {"right upper trapezius", "right levator scapulae"}
+    assert h["evidence"]["metric"] == "shoulder_line_tilt"
+    assert [p["exercise"]["id"] for p in data["plan"]] == ["upper-trapezius-pir", "levator-scapulae-pir",
+                                                            "lower-trapezius-low-row-hold"]
+    assert all(p["side"] == "right" for p in data["plan"])
+    series = data["series"]["shoulder_line_tilt"]
+    assert len(series["values"]) == 20 and abs(np.median(series["values"]) - SHOULDER_TILT) < 0.2
+    assert "Ferreira11" in data["references"] and "Gibbons-HK" in data["references"]
+    assert any("not diagnoses" in s for s in data["summary"])
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+@pytest.mark.parametrize("mutate,where", [
+    (lambda d: d.update(schema_version=2), "schema_version"),
+    (lambda d: d["findings"][0].update(status="maybe"), "findings/0/status"),
+    (lambda d: d["findings"][1].pop("threshold"), "findings/1"),
+    (lambda d: d["hypotheses"][0].update(statement="right trapezius is short"), "hypotheses/0/statement"),
+    (lambda d: d["plan"][0].update(side="upper"), "plan/0/side"),
+    (lambda d: d.update(extra=1), "top level"),
+])
+def test_schema_rejects_broken_reports(report, mutate, where):
+    data = json.loads(report_json(report))
+    mutate(data)
+    with pytest.raises(ReportError, match=where):
+        validate_report(data)
+
+
+def test_html_contains_every_finding_hypothesis_and_exercise(report, tmp_path):
+    html = write_html(report, tmp_path / "report.html").read_text(encoding="utf-8")
+    for f in report.findings:
+        assert f'id="finding-{f.metric}"' in html and f.label in html
+    assert "needs a side view; this is a front view" in html
+    for h in report.hypotheses:
+        assert h.statement in html
+        assert all(t.name in html for t in h.tests)
+    for p in report.plan:
+        assert p.exercise.name in html
+    assert "Hypotheses, not diagnoses" in html
+    # self-contained: no external scripts, styles or images
+    assert not re.search(r'<(script|link|img)[^>]*(src|href)="(https?:)?//', html)
+    assert "<svg" in html and "plot-thr" in html
+    # key frames 3 and 11 (shoulder) and 5 (pelvis) drawn as JPEGs
+    jpegs = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', html)
+    assert len(jpegs) == 3
+    img = cv2.imdecode(np.frombuffer(base64.b64decode(jpegs[0]), np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None and img.shape[0] == 360 and img.std() > 5   # skeleton lines on the canvas
+    assert "skeleton only" in html
+
+
+def test_html_escapes_text(report):
+    fs = findings()
+    fs[1].reason = "<script>alert(1)</script>"
+    evil = Report(**{**report.__dict__, "findings": fs})
+    html = render_html(evil)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_failed_write_keeps_the_old_file(report, tmp_path):
+    path = tmp_path / "report.json"
+    path.write_text("old", encoding="utf-8")
+    broken = Report(**{**report.__dict__, "findings": [{"metric": "x"}]})
+    with pytest.raises(ReportError):
+        write_json(broken, path)
+    assert path.read_text(encoding="utf-8") == "old"
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    with pytest.raises(ReportError, match="cannot write"):
+        write_json(report, blocker / "report.json")
