@@ -55,9 +55,13 @@ def landmarks_command(
 
 def _mount_subcommands() -> None:
     """Attach command groups that live in their own modules (one job per module)."""
+    from isobalance import cli_models, cli_samples
+
     if getattr(app, "_isobalance_mounted", False):
         return
     app._isobalance_mounted = True
+    app.add_typer(cli_models.models_app, name="models", help="List, fetch, verify or build pose models")
+    app.add_typer(cli_samples.samples_app, name="samples", help="List or fetch the sample clips")
 
 
 def main(argv: list[str] | None = None) -> None:

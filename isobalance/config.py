@@ -16,6 +16,7 @@ from typing import Any
 
 from vision.errors import IsobalanceError
 from vision.pipeline import PipelineSettings
+from vision.smoothing import OneEuroParams
 
 
 class ConfigError(IsobalanceError):
@@ -30,9 +31,9 @@ class VisionConfig:
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     smoothing: str = "one_euro"            # one_euro | none
-    min_cutoff: float = 0.05               # One-Euro parameters (MediaPipe's legacy pose defaults)
-    beta: float = 80.0
-    d_cutoff: float = 1.0
+    min_cutoff: float = OneEuroParams.min_cutoff   # One-Euro parameters (vision.smoothing.OneEuroParams)
+    beta: float = OneEuroParams.beta
+    d_cutoff: float = OneEuroParams.d_cutoff
 
     def pipeline_settings(self) -> PipelineSettings:
         params = ({"min_cutoff": self.min_cutoff, "beta": self.beta, "d_cutoff": self.d_cutoff}

@@ -86,7 +86,7 @@ class AnnotatedVideoWriter:
         stream = self._container.add_stream(codec, rate=Fraction(self.fps_hint).limit_denominator(1000))
         stream.width, stream.height = self.width, self.height
         stream.pix_fmt = "yuv420p"
-        stream.time_base = Fraction(1, 1000)
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)  # keep real timestamps
         if codec == "libx264":
             stream.options = {"crf": "23", "preset": "veryfast", "movflags": "+faststart"}
         self._stream = stream

@@ -1,0 +1,95 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from vision.track import (LANDMARK_INDEX, LANDMARK_NAMES, MIRROR_PERMUTATION, LandmarkTrack,
+                          PoseFrame, TrackFormatError, TrackMeta, track_columns)
+
+
+def random_track(n=7, seed=0, gaps=(2, 5)):
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(n):
+        if i in gaps:
+            frames.append(PoseFrame.missing(i, i * 33.4))
+        else:
+            frames.append(PoseFrame(i, i * 33.4, rng.random((33, 5)), rng.normal(size=(33, 3)), 1))
+    return LandmarkTrack.from_frames(frames, TrackMeta(source="synthetic", fps=30, width=640, height=480,
+                                                        model="m", smoothing={"filter": "none"}))
+
+
+def test_gaps_are_explicit_rows():
+    t = random_track()
+    assert len(t) == 7
+    assert t.detected.tolist() == [True, True, False, True, True, False, True]
+    assert t.n_people.tolist() == [1, 1, 0, 1, 1, 0, 1]
+    df = t.to_dataframe()
+    assert len(df) == 7 and df.loc[2, "nose_x"] != df.loc[2, "nose_x"]  # NaN, row kept
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_roundtrip_file_keeps_values_and_metadata(tmp_path, suffix):
+    t = random_track()
+    back = LandmarkTrack.load(t.save(tmp_path / f"track{suffix}"))
+    tol = 1e-6 if suffix == ".csv" else 0.0  # CSV keeps 6 significant digits
+    np.testing.assert_allclose(back.image, t.image, atol=tol, equal_nan=True)
+    np.testing.assert_allclose(back.world, t.world, atol=tol * 10, equal_nan=True)
+    assert back.frame_index.tolist() == t.frame_index.tolist()
+    assert back.meta == t.meta
+
+
+def test_schema_has_documented_columns():
+    cols = track_columns()
+    assert cols[:3] == ["frame", "timestamp_ms", "n_people"]
+    assert len(cols) == 3 + 33 * 8
+    assert "left_shoulder_visibility" in cols and "right_hip_wz" in cols
+
+
+def test_wrong_columns_give_clear_error():
+    df = random_track().to_dataframe().drop(columns=["left_knee_x"])
+    with pytest.raises(TrackFormatError, match="missing columns left_knee_x"):
+        LandmarkTrack.from_dataframe(df)
+
+
+def test_non_numeric_values_give_clear_error():
+    df = random_track().to_dataframe()
+    df["nose_x"] = df["nose_x"].astype(object)
+    df.loc[0, "nose_x"] = "oops"
+    with pytest.raises(TrackFormatError, match="non-numeric"):
+        LandmarkTrack.from_dataframe(df)
+
+
+def test_load_rejects_garbage(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("hello,world\n1,2\n")
+    with pytest.raises(TrackFormatError):
+        LandmarkTrack.load(p)
+    p2 = tmp_path / "t.parquet"
+    p2.write_bytes(b"not parquet")
+    with pytest.raises(TrackFormatError):
+        LandmarkTrack.load(p2)
+    with pytest.raises(TrackFormatError, match="not found"):
+        LandmarkTrack.load(tmp_path / "missing.csv")
+
+
+def test_mirror_swaps_sides_and_is_an_involution():
+    t = random_track()
+    m = t.mirrored()
+    li, ri = LANDMARK_INDEX["left_shoulder"], LANDMARK_INDEX["right_shoulder"]
+    np.testing.assert_allclose(m.image[:, li, 0], 1 - t.image[:, ri, 0], equal_nan=True)
+    np.testing.assert_allclose(m.image[:, li, 1], t.image[:, ri, 1], equal_nan=True)
+    np.testing.assert_allclose(m.mirrored().image, t.image, equal_nan=True)
+    np.testing.assert_allclose(m.mirrored().world, t.world, equal_nan=True)
+    # every landmark maps to a same-named twin
+    for i, j in enumerate(MIRROR_PERMUTATION):
+        assert LANDMARK_NAMES[i].replace("left", "X").replace("right", "X") == \
+            LANDMARK_NAMES[j].replace("left", "X").replace("right", "X")
+
+
+def test_pixels_use_frame_size():
+    t = random_track()
+    px = t.pixels()
+    np.testing.assert_allclose(px[0, :, 0], t.image[0, :, 0] * 640)
+    np.testing.assert_allclose(px[0, :, 1], t.image[0, :, 1] * 480)
+    with pytest.raises(TrackFormatError):
+        LandmarkTrack(t.frame_index, t.timestamp_ms, t.image, t.world, t.n_people, TrackMeta()).pixels()
