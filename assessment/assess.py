@@ -35,14 +35,14 @@ def _plain(obj: Any) -> Any:
 
 def _unpack(result: Any) -> tuple[list[Finding], dict[str, Any]]:
     """(findings, context) from whatever a measurement entry point returns: a result object with
-    ``findings`` (and optionally views/framing/camera_roll), a mapping with those keys, or a list."""
+    ``findings`` (and optionally views/framing/camera_roll/notes), a mapping with those keys, or a list."""
     if result is None:
         return [], {}
     if isinstance(result, (list, tuple)):
         return list(result), {}
     get = result.get if isinstance(result, Mapping) else (lambda k, d=None: getattr(result, k, d))
     findings = list(get("findings", []) or [])
-    context = {}
+    context: dict[str, Any] = {"notes": [str(n) for n in (get("notes", []) or [])]}
     for key in CONTEXT_KEYS:
         value = get(key, None)
         if value is None and key == "views":
@@ -77,7 +77,6 @@ def assess(track: LandmarkTrack, video_path: str | Path | None = None, *, input_
            rules: RuleSet | None = None, catalog: Catalog | None = None) -> Report:
     """Assess one track. ``video_path`` (when the track came from a video) lets the HTML show real key
     frames; ``input_path`` is what the user passed (video or track file), recorded in the report."""
-    from assessment.movement import assess_movement
     from assessment.static import assess_static
 
     if not len(track) or not track.detected.any():
@@ -86,11 +85,18 @@ def assess(track: LandmarkTrack, video_path: str | Path | None = None, *, input_
     warnings: list[str] = []
     findings, context = _unpack(assess_static(track))
     try:
+        from assessment.movement import assess_movement
+
         movement_findings, movement_context = _unpack(assess_movement(track))
+    except ImportError:
+        movement_findings, movement_context = [], {}
+        warnings.append("movement analysis is not available in this installation")
     except IsobalanceError as exc:
         movement_findings, movement_context = [], {}
         warnings.append(f"movement analysis skipped: {exc}")
+    warnings = context.pop("notes", []) + warnings
     findings += movement_findings
+    warnings += movement_context.pop("notes", [])
     for key in CONTEXT_KEYS:
         if movement_context.get(key) and not context.get(key):
             context[key] = movement_context[key]
@@ -99,10 +105,14 @@ def assess(track: LandmarkTrack, video_path: str | Path | None = None, *, input_
     hypotheses = hypothesize(findings, rules)
     plan = plan_for(hypotheses, catalog)
     source = input_path or video_path
-    kind = "video" if video_path is not None else ("track" if input_path is not None else "memory")
+    if source is None:
+        kind = "memory"
+    else:
+        kind = "track" if Path(source).suffix.lower() in (".csv", ".parquet") else "video"
     return Report(
         input={"kind": kind, "path": str(source) if source is not None else None,
-               "name": Path(source).name if source is not None else (track.meta.source or "track")},
+               "name": Path(source).name if source is not None else (Path(track.meta.source).name or "track"),
+               "video": str(video_path) if video_path is not None else None},
         track_info=track_info(track), views=json_safe(context.get("views", {})),
         framing=json_safe(context.get("framing", {})), camera_roll=json_safe(context.get("camera_roll", {})),
         findings=findings, hypotheses=hypotheses, plan=plan, series=metric_series(track, findings),

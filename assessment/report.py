@@ -14,7 +14,7 @@ import datetime as _dt
 import json
 import math
 import os
-import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -193,10 +193,13 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.partial")  # same folder: rename is atomic
+        try:
+            with open(tmp, "xb") as fh:   # normal permissions (umask), unlike mkstemp's 0600
+                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     except OSError as exc:
         raise ReportError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
@@ -312,6 +315,7 @@ def key_frame_images(track: LandmarkTrack, frames: Iterable[int], video_path: Pa
         if rgb is None:
             rgb = np.full((h, w, 3), 40, dtype=np.uint8)
         draw_pose(rgb, track.image[row_of[fi]])
+        rgb = _crop_to_body(rgb, track.image[row_of[fi]])
         scale = KEY_FRAME_HEIGHT / rgb.shape[0]
         small = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), KEY_FRAME_HEIGHT),
                            interpolation=cv2.INTER_AREA)
@@ -319,6 +323,19 @@ def key_frame_images(track: LandmarkTrack, frames: Iterable[int], video_path: Pa
         if ok:
             out[fi] = base64.b64encode(buf.tobytes()).decode("ascii")
     return out
+
+
+def _crop_to_body(rgb: np.ndarray, landmarks: np.ndarray, margin: float = 0.15) -> np.ndarray:
+    """The body's bounding box plus a margin, so the posture fills the thumbnail."""
+    h, w = rgb.shape[:2]
+    xy = landmarks[:, :2][np.isfinite(landmarks[:, :2]).all(axis=1)] * (w, h)
+    if len(xy) < 2:
+        return rgb
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    pad = margin * max(x1 - x0, y1 - y0)
+    x0, x1 = int(max(0, x0 - pad)), int(min(w, x1 + pad))
+    y0, y1 = int(max(0, y0 - pad)), int(min(h, y1 + pad))
+    return rgb[y0:y1, x0:x1] if x1 - x0 > 8 and y1 - y0 > 8 else rgb
 
 
 def render_html(report: Report) -> str:
