@@ -269,7 +269,7 @@ def svg_plot(series: Mapping[str, Any], threshold: float | None, key_frames: Ite
             else:
                 parts.append(f'<polyline points="{" ".join(run)}" class="plot-line"/>')
             run = []
-    for v in (lo + pad, hi - pad):
+    for v in sorted({round(lo + pad, 6), round(hi - pad, 6), *lines}):
         parts.append(f'<text x="{ml - 4}" y="{py(v) + 4:.1f}" class="plot-tick" text-anchor="end">{v:.1f}</text>')
     parts.append(f'<text x="{ml}" y="{height - 6}" class="plot-tick">{t0:.1f} s</text>')
     parts.append(f'<text x="{width - mr}" y="{height - 6}" class="plot-tick" text-anchor="end">{t1:.1f} s</text>')
@@ -338,6 +338,34 @@ def _crop_to_body(rgb: np.ndarray, landmarks: np.ndarray, margin: float = 0.15) 
     return rgb[y0:y1, x0:x1] if x1 - x0 > 8 and y1 - y0 > 8 else rgb
 
 
+def _plain_value(value: Any) -> str:
+    """Short readable text for a context value (numbers rounded, nested mappings flattened)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".") if math.isfinite(value) else "—"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k.replace('_', ' ')} {_plain_value(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain_value(v) for v in value) or "none"
+    return "—" if value is None else str(value)
+
+
+def describe_block(block: Mapping[str, Any]) -> str:
+    """One line for a views / framing / camera-roll record: its message first, then its fields."""
+    if not block:
+        return "not reported"
+    parts = [str(block["message"])] if block.get("message") else []
+    parts += [f"{k.replace('_', ' ')}: {_plain_value(v)}" for k, v in block.items() if k != "message"]
+    return "; ".join(parts)
+
+
+def _interval(value: Any) -> str:
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return _fmt(value) if isinstance(value, (int, float)) else "—"
+
+
 def render_html(report: Report) -> str:
     """The therapist's report as one self-contained HTML string."""
     import jinja2
@@ -355,6 +383,8 @@ def render_html(report: Report) -> str:
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              undefined=jinja2.StrictUndefined)
     env.filters["num"] = _fmt
+    env.filters["interval"] = _interval
+    env.filters["describe"] = describe_block
     return env.get_template("report.html.j2").render(
         r=data, key_frames=key_frames, images=images, plots=plots,
         status_text={FLAGGED: "flagged", WITHIN: "within", NOT_MEASURABLE: "not measurable"},

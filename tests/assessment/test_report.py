@@ -129,3 +129,13 @@ def test_failed_write_keeps_the_old_file(report, tmp_path):
     blocker.write_text("", encoding="utf-8")
     with pytest.raises(ReportError, match="cannot write"):
         write_json(report, blocker / "report.json")
+
+
+def test_every_threshold_source_key_resolves_to_a_reference():
+    from assessment.hypotheses import load_references
+    from assessment.thresholds import MOVEMENT_FPPA, MOVEMENT_ROM_DIFF, STATIC_THRESHOLDS
+
+    refs = load_references()
+    texts = [t.source for t in STATIC_THRESHOLDS.values()] + [MOVEMENT_FPPA.source, MOVEMENT_ROM_DIFF.source]
+    keys = {k for text in texts for k in re.findall(r"\[([A-Za-z][\w-]*\d\d|[A-Z][\w-]+)\]", text)}
+    assert keys and not keys - set(refs), sorted(keys - set(refs))
