@@ -348,7 +348,7 @@ def hypothesize(findings: Iterable[Any], rules: RuleSet | None = None) -> list[H
         statement = rule.statement.format(side=side or "affected",
                                           other=other_side(side) if side else "affected")
         out.append(Hypothesis(
-            id=f"{rule.id}:{metric}", rule=rule.id, pattern=rule.pattern, metric=metric, side=side,
+            id=f"{rule.id}:{_get(finding, 'kind', 'static') or 'static'}:{metric}", rule=rule.id, pattern=rule.pattern, metric=metric, side=side,
             statement=statement, short=muscles(rule.short, "short"),
             lengthened=muscles(rule.lengthened, "lengthened"), confidence=confidence,
             confidence_reasons=reasons, tests=tuple(rules.tests[t] for t in rule.tests),

@@ -121,6 +121,11 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def finding_key(f: Mapping[str, Any]) -> str:
+    """Unique id of a finding within a report (also its HTML anchor: ``finding-<key>``)."""
+    return f"{f.get('kind', 'static')}-{f['metric']}"
+
+
 def _finding_dict(f: Finding | Mapping[str, Any]) -> dict[str, Any]:
     return dict(f) if isinstance(f, Mapping) else f.to_dict()
 
@@ -372,12 +377,13 @@ def render_html(report: Report) -> str:
 
     data = report.to_dict()
     validate_report(data)
-    key_frames: dict[str, list[int]] = {f["metric"]: list(f["frames"])[:MAX_KEY_FRAMES_PER_FINDING]
+    # static and movement analyses may both report a metric (e.g. knee FPPA): key by kind + metric
+    key_frames: dict[str, list[int]] = {finding_key(f): list(f["frames"])[:MAX_KEY_FRAMES_PER_FINDING]
                                         for f in data["findings"]}
     images: dict[int, str] = {}
     if report.track is not None and len(report.track):
         images = key_frame_images(report.track, [k for ks in key_frames.values() for k in ks], report.video_path)
-    plots = {f["metric"]: svg_plot(data["series"][f["metric"]], f["threshold"], key_frames[f["metric"]])
+    plots = {finding_key(f): svg_plot(data["series"][f["metric"]], f["threshold"], key_frames[finding_key(f)])
              for f in data["findings"] if f["metric"] in data["series"]}
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -385,6 +391,7 @@ def render_html(report: Report) -> str:
     env.filters["num"] = _fmt
     env.filters["interval"] = _interval
     env.filters["describe"] = describe_block
+    env.filters["fkey"] = finding_key
     return env.get_template("report.html.j2").render(
         r=data, key_frames=key_frames, images=images, plots=plots,
         status_text={FLAGGED: "flagged", WITHIN: "within", NOT_MEASURABLE: "not measurable"},

@@ -123,7 +123,7 @@ def test_cli_on_a_saved_track_with_its_video(real_track, clip, tmp_path):
     assert {m["label"] for m in h["short"]} == {"right upper trapezius", "right levator scapulae"}
     assert LandmarkTrack.load(out / "track.csv").image.shape == real_track.image.shape
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert 'id="finding-shoulder_line_tilt"' in html
+    assert 'id="finding-static-shoulder_line_tilt"' in html
     jpegs = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', html)
     assert jpegs
     img = cv2.imdecode(np.frombuffer(base64.b64decode(jpegs[0]), np.uint8), cv2.IMREAD_COLOR)
@@ -161,3 +161,21 @@ def test_track_without_anyone_is_a_clear_error(real_track, tmp_path):
     path = empty.save(tmp_path / "empty.csv")
     result = CliRunner().invoke(cli(), ["assess", str(path), "-o", str(tmp_path / "o")])
     assert result.exit_code == NoPersonError.exit_code and "no person" in result.output
+
+
+def test_squat_clip_report_has_static_and_movement_findings_each_once(sample_clip, model_path, tmp_path):
+    """The real front-view squat clip (3 squats): static and movement analyses both report, some metrics
+    (knee FPPA) under both kinds; every finding gets its own card, anchor and plot in the HTML."""
+    from assessment.report import write_html
+    from vision.pipeline import extract_track
+
+    clip = sample_clip("tfjs_pose_squats.mp4")
+    report = assess(extract_track(clip, model_path), video_path=clip)
+    kinds = {f.kind for f in report.findings}
+    assert kinds == {"static", "movement"}
+    validate_report(report.to_dict())
+    html = write_html(report, tmp_path / "report.html").read_text(encoding="utf-8")
+    anchors = re.findall(r'<div class="card finding" id="finding-([^"]+)"', html)
+    assert len(anchors) == len(report.findings) == len(set(anchors))
+    assert "finding-static-knee_fppa_left" in html and "finding-movement-knee_fppa_left" in html
+    assert "not diagnoses" in html

@@ -91,7 +91,7 @@ def test_schema_rejects_broken_reports(report, mutate, where):
 def test_html_contains_every_finding_hypothesis_and_exercise(report, tmp_path):
     html = write_html(report, tmp_path / "report.html").read_text(encoding="utf-8")
     for f in report.findings:
-        assert f'id="finding-{f.metric}"' in html and f.label in html
+        assert f'id="finding-{f.kind}-{f.metric}"' in html and f.label in html
     assert "needs a side view; this is a front view" in html
     for h in report.hypotheses:
         assert h.statement in html
