@@ -179,3 +179,28 @@ def test_squat_clip_report_has_static_and_movement_findings_each_once(sample_cli
     assert len(anchors) == len(report.findings) == len(set(anchors))
     assert "finding-static-knee_fppa_left" in html and "finding-movement-knee_fppa_left" in html
     assert "not diagnoses" in html
+
+
+def test_cli_truncated_video_still_writes_the_report_then_fails(sample_clip, model_path, tmp_path):
+    """A video cut in half (faststart MP4, bytes truncated): the frames before the break are assessed and
+    written, the report says so, and the command exits with the partial-input code and one line."""
+    import subprocess
+
+    from vision.pipeline import PartialTrackError
+
+    fs = tmp_path / "fs.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(sample_clip("tfjs_pose_squats.mp4")),
+                    "-c", "copy", "-movflags", "+faststart", str(fs)], check=True)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(fs.read_bytes()[: fs.stat().st_size // 2])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli(), ["assess", str(cut), "-o", str(out), "--model", str(model_path),
+                                        "--no-progress"])
+    assert result.exit_code == PartialTrackError.exit_code
+    assert "Traceback" not in result.output and "frames" in result.output
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    validate_report(data)
+    n = data["track"]["n_frames"]
+    assert 10 < n < 65
+    assert any("broke part-way" in w and str(n) in w for w in data["warnings"])
+    assert (out / "report.html").is_file() and len(LandmarkTrack.load(out / "track.csv")) == n
