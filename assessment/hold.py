@@ -20,10 +20,14 @@ Break rule: the filtered deviation of some channel exceeds its band (ratio > 1) 
 least ``grace_ms`` (300 ms: longer than jitter bursts and one-frame glitches, short enough that a real
 movement is caught within a third of a second). The break is dated at its onset (first raw sample
 beyond the band, so the filter's lag does not shift it) and ends when all channels have been back in
-the band for ``grace_ms`` (a movement hovering at the band edge is one break, not many). Time from a
+the band for ``grace_ms`` (a movement hovering at the band edge is one break, not many), or when the
+joints have been still among themselves for ``settle_s`` at a new place: the reference then moves
+there ("re-anchor"), because a person who slipped and holds still again is holding, and judging the
+rest of the hold against the old place would call every later second a movement. Time from a
 break's onset to its end does not count as held still. Excursions shorter than the grace period count
-as still. Frames where none of the still joints is visible (beyond the filter's dropout hold) pause
-the timer without breaking the hold.
+as still. Only joints seen in the current frame are judged. A dropout (no still joint seen) neither
+starts, confirms nor clears an excursion; during a still hold it is bridged for up to ``dropout_ms``
+(the time counts), after that the timer pauses ("not visible") without breaking the hold.
 """
 
 from __future__ import annotations
@@ -174,13 +178,14 @@ class Break:
     magnitude: float
     unit: str
     band: float
+    resumed: str | None = None      # how the hold went on: returned / still at a new position / None
 
     def to_dict(self) -> dict:
         return {"onset_s": _r(self.onset_ms / 1000), "confirmed_s": _r(self.confirmed_ms / 1000),
                 "end_s": None if self.end_ms is None else _r(self.end_ms / 1000),
                 "duration_s": None if self.end_ms is None else _r((self.end_ms - self.onset_ms) / 1000),
                 "joint": self.channel, "magnitude": _r(self.magnitude, 4), "unit": self.unit,
-                "band": _r(self.band, 4)}
+                "band": _r(self.band, 4), "resumed": self.resumed}
 
 
 @dataclass
@@ -194,6 +199,7 @@ class Repetition:
     held_ms: float = 0.0
     longest_unbroken_ms: float = 0.0
     not_visible_ms: float = 0.0
+    reanchors: int = 0                      # times the reference moved to where the joints settled
     breaks: list[Break] = field(default_factory=list)
     max_drift: np.ndarray | None = None     # per channel, filtered deviation
 
@@ -218,6 +224,7 @@ class Repetition:
             "still_fraction": _r(self.held_ms / dur, 4) if dur > 0 else None,
             "longest_unbroken_s": _r(self.longest_unbroken_ms / 1000),
             "not_visible_s": _r(self.not_visible_ms / 1000),
+            "reanchors": self.reanchors,
             "breaks": [b.to_dict() for b in self.breaks],
             "max_drift": drift,
             "reference": {"body_scale_px": _r(self.reference.scale, 2),
@@ -354,27 +361,38 @@ class HoldMonitor:
             self._enter(Phase.POSITION, t)
         return self._make_status(t, remaining=max(0.0, self.settings.calibrate_s - elapsed))
 
-    def _position(self, t, px, vis, ang) -> HoldStatus:
+    def _window_push(self, buf: list, frame: tuple) -> bool:
+        """Append; keep one frame at or before t - settle_s. True when the window covers settle_s."""
         settle_ms = self.settings.settle_s * 1000
-        self._buf.append((t, px, vis, ang))
-        while self._buf[0][0] < t - settle_ms:
-            self._buf.pop(0)
+        buf.append(frame)
+        t = frame[0]
+        while len(buf) > 1 and buf[1][0] <= t - settle_ms:
+            buf.pop(0)
+        return buf[0][0] <= t - settle_ms
+
+    def _settled(self, buf: list) -> tuple[Reference | None, float, str | None]:
+        """The window's median position, if every frame of it is within the band of it."""
+        P = np.stack([b[1] for b in buf])
+        V = np.stack([b[2] for b in buf])
+        A = np.stack([b[3] for b in buf])
+        ref = reference_from_window(P, V, A, self.channels)
+        if ref is None:
+            return None, np.nan, None
+        dev = deviations(P, V, A, ref, self.channels) / self._band
+        with np.errstate(invalid="ignore"):
+            worst_per_channel = np.nanmax(np.where(np.isfinite(dev), dev, -np.inf), axis=0)
+        measured = ref.measured
+        k = int(np.argmax(np.where(measured, worst_per_channel, -np.inf)))
+        ratio = float(worst_per_channel[k])
+        return (ref if ratio <= 1.0 else None), ratio, self.channels.names[k]
+
+    def _position(self, t, px, vis, ang) -> HoldStatus:
         ratio, worst = np.nan, None
-        if t - self._phase_start >= settle_ms:
-            P = np.stack([b[1] for b in self._buf])
-            V = np.stack([b[2] for b in self._buf])
-            A = np.stack([b[3] for b in self._buf])
-            ref = reference_from_window(P, V, A, self.channels)
+        if self._window_push(self._buf, (t, px, vis, ang)):
+            ref, ratio, worst = self._settled(self._buf)
             if ref is not None:
-                dev = deviations(P, V, A, ref, self.channels) / self._band
-                with np.errstate(invalid="ignore"):
-                    worst_per_channel = np.nanmax(np.where(np.isfinite(dev), dev, -np.inf), axis=0)
-                measured = ref.measured
-                ratio = float(worst_per_channel[measured].max())
-                worst = self.channels.names[int(np.argmax(np.where(measured, worst_per_channel, -np.inf)))]
-                if ratio <= 1.0:
-                    self._start_hold(t, ref)
-                    return self._make_status(t)
+                self._start_hold(t, ref)
+                return self._make_status(t)
         return self._make_status(t, ratio=ratio, worst=worst)
 
     def _start_hold(self, t: float, ref: Reference) -> None:
@@ -388,6 +406,8 @@ class HoldMonitor:
                               f"not judged")
         self.reps.append(rep)
         self._reset_hold_state()
+        self._prev_hold_t = t
+        self._recent = []
         self._filter = ChannelFilter(len(self.channels.names), self.settings.smooth_ms, self.settings.dropout_ms)
 
     def _reset_hold_state(self) -> None:
@@ -403,17 +423,30 @@ class HoldMonitor:
     def _hold(self, t, px, vis, ang) -> HoldStatus:
         rep = self.reps[-1]
         s = self.settings
+        covered = self._window_push(self._recent, (t, px, vis, ang))
+        if covered and self._still in (Stillness.BROKEN, Stillness.RETURNING):
+            ref, _, _ = self._settled(self._recent)
+            if ref is not None:
+                return self._reanchor(t, ref)
         dev = deviations(px[None], vis[None], ang[None], rep.reference, self.channels)[0]
         filt = self._filter.update(t, dev)
         ratio_v = filt / self._band
         dt = 0.0 if self._prev_hold_t is None else t - self._prev_hold_t
         self._prev_hold_t = t
-        known = np.isfinite(ratio_v)
-        if not known.any():
+        fresh = np.isfinite(dev)
+        if not fresh.any():
+            # a dropout: nothing new to judge. Within the filter's dropout hold a still hold stays
+            # still (bridged); otherwise the timer pauses. An excursion is neither confirmed nor cleared.
+            if self._still is Stillness.STILL and np.isfinite(filt).any():
+                rep.held_ms += dt
+                self._unbroken += dt
+                rep.longest_unbroken_ms = max(rep.longest_unbroken_ms, self._unbroken)
+                return self._make_status(t, ratio=float(np.nanmax(ratio_v)))
             rep.not_visible_ms += dt
             return self._make_status(t, stillness=Stillness.NOT_VISIBLE)
+        ratio_v = np.where(fresh, ratio_v, np.nan)     # judge only joints seen in this frame
         with np.errstate(invalid="ignore"):
-            rep.max_drift = np.fmax(rep.max_drift, filt)
+            rep.max_drift = np.fmax(rep.max_drift, np.where(fresh, filt, np.nan))
         k = int(np.nanargmax(ratio_v))
         r = float(ratio_v[k])
         moving = r > 1.0
@@ -464,6 +497,7 @@ class HoldMonitor:
                 self._pending += dt
                 if t - self._return_start >= s.grace_ms:
                     self._break.end_ms = self._return_start
+                    self._break.resumed = "returned to the start position"
                     self._break = None
                     rep.held_ms += self._pending
                     self._unbroken = self._pending
@@ -477,6 +511,29 @@ class HoldMonitor:
             self._end_hold(t, "timeout")
         return self._make_status(t, ratio=r, worst=self.channels.names[k], worst_value=float(filt[k]),
                                  worst_unit=self._units[k])
+
+    def _reanchor(self, t: float, ref: Reference) -> HoldStatus:
+        """After a break the joints are still again, at a new place: hold on from there.
+
+        The break ends where the still window began; that window's time counts as held.
+        """
+        rep = self.reps[-1]
+        end = max(self._recent[0][0], self._break.confirmed_ms)
+        self._break.end_ms = end
+        self._break.resumed = "still at a new position"
+        self._break = None
+        rep.reference = ref
+        rep.reanchors += 1
+        credit = t - end
+        self._prev_hold_t = t
+        rep.held_ms += credit
+        self._unbroken = credit
+        self._pending = 0.0
+        self._still = Stillness.STILL
+        self._filter = ChannelFilter(len(self.channels.names), self.settings.smooth_ms, self.settings.dropout_ms)
+        rep.longest_unbroken_ms = max(rep.longest_unbroken_ms, self._unbroken)
+        self._log.append((t, Phase.HOLD.value, rep.index, 0.0))
+        return self._make_status(t, ratio=0.0)
 
     def _track_break_peak(self, k: int, r: float, filt: np.ndarray, t: float, new: bool = False) -> None:
         """Keep, for the current excursion, the channel with the largest ratio and its deviation."""

@@ -13,8 +13,9 @@ Measure (per frame, per *channel*):
 
 Jitter and dropouts: a landmark counts only with visibility >= 0.5 (MediaPipe's default confidence
 [MPdoc]); the streaming filter (``ChannelFilter``) takes the median of the samples of the last
-``smooth_ms`` (100 ms = 3 frames at 30 fps), which removes one-frame spikes with one frame of lag, and
-holds a channel's last value through a dropout shorter than ``dropout_ms``.
+``smooth_ms`` (100 ms = 3 frames at 30 fps; at least 3 frames within 250 ms at lower rates), which
+removes one-frame spikes with one frame of lag, and holds a channel's last value through a dropout
+shorter than ``dropout_ms``.
 
 Band (what still means). No peer-reviewed static jitter figure exists for MediaPipe [clinical-reference
 §5, GH4507, GH4715]; the reference's inference is to derive thresholds from each user's static-frame
@@ -322,14 +323,18 @@ def deviations(pixels: np.ndarray, visible: np.ndarray, angles: np.ndarray, ref:
 class ChannelFilter:
     """Causal, time-based jitter and dropout filter for one vector of channel deviations per frame.
 
-    Median of the samples in the last ``smooth_ms`` (per channel, ignoring NaN); a channel with no
-    sample in that window keeps its last filtered value for up to ``dropout_ms`` after its last sample,
-    then becomes NaN (unknown).
+    Median of the samples of the last ``smooth_ms`` per channel (ignoring NaN), widened to the last 3
+    samples when they are no older than ``max_smooth_ms`` (so a one-frame spike is voted out at 15 fps
+    too, while 5-fps input is not smeared over more than ~1/4 s). A channel with no sample in that
+    window keeps its last filtered value for up to ``dropout_ms`` after its last sample, then becomes
+    NaN (unknown).
     """
 
     n_channels: int
     smooth_ms: float = 100.0
     dropout_ms: float = 500.0
+    max_smooth_ms: float = 250.0
+    min_samples: int = 3
     _times: deque = field(default_factory=deque)
     _values: deque = field(default_factory=deque)
     _last: np.ndarray | None = None
@@ -343,10 +348,12 @@ class ChannelFilter:
         """Add one frame's raw deviations (NaN = not visible); return the filtered vector."""
         self._times.append(t_ms)
         self._values.append(dev)
-        while self._times[0] <= t_ms - self.smooth_ms:
+        while self._times[0] <= t_ms - self.max_smooth_ms:
             self._times.popleft()
             self._values.popleft()
-        stack = np.array(self._values)
+        recent = sum(1 for x in self._times if x > t_ms - self.smooth_ms)
+        k = max(recent, min(self.min_samples, len(self._times)))
+        stack = np.array([self._values[i] for i in range(len(self._values) - k, len(self._values))])
         finite = np.isfinite(stack)
         out = self._last.copy()
         if finite.all():
@@ -359,14 +366,17 @@ class ChannelFilter:
         self._last_seen[np.isfinite(dev)] = t_ms
         out[t_ms - self._last_seen > self.dropout_ms] = np.nan
         self._last = out
+        self._k = k
         return out
 
     def first_time_above(self, band: np.ndarray) -> float:
-        """Earliest sample time in the smoothing window with a raw deviation beyond ``band``.
+        """Earliest sample time in the last filter window with a raw deviation beyond ``band``.
 
         Dates a movement's onset without the filter's lag (NaN if no raw sample exceeds the band).
         """
-        for t, v in zip(self._times, self._values):
+        n = len(self._times)
+        for i in range(n - self._k, n):
+            t, v = self._times[i], self._values[i]
             with np.errstate(invalid="ignore"):
                 if (v > band).any():
                     return float(t)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthetic import Pose, make_track
+from tests.assessment.synthetic import Pose, make_track
 from vision.track import LANDMARK_INDEX, LandmarkTrack, TrackMeta
 
 

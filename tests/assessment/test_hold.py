@@ -1,0 +1,340 @@
+"""Hold checker: breaks found on time and only when real, the protocol timeline, real clips.
+
+Synthetic recordings (``hold_synth``): an exact standing skeleton plus MediaPipe-like jitter, with
+movements of known size injected at known times. Ground truth for a break's time is when the
+injected (noise-free) displacement first exceeds the band; the checker must date it within +-100 ms.
+Real clips run the real model (``vision.pipeline.extract_track``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+from assessment.exercises import load_catalog
+from assessment.hold import HoldMonitor, HoldProtocol, HoldSettings, Phase, Stillness, check_hold
+from assessment.stillness import DEFAULT_LANDMARK_BAND, NotMeasurableError
+from tests.assessment.hold_synth import NO_JITTER, Jitter, Move, inject, still_recording
+from vision.errors import IsobalanceError
+from vision.sources import Frame, FrameSource, SourceInfo, open_source
+from vision.track import LandmarkTrack
+
+LANDMARKS = ("nose", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_hip", "right_hip")
+LONG_HOLD = HoldProtocol("test-long-hold", hold_s=600, relax_s=3, stretch_s=0, repetitions=1,
+                         still_landmarks=LANDMARKS, still_angles=("head_tilt", "shoulder_line_tilt"))
+
+
+def breaks_of(result):
+    return [b for r in result.repetitions for b in r.breaks]
+
+
+# ---------------------------------------------------------------------- synthetic: breaks
+# out-and-back movements (away for less than settle_s = 1 s, so each is one break; a longer stay
+# at a new place re-anchors the hold, see test_holding_still_at_a_new_place_re_anchors)
+MOVES = [   # (joints, start, size in torso lengths, hold, rise, direction)
+    Move(("left_shoulder",), 6000, 0.15, hold_ms=800, rise_ms=0, direction_deg=-90),
+    Move(("nose", "left_ear", "right_ear"), 11000, 0.12, hold_ms=600, rise_ms=250, direction_deg=0),
+    Move(("right_hip",), 16000, 0.30, hold_ms=700, rise_ms=400, direction_deg=180),
+    Move(("left_hip", "right_hip"), 23000, 0.10, hold_ms=500, rise_ms=0, direction_deg=90),
+    Move(("left_shoulder", "right_shoulder"), 28000, 0.20, hold_ms=300, rise_ms=600, direction_deg=45),
+]
+
+
+@pytest.mark.parametrize("fps", [15, 30, 60])
+@pytest.mark.parametrize("calibrate_s", [0.0, 3.0])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_injected_break_is_found_on_time(fps, calibrate_s, seed):
+    rec = inject(still_recording(36.0, fps=fps, seed=seed), MOVES)
+    result = check_hold(rec.track(), LONG_HOLD, HoldSettings(calibrate_s=calibrate_s))
+    band = dict(zip(LONG_HOLD.channels.names, result.band.values))
+    found = breaks_of(result)
+    assert len(found) == len(MOVES), [b.to_dict() for b in found]
+    for move, brk in zip(MOVES, found):
+        truth = min(move.crossing_ms(band[j]) for j in move.landmarks)
+        assert abs(brk.onset_ms - truth) <= 100, (move, brk)
+        assert brk.channel in move.landmarks or brk.unit == "deg"
+        if brk.unit == "body_scale":
+            assert brk.magnitude == pytest.approx(move.size, abs=0.04)
+        # the break ends when the joint is back, and is confirmed within the grace period + 1 frame
+        back = move.start_ms + move.hold_ms + move.rise_ms
+        assert brk.end_ms is not None and back - 200 <= brk.end_ms <= back + move.rise_ms + 200
+        assert brk.confirmed_ms - brk.onset_ms <= 300 + 1000 / fps + 6   # +-3 ms timestamp jitter
+    # every moved joint's largest drift is reported about the injected size
+    drift = dict(zip(LONG_HOLD.channels.names, result.repetitions[0].max_drift))
+    assert drift["right_hip"] == pytest.approx(0.30, abs=0.04)
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+@pytest.mark.parametrize("calibrate_s", [0.0, 3.0])
+def test_jitter_alone_never_breaks_a_hold(seed, calibrate_s):
+    rec = still_recording(60.0, fps=30, seed=seed)
+    result = check_hold(rec.track(), LONG_HOLD, HoldSettings(calibrate_s=calibrate_s))
+    rep = result.repetitions[0]
+    assert breaks_of(result) == []
+    assert rep.held_ms == pytest.approx(rep.hold_end_ms - rep.hold_start_ms, abs=1)
+    assert rep.longest_unbroken_ms == pytest.approx(rep.held_ms, abs=1)
+
+
+def test_movement_below_the_band_or_shorter_than_the_grace_period_is_not_a_break():
+    small = [Move(("left_shoulder",), 5000 + 4000 * i, 0.5 * DEFAULT_LANDMARK_BAND, hold_ms=2500,
+                  rise_ms=300, direction_deg=40 * i) for i in range(4)]
+    twitches = [Move(("nose", "left_ear", "right_ear"), 22000 + 2000 * i, 0.2, hold_ms=150) for i in range(3)]
+    rec = inject(still_recording(32.0, seed=7), small + twitches)
+    result = check_hold(rec.track(), LONG_HOLD)
+    assert breaks_of(result) == []
+    drift = dict(zip(LONG_HOLD.channels.names, result.repetitions[0].max_drift))
+    assert drift["left_shoulder"] < DEFAULT_LANDMARK_BAND
+    # a twitch is not a break but it is seen: its filtered drift exceeds the band
+    assert drift["nose"] > DEFAULT_LANDMARK_BAND
+
+
+def test_angle_only_movement_is_caught_by_the_angle_channel():
+    # tilt the head 12 deg about the ear midpoint: the ears move only ~0.03 torso (inside the
+    # landmark band) but the head-tilt angle changes by 12 deg (band 5 deg)
+    rec = still_recording(12.0, seed=8, jitter=Jitter(spike_rate=0.0))
+    px = rec.pixels()
+    t = rec.timestamp_ms
+    rows = (t >= 6000) & (t < 6800)
+    le, re = 7, 8
+    mid = (px[rows, le] + px[rows, re]) / 2
+    c, s = np.cos(np.radians(12)), np.sin(np.radians(12))
+    for j in (le, re):
+        d = px[rows, j] - mid
+        px[rows, j] = mid + np.stack([c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1]], axis=1)
+    rec.set_pixels(px)
+    found = breaks_of(check_hold(rec.track(), LONG_HOLD))
+    assert len(found) == 1
+    assert found[0].channel == "head_tilt" and found[0].magnitude == pytest.approx(12, abs=2.5)
+    assert abs(found[0].onset_ms - 6000) <= 100
+
+
+def test_dropouts_pause_the_timer_without_breaking_the_hold():
+    rec = still_recording(20.0, seed=9)
+    t = rec.timestamp_ms
+    brief = (t >= 5000) & (t < 5300)            # still joints low-visibility for 300 ms
+    rec.image[brief][:, :, 3] = 0.1
+    rec.image[brief, :, 3] = 0.1
+    gone = (t >= 10000) & (t < 12000)           # nobody in the frame for 2 s
+    rec.image[gone] = np.nan
+    result = check_hold(rec.track(), LONG_HOLD)
+    rep = result.repetitions[0]
+    assert breaks_of(result) == []
+    # bridged: the 300-ms dropout counts; of the 2-s gap all but the 500-ms dropout hold is paused
+    assert rep.not_visible_ms == pytest.approx(1500, abs=70)
+    assert rep.held_ms == pytest.approx(rep.hold_end_ms - rep.hold_start_ms - 1500, abs=70)
+
+
+# ---------------------------------------------------------------------- synthetic: protocol
+def test_protocol_runs_calibrate_position_hold_relax_stretch_per_repetition():
+    p = HoldProtocol("pir-test", hold_s=5, relax_s=3, stretch_s=4, repetitions=2, still_landmarks=LANDMARKS,
+                     technique="PIR")
+    rec = still_recording(40.0, fps=30, jitter=NO_JITTER)
+    mon = HoldMonitor(p, (rec.width, rec.height), HoldSettings(calibrate_s=2.0, settle_s=1.0))
+    phases = [mon.update_image(rec.image[i], rec.timestamp_ms[i]).phase for i in range(len(rec.timestamp_ms))]
+    t = rec.timestamp_ms
+
+    def first(phase, after=0.0):
+        return t[[i for i, ph in enumerate(phases) if ph is phase and t[i] >= after][0]]
+
+    frame = 1000 / 30 + 1
+    # calibrate 0-2 s, position 2-3 s, hold 3-8 s, relax 8-11, stretch 11-15, position 15-16, hold 16-21 ...
+    expected = [(Phase.POSITION, 0, 2000), (Phase.HOLD, 0, 3000), (Phase.RELAX, 0, 8000),
+                (Phase.STRETCH, 0, 11000), (Phase.POSITION, 12000, 15000), (Phase.HOLD, 12000, 16000),
+                (Phase.RELAX, 12000, 21000), (Phase.STRETCH, 22000, 24000), (Phase.DONE, 0, 28000)]
+    for phase, after, when in expected:
+        assert abs(first(phase, after) - when) <= 2 * frame, (phase, first(phase, after), when)
+    result = mon.result()
+    assert result.completed == 2 and [r.outcome for r in result.repetitions] == ["completed"] * 2
+    for r in result.repetitions:
+        assert r.held_ms == pytest.approx(5000, abs=frame)
+    assert result.band.source == "calibration"
+
+
+def test_a_break_costs_hold_time_and_splits_the_unbroken_hold():
+    p = HoldProtocol("iso-test", hold_s=10, relax_s=2, stretch_s=0, repetitions=1, still_landmarks=LANDMARKS)
+    rec = inject(still_recording(25.0, seed=11), [Move(("left_hip",), 5000, 0.2, hold_ms=500, rise_ms=300)])
+    result = check_hold(rec.track(), p)
+    rep = result.repetitions[0]
+    assert rep.outcome == "completed" and len(rep.breaks) == 1
+    b = rep.breaks[0]
+    assert rep.held_ms == pytest.approx(10000, abs=40)
+    # the hold lasts 10 s of stillness plus the break (onset to return)
+    assert rep.hold_end_ms - rep.hold_start_ms == pytest.approx(10000 + (b.end_ms - b.onset_ms), abs=80)
+    assert rep.longest_unbroken_ms == pytest.approx(max(b.onset_ms - rep.hold_start_ms,
+                                                        rep.hold_end_ms - b.end_ms), abs=80)
+
+
+def test_holding_still_at_a_new_place_re_anchors():
+    # the hip shifts 0.2 torso and stays there for 4 s, then comes back: two movements, two breaks;
+    # the 4 s at the new place count as held once the hip has been still there for settle_s
+    rec = inject(still_recording(20.0, seed=17), [Move(("left_hip",), 5000, 0.2, hold_ms=4000, rise_ms=200)])
+    rep = check_hold(rec.track(), LONG_HOLD).repetitions[0]
+    assert len(rep.breaks) == 2 and rep.reanchors == 2
+    out, back = rep.breaks
+    assert abs(out.onset_ms - Move(("left_hip",), 5000, 0.2, rise_ms=200).crossing_ms(0.06)) <= 100
+    assert out.resumed == "still at a new position" and out.end_ms <= 5200 + 1000 + 100
+    assert abs(back.onset_ms - (5000 + 200 + 4000 + 200 * 0.3)) <= 150
+    moving_ms = sum(b.end_ms - b.onset_ms for b in rep.breaks)
+    assert rep.held_ms == pytest.approx(rep.hold_end_ms - rep.hold_start_ms - moving_ms, abs=40)
+
+
+def test_a_hold_that_never_gets_still_times_out():
+    p = HoldProtocol("iso-test", hold_s=5, relax_s=1, stretch_s=0, repetitions=1, still_landmarks=LANDMARKS)
+    rec = still_recording(30.0, seed=12)
+    px = rec.pixels()
+    sway = 0.3 * rec.torso_px * np.sin(2 * np.pi * rec.timestamp_ms / 1500)     # never settles
+    px[rec.timestamp_ms > 3000, :, 0] += sway[rec.timestamp_ms > 3000, None]
+    rec.set_pixels(px)
+    rep = check_hold(rec.track(), p, HoldSettings(hold_timeout_s=12)).repetitions[0]
+    assert rep.outcome == "timeout"
+    assert rep.hold_end_ms - rep.hold_start_ms == pytest.approx(12000, abs=40)
+
+
+def test_same_movement_at_different_frame_rates_gives_the_same_timings():
+    outs = []
+    for fps in (24, 30, 60):
+        rec = inject(still_recording(20.0, fps=fps, seed=13), [Move(("right_shoulder",), 8000, 0.2, rise_ms=300, hold_ms=600)])
+        outs.append(check_hold(rec.track(), LONG_HOLD).repetitions[0])
+    for rep in outs:
+        assert len(rep.breaks) == 1
+        assert rep.breaks[0].onset_ms == pytest.approx(outs[1].breaks[0].onset_ms, abs=45)
+        assert rep.held_ms == pytest.approx(outs[1].held_ms, abs=90)
+
+
+def test_result_is_deterministic_and_serialisable(tmp_path):
+    rec = inject(still_recording(15.0, seed=14), [Move(("nose",), 6000, 0.2)])
+    a = check_hold(rec.track(), LONG_HOLD, HoldSettings(calibrate_s=2)).to_dict()
+    b = check_hold(rec.track(), LONG_HOLD, HoldSettings(calibrate_s=2)).to_dict()
+    assert a == b
+    path = check_hold(rec.track(), LONG_HOLD).save_json(tmp_path / "hold.json")
+    loaded = json.loads(path.read_text())
+    rep = loaded["repetitions"][0]
+    assert rep["breaks"][0]["joint"] in ("nose", "head_tilt")
+    assert set(rep["max_drift"]) == set(LONG_HOLD.channels.names)
+    assert loaded["timeline"] and all(0 <= row["still_fraction"] <= 1 for row in loaded["timeline"])
+    # second by second: the second with the movement is not fully still, the ones before are
+    by_sec = {row["second"]: row["still_fraction"] for row in loaded["timeline"]}
+    assert by_sec[6] < 0.5 and by_sec[3] == 1.0
+
+
+def test_repeated_or_backwards_timestamps_change_nothing():
+    rec = still_recording(6.0, seed=15)
+    mon = HoldMonitor(LONG_HOLD, (rec.width, rec.height))
+    for i in range(len(rec.timestamp_ms)):
+        s1 = mon.update_image(rec.image[i], rec.timestamp_ms[i])
+        s2 = mon.update_image(rec.image[i], rec.timestamp_ms[i])
+        assert s1 == s2
+
+
+# ---------------------------------------------------------------------- bad input
+def test_joints_never_visible_is_a_clear_error():
+    rec = still_recording(5.0, seed=16)
+    rec.image[..., 3] = 0.05
+    with pytest.raises(NotMeasurableError, match="nose.*visible in any of the 150 frames") as exc:
+        check_hold(rec.track(), LONG_HOLD)
+    assert isinstance(exc.value, IsobalanceError)
+    rec.image[:] = np.nan
+    with pytest.raises(NotMeasurableError, match="film so that they are in view"):
+        check_hold(rec.track(), LONG_HOLD)
+
+
+def test_unknown_exercise_lists_the_valid_ids():
+    with pytest.raises(IsobalanceError, match="upper-trapezius-pir"):
+        load_catalog().get("no-such-exercise")
+
+
+def test_every_catalog_exercise_builds_a_protocol():
+    for ex in load_catalog():
+        p = HoldProtocol.from_exercise(ex)
+        assert p.hold_s == ex.hold_s and p.repetitions == ex.repetitions
+        assert p.channels.names == tuple(ex.still_landmarks) + tuple(ex.still_angles)
+
+
+# ---------------------------------------------------------------------- real clips, real model
+class LoopedSource(FrameSource):
+    """Chosen decoded frames of a real clip, replayed in the given order at a fixed frame interval."""
+
+    def __init__(self, frames: list[Frame], info: SourceInfo, order: list[int], interval_ms: float):
+        self.frames, self.order, self.interval = frames, order, interval_ms
+        self.info = SourceInfo("video", info.name + "+looped", 1000 / interval_ms, info.width, info.height,
+                               0, len(order))
+
+    def __iter__(self) -> Iterator[Frame]:
+        for k, i in enumerate(self.order):
+            yield Frame(k, k * self.interval, self.frames[i].rgb)
+
+
+def ping_pong(indices: list[int], n: int) -> list[int]:
+    cycle = indices + indices[-2:0:-1]
+    return [cycle[k % len(cycle)] for k in range(n)]
+
+
+def real_track(path, order_fn, interval_ms, model_path) -> LandmarkTrack:
+    from vision.pipeline import extract_track
+
+    with open_source(path) as src:
+        frames, info = list(src), src.info
+    return extract_track(LoopedSource(frames, info, order_fn(len(frames)), interval_ms), model_path)
+
+
+LOW_ROW = "lower-trapezius-low-row-hold"   # shoulders + hips + shoulder-line and trunk-lean angles
+
+
+@pytest.fixture(scope="module")
+def still_tpose(model_path, sample_clip):
+    # pose2sim_static_cam02.mp4: a man holding a still T-pose, 11 frames. Played forward and back
+    # (ping-pong, so no jump at the seam) at 30 fps for 10 s = 300 frames through the real model.
+    return real_track(sample_clip("pose2sim_static_cam02.mp4"), lambda n: ping_pong(list(range(n)), 300),
+                      1000 / 30, model_path)
+
+
+@pytest.fixture(scope="module")
+def still_standing(model_path, sample_clip):
+    # tfjs_pose_squats.mp4 standing frames 42-51 (between squats 2 and 3; README: standing ~43-51),
+    # ping-pong at the clip's own 5 fps for 12 s = 60 frames through the real model.
+    return real_track(sample_clip("tfjs_pose_squats.mp4"), lambda n: ping_pong(list(range(42, 52)), 60),
+                      200.0, model_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("calibrate_s", [0.0, 2.0])
+@pytest.mark.parametrize("clip", ["still_tpose", "still_standing"])
+def test_a_real_person_standing_still_is_judged_still(clip, calibrate_s, request):
+    track = request.getfixturevalue(clip)
+    p = HoldProtocol.from_exercise(load_catalog().get(LOW_ROW))
+    p = HoldProtocol(p.exercise_id, hold_s=600, relax_s=0, stretch_s=0, repetitions=1,
+                     still_landmarks=p.still_landmarks, still_angles=p.still_angles)
+    rep = check_hold(track, p, HoldSettings(calibrate_s=calibrate_s)).repetitions[0]
+    assert rep.hold_end_ms - rep.hold_start_ms >= 5000
+    assert rep.held_ms / (rep.hold_end_ms - rep.hold_start_ms) >= 0.95
+
+
+@pytest.fixture(scope="module")
+def squats(model_path, sample_clip):
+    # tfjs_pose_squats.mp4 (5 fps, 3 squats starting at frames ~4, ~28, ~52) preceded by a 3-s lead-in
+    # of its first standing frames 0-2 (ping-pong, 15 frames) so the hold can start before squat 1.
+    lead = 15
+    return real_track(sample_clip("tfjs_pose_squats.mp4"), lambda n: ping_pong([0, 1, 2], lead) + list(range(n)),
+                      200.0, model_path), lead
+
+
+@pytest.mark.slow
+def test_each_real_squat_breaks_the_hold(squats):
+    track, lead = squats
+    p = HoldProtocol.from_exercise(load_catalog().get(LOW_ROW))
+    result = check_hold(track, p)
+    rep = result.repetitions[0]
+    assert rep.hold_start_ms < (lead + 3) * 200        # hold started on the standing lead-in
+    found = rep.breaks
+    assert len(found) == 3, [b.to_dict() for b in found]
+    # squat k descends between its last standing frame and the bottom (clip frames, 200 ms apart)
+    descents = [(3, 8), (27, 32), (51, 57)]
+    for brk, (last_standing, bottom) in zip(found, descents):
+        assert (lead + last_standing) * 200 <= brk.onset_ms <= (lead + bottom) * 200, brk.to_dict()
+    # squats 1 and 2 end standing again (frames ~19 and ~42): those breaks end there
+    assert (lead + 15) * 200 <= found[0].end_ms <= (lead + 21) * 200
+    assert (lead + 38) * 200 <= found[1].end_ms <= (lead + 44) * 200
+    assert found[2].end_ms == pytest.approx(track.timestamp_ms[-1])     # still down when the clip ends
