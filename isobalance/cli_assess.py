@@ -100,7 +100,9 @@ def assess_command(
         written = run_assess(input, out, model=model, config=config, video=video, progress=progress)
     except IsobalanceError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(getattr(exc, "exit_code", 2)) from None
+        # SystemExit, not typer.Exit: under click's standalone_mode=False (isobalance.cli.main) an Exit is
+        # turned into a return value and the process would end with status 0.
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
     typer.echo(f"report: {written['report_html']}")
     typer.echo(f"flagged: {', '.join(written['flagged']) or 'none'}")
     typer.echo(f"plan: {', '.join(written['plan']) or 'none'}")

@@ -204,3 +204,12 @@ def test_cli_truncated_video_still_writes_the_report_then_fails(sample_clip, mod
     assert 10 < n < 65
     assert any("broke part-way" in w and str(n) in w for w in data["warnings"])
     assert (out / "report.html").is_file() and len(LandmarkTrack.load(out / "track.csv")) == n
+
+
+def test_errors_exit_non_zero_when_run_like_isobalance_main(tmp_path, capsys):
+    """isobalance.cli.main runs typer with standalone_mode=False, where a typer.Exit would become a
+    silent return value (status 0); the command must still end the process with status 2."""
+    with pytest.raises(SystemExit) as info:
+        cli()(args=["assess", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o")], standalone_mode=False)
+    assert info.value.code == 2
+    assert "input not found" in capsys.readouterr().err
