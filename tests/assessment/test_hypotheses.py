@@ -142,3 +142,11 @@ def test_bad_rules_file_is_a_clear_error(tmp_path, edit, message):
     with pytest.raises(RulesError, match=message) as info:
         load_rules(bad)
     assert isinstance(info.value, IsobalanceError)
+
+
+def test_every_rule_metric_is_a_measured_metric():
+    """A rule keyed on a metric id nobody produces would silently never fire."""
+    from assessment.angles import ANGLE_BY_ID
+
+    rules = load_rules()
+    assert {m for r in rules.rules for m in r.metrics} <= set(ANGLE_BY_ID)
