@@ -65,11 +65,11 @@ class Stillness(str, Enum):
 
 
 INSTRUCTIONS = {
-    Phase.CALIBRATE: "Stand (or sit) at rest and keep still: measuring camera jitter",
-    Phase.POSITION: "Get into the start position and keep still",
-    Phase.HOLD: "Contract gently and hold - keep the marked joints still",
+    Phase.CALIBRATE: "Rest and keep still (calibrating)",
+    Phase.POSITION: "Get into position, keep still",
+    Phase.HOLD: "Contract gently, keep still",
     Phase.RELAX: "Relax, breathe out",
-    Phase.STRETCH: "Take up the slack to the new barrier",
+    Phase.STRETCH: "Ease into the new stretch",
     Phase.DONE: "Done",
 }
 
@@ -598,9 +598,9 @@ class HoldMonitor:
         msg = INSTRUCTIONS[self.phase]
         st = stillness or (self._still if self.phase is Phase.HOLD else Stillness.NOT_JUDGED)
         if self.phase is Phase.HOLD and st in (Stillness.MOVING, Stillness.BROKEN) and worst:
-            msg = f"Keep still: {worst.replace('_', ' ')} moved"
+            msg = f"{worst.replace('_', ' ')} moved"
         elif st is Stillness.NOT_VISIBLE:
-            msg = "Cannot see the joints to watch - step back into view"
+            msg = "Joints not visible - step into view"
         return HoldStatus(
             timestamp_ms=t, phase=self.phase, rep=rep_no, repetitions=self.protocol.repetitions,
             phase_elapsed_s=(t - self._phase_start) / 1000 if self._phase_start is not None else 0.0,

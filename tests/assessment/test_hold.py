@@ -338,3 +338,49 @@ def test_each_real_squat_breaks_the_hold(squats):
     assert (lead + 15) * 200 <= found[0].end_ms <= (lead + 21) * 200
     assert (lead + 38) * 200 <= found[1].end_ms <= (lead + 44) * 200
     assert found[2].end_ms == pytest.approx(track.timestamp_ms[-1])     # still down when the clip ends
+
+
+# ---------------------------------------------------------------------- command line
+def hold_app():
+    import typer
+
+    from isobalance.cli_hold import hold_command
+
+    app = typer.Typer()
+    app.command("hold")(hold_command)
+    app.command("noop")(lambda: None)      # two commands, so "hold" is addressed by name as in the CLI
+    return app
+
+
+@pytest.mark.slow
+def test_hold_command_writes_result_and_annotated_video(tmp_path, sample_clip, model_path):
+    from typer.testing import CliRunner
+
+    clip = sample_clip("tfjs_pose_squats.mp4")
+    res = CliRunner().invoke(hold_app(), ["hold", str(clip), "--exercise", LOW_ROW, "-o", str(tmp_path),
+                                          "--model", str(model_path), "--settle-s", "0.6", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    result = json.loads((tmp_path / "hold.json").read_text())
+    assert result["exercise"]["exercise_id"] == LOW_ROW
+    assert result["summary"]["frames"] == 65 and result["summary"]["breaks"] >= 3
+    import av
+
+    with av.open(str(tmp_path / "hold.mp4")) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == 65 and frames[0].shape == (1280, 720, 3)
+    with open_source(clip) as src:
+        first = next(iter(src)).rgb
+    # the overlay changed the top-left (labels) and the bottom (stillness gauge) of every frame
+    assert np.abs(frames[10][:60, :200].astype(int) - first[:60, :200]).mean() > 20
+
+
+def test_hold_command_bad_input_is_one_clear_message(tmp_path, sample_clip):
+    from typer.testing import CliRunner
+
+    clip = str(sample_clip("tfjs_pose_squats.mp4"))
+    res = CliRunner().invoke(hold_app(), ["hold", clip, "--exercise", "no-such-exercise", "-o", str(tmp_path)])
+    assert res.exit_code == 2 and "no-such-exercise" in res.output and "lower-trapezius-low-row-hold" in res.output
+    assert "Traceback" not in res.output
+    res = CliRunner().invoke(hold_app(), ["hold", str(tmp_path / "missing.mp4"), "--exercise", LOW_ROW,
+                                          "-o", str(tmp_path)])
+    assert res.exit_code == 2 and "not found" in res.output

@@ -1,0 +1,129 @@
+"""``isobalance hold VIDEO --exercise ID -o OUT/``: check an isometric hold, frame by frame.
+
+``run_hold`` does the work (usable from the dashboard); ``hold_command`` is the typer command the CLI
+mounts. Frames stream through the pose model into the same ``HoldMonitor`` a live webcam uses
+(``webcam:N`` works too; it stops when the protocol is done or after ``--max-frames``). Outputs in
+OUT/: hold.json (result) and hold.mp4 (each frame annotated with timer, phase and stillness).
+When a video breaks part-way, the result for the frames read is still written, then the error is
+reported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from vision.errors import IsobalanceError
+
+
+class HoldInputError(IsobalanceError):
+    """The input or the options of ``isobalance hold`` cannot be used."""
+
+
+def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | None = None,
+             calibrate_s: float = 0.0, settle_s: float = 1.0, write_video: bool = True,
+             max_frames: int | None = None, config: Path | None = None, progress: bool = False) -> dict[str, Any]:
+    """Run the hold monitor over a video (or webcam) and write OUT/hold.json (+ OUT/hold.mp4)."""
+    from assessment.exercises import load_catalog
+    from assessment.hold import HoldMonitor, HoldProtocol, HoldSettings, Phase
+    from assessment.hold_drawing import draw_hold_overlay
+    from isobalance.config import load_config
+    from vision.drawing import AnnotatedVideoWriter
+    from vision.landmarker import PoseEstimator
+    from vision.landmarks_job import model_for
+    from vision.pipeline import make_smoother, stream_poses
+    from vision.sources import open_source
+    from vision.subject import SubjectSelector
+
+    if calibrate_s < 0 or settle_s <= 0:
+        raise HoldInputError("--calibrate-s must be >= 0 and --settle-s > 0 (seconds)")
+    protocol = HoldProtocol.from_exercise(load_catalog().get(exercise))    # CatalogError lists valid ids
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise HoldInputError(f"output folder {out} is a file; pass a folder with -o")
+    spec = str(video)
+    live = spec.startswith("webcam:")
+    if not live and not Path(spec).exists():
+        raise HoldInputError(f"video not found: {spec}")
+    cfg = load_config(config).override("vision", model=str(model) if model is not None else None)
+    model_path = model_for(cfg.vision.model)
+    settings = cfg.vision.pipeline_settings()
+    src = open_source(spec, **({"max_frames": max_frames} if live and max_frames else {}))
+    info = src.info
+    monitor = HoldMonitor(protocol, (info.width, info.height),
+                          HoldSettings(calibrate_s=calibrate_s, settle_s=settle_s))
+    out.mkdir(parents=True, exist_ok=True)
+    video_path = out / "hold.mp4"
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=info.n_frames, unit="frame", desc=info.name, disable=None)
+    writer = AnnotatedVideoWriter(video_path, info.width, info.height, info.fps) if write_video else None
+    frames = 0
+    try:
+        if writer is not None:
+            writer.__enter__()
+        with PoseEstimator(model_path, mode="video", num_poses=settings.num_poses,
+                           min_detection_confidence=settings.min_detection_confidence,
+                           min_presence_confidence=settings.min_presence_confidence,
+                           min_tracking_confidence=settings.min_tracking_confidence) as est:
+            for frame, pose in stream_poses(src, est, SubjectSelector(), make_smoother(settings), settings.prefetch):
+                status = monitor.update(pose)
+                frames += 1
+                if writer is not None:
+                    rgb = frame.rgb.copy()
+                    draw_hold_overlay(rgb, status, pose.image, protocol.still_landmarks)
+                    writer.write(rgb, frame.timestamp_ms)
+                if bar is not None:
+                    bar.update(1)
+                if (live and status.phase is Phase.DONE) or (max_frames and frames >= max_frames):
+                    break
+    finally:
+        if writer is not None:
+            writer.__exit__(None, None, None)
+        if bar is not None:
+            bar.close()
+        src.close()
+    if frames == 0:
+        raise HoldInputError(f"{info.name} has no frames")
+    result = monitor.result()            # NotMeasurableError when the watched joints were never seen
+    result.source = spec
+    if src.error is not None:
+        result.notes.append(f"the input broke part-way; only the first {frames} frames were checked: {src.error}")
+    written = {"result": str(result.save_json(out / "hold.json")),
+               "video": str(video_path) if writer is not None and video_path.exists() else None,
+               "repetitions_completed": result.completed, "repetitions_planned": protocol.repetitions,
+               "breaks": sum(len(r.breaks) for r in result.repetitions), "frames": frames}
+    if src.error is not None:
+        raise src.error
+    return written
+
+
+def hold_command(
+    video: Path = typer.Argument(..., help="Video file of the hold (or webcam:N for a live check)"),
+    exercise: str = typer.Option(..., "--exercise", "-e", help="Exercise id from the catalog"),
+    out: Path = typer.Option(Path("hold_out"), "-o", "--out", help="Output folder for hold.json and hold.mp4"),
+    model: Optional[Path] = typer.Option(None, help="Pose model name (lite/full/heavy) or .task path"),
+    calibrate_s: float = typer.Option(0.0, "--calibrate-s",
+                                      help="Seconds at rest at the start to measure jitter (0 = default band)"),
+    settle_s: float = typer.Option(1.0, "--settle-s", help="Seconds still in position before a hold starts"),
+    video_out: bool = typer.Option(True, "--video/--no-video", help="Write the annotated video"),
+    max_frames: Optional[int] = typer.Option(None, help="Stop after this many frames"),
+    config: Optional[Path] = typer.Option(None, help="TOML configuration file"),
+    progress: bool = typer.Option(True, help="Show a progress bar"),
+) -> None:
+    """Check that the joints an exercise names stay still during its isometric holds."""
+    try:
+        written = run_hold(video, exercise, out, model=model, calibrate_s=calibrate_s, settle_s=settle_s,
+                           write_video=video_out, max_frames=max_frames, config=config, progress=progress)
+    except IsobalanceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(getattr(exc, "exit_code", 2)) from None
+    typer.echo(f"result: {written['result']}")
+    if written["video"]:
+        typer.echo(f"video: {written['video']}")
+    typer.echo(f"repetitions: {written['repetitions_completed']}/{written['repetitions_planned']} completed, "
+               f"{written['breaks']} break(s)")
