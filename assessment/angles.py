@@ -22,6 +22,7 @@ Mirroring a track (``LandmarkTrack.mirrored``) maps angle ``a`` to ``mirror_sign
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -213,9 +214,21 @@ def _fold(angle: np.ndarray) -> np.ndarray:
     return np.where(angle == -90.0, 90.0, angle)
 
 
-def _sign(x: np.ndarray) -> np.ndarray:
-    s = np.sign(x)
-    return np.where(s == 0, np.nan, s)
+def _fold180(angle: np.ndarray) -> np.ndarray:
+    """Map exactly -180 to +180 so signed bends live in (-180, 180] whatever the sign flips before."""
+    return np.where(angle == -180.0, 180.0, angle)
+
+
+def _sign(x: np.ndarray, scale: np.ndarray | float = 0.0) -> np.ndarray:
+    """Sign of x, NaN where |x| is within float noise of zero (1e-9 of ``scale``): an undefined
+    direction must not become a coin flip that differs between a track and its mirror image."""
+    with np.errstate(invalid="ignore"):
+        s = np.sign(x)
+        return np.where((s == 0) | ~(np.abs(x) > 1e-9 * scale), np.nan, s)
+
+
+def _torso(pts: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(_mid(pts, "left_shoulder", "right_shoulder") - _mid(pts, "left_hip", "right_hip"), axis=1)
 
 
 def body_left_direction(pts: np.ndarray) -> np.ndarray:
@@ -223,7 +236,7 @@ def body_left_direction(pts: np.ndarray) -> np.ndarray:
     dx = np.nansum(np.stack([
         _p(pts, "left_shoulder")[:, 0] - _p(pts, "right_shoulder")[:, 0],
         _p(pts, "left_hip")[:, 0] - _p(pts, "right_hip")[:, 0]]), axis=0)
-    return _sign(dx)
+    return _sign(dx, _torso(pts))
 
 
 def facing_direction(pts: np.ndarray) -> np.ndarray:
@@ -231,13 +244,16 @@ def facing_direction(pts: np.ndarray) -> np.ndarray:
 
     Nose ahead of the ears is the primary cue; toes ahead of heels decides when the head is not seen.
     """
-    with np.errstate(invalid="ignore"), np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN rows are expected (nobody in frame)
         ears_x = np.nanmean(np.stack([_p(pts, "left_ear")[:, 0], _p(pts, "right_ear")[:, 0]]), axis=0)
         head = _p(pts, "nose")[:, 0] - ears_x
         toes = np.nanmean(np.stack([_p(pts, "left_foot_index")[:, 0], _p(pts, "right_foot_index")[:, 0]]), axis=0)
         heels = np.nanmean(np.stack([_p(pts, "left_heel")[:, 0], _p(pts, "right_heel")[:, 0]]), axis=0)
     feet = toes - heels
-    return np.where(np.isfinite(head), _sign(head), _sign(feet))
+    scale = _torso(pts)
+    head_dir = _sign(head, scale)
+    return np.where(np.isfinite(head_dir), head_dir, _sign(feet, scale))
 
 
 # ---------------------------------------------------------------------- formulas
@@ -294,13 +310,13 @@ def _f_head_offset(pts, d, ctx):
 
 def _f_hyperextension(pts, d, ctx):
     hip, knee, ankle = (_p(pts, n) for n in d.landmarks)
-    return -ctx["facing"] * signed_bend(hip, knee, ankle)
+    return _fold180(-ctx["facing"] * signed_bend(hip, knee, ankle))
 
 
 def _f_fppa(pts, d, ctx):
     hip, knee, ankle = (_p(pts, n) for n in d.landmarks)
     medial = -ctx["left_dir"] if d.side == "left" else ctx["left_dir"]
-    return medial * signed_bend(hip, knee, ankle)
+    return _fold180(medial * signed_bend(hip, knee, ankle))
 
 
 _FORMULAS = {

@@ -17,7 +17,7 @@ import pandas as pd
 
 from assessment.angles import (ANGLE_BY_ID, DEFAULT_MIN_VISIBILITY, FRONTAL, compute_angles)
 from assessment.findings import FLAGGED, NOT_MEASURABLE, WITHIN, Finding, TrackInputError
-from assessment.thresholds import STATIC_THRESHOLDS, Threshold
+from assessment.thresholds import LANDMARK_ERROR_TORSO, STATIC_THRESHOLDS, Threshold
 from assessment.views import (FramingReport, RollReport, ViewSummary, check_framing, detect_camera_roll,
                               summarize_views, view_gate, visibility_gate)
 from vision.track import LANDMARK_INDEX, LandmarkTrack
@@ -56,9 +56,12 @@ class MetricSummary:
     n_effective: float
     key_frames: list[int]
 
+    systematic: float = 0.0   # model error allowance in the metric's unit (see systematic_error)
+
     def uncertainty(self) -> dict:
         return {"iqr": list(self.iqr), "ci95": list(self.ci95), "n_frames": self.n_frames,
-                "n_effective": round(self.n_effective, 1), "ci_method": self.ci_method}
+                "n_effective": round(self.n_effective, 1), "ci_method": self.ci_method,
+                "systematic": self.systematic}
 
 
 @dataclass
@@ -236,6 +239,33 @@ def summarize_metric(segments: list[np.ndarray], frames: list[np.ndarray]) -> Me
     return MetricSummary(med, (q1, q3), ci, method, n, n_eff, sorted(int(i) for i in idx[order]))
 
 
+def _segment_length(px: np.ndarray, a: str, b: str) -> np.ndarray:
+    return np.linalg.norm(px[:, LANDMARK_INDEX[a]] - px[:, LANDMARK_INDEX[b]], axis=1)
+
+
+def systematic_error(metric: str, px: np.ndarray, torso: float) -> float:
+    """Model-error allowance for a metric: a landmark error of LANDMARK_ERROR_TORSO torso lengths
+    across the metric's shortest lever. Short levers (the ear line) get large allowances: a 5 px
+    error tilts a 50 px ear line by ~6 deg but a 165 px shoulder line by ~2 deg (measured by
+    mirror runs on pose2sim_static_cam02.mp4: 5.1 and 2.7 deg)."""
+    d = ANGLE_BY_ID[metric]
+    e = LANDMARK_ERROR_TORSO * torso
+    if d.formula in ("lean", "flexion"):
+        lever = torso
+    elif d.formula == "body_lean":
+        lever = 2.0 * torso
+    elif d.formula == "head_offset":
+        return 100.0 * LANDMARK_ERROR_TORSO
+    elif d.formula in ("hyperextension", "fppa"):
+        lm = d.landmarks
+        lever = float(np.nanmedian(np.minimum(_segment_length(px, lm[0], lm[1]), _segment_length(px, lm[1], lm[2]))))
+    else:
+        lever = float(np.nanmedian(_segment_length(px, d.landmarks[0], d.landmarks[1])))
+    if not (np.isfinite(lever) and lever > 0 and np.isfinite(e)):
+        return float("nan")
+    return float(np.degrees(np.arctan2(e, lever)))
+
+
 # ---------------------------------------------------------------------- direction words
 def describe(metric: str, value: float, unit: str) -> tuple[str | None, str]:
     """(side, plain words) for a metric value, in the subject's sides."""
@@ -308,6 +338,8 @@ def assess_static(track: LandmarkTrack, *, min_visibility: float = DEFAULT_MIN_V
                             [_not_measurable(m, views.dominant, reason, STATIC_THRESHOLDS[m]) for m in STATIC_METRICS],
                             notes + [reason])
     angles = compute_angles(track, min_visibility=min_visibility, ids=STATIC_METRICS)
+    torso = body_size(track.select(rows), min_visibility)
+    px_still = track.pixels()[rows]
     values = angles.to_numpy()
     frame_idx = track.frame_index
     summaries: dict[str, MetricSummary | None] = {}
@@ -315,6 +347,8 @@ def assess_static(track: LandmarkTrack, *, min_visibility: float = DEFAULT_MIN_V
         segs = [values[w.start:w.stop, j] for w in windows]
         frs = [frame_idx[w.start:w.stop] for w in windows]
         summaries[metric] = summarize_metric(segs, frs)
+        if summaries[metric] is not None:
+            summaries[metric].systematic = systematic_error(metric, px_still, torso)
 
     def med(m: str) -> float:
         s = summaries.get(m)
@@ -348,15 +382,17 @@ def _finding(metric: str, summary: MetricSummary | None, track: LandmarkTrack, r
         return _not_measurable(metric, view, reason, thr, summary if reason == roll.message else None)
     assert summary is not None
     side, words = describe(metric, summary.median, d.unit)
-    flag = (summary.n_frames >= MIN_FLAG_FRAMES and thr.exceeds(summary.median)
-            and thr.ci_beyond(*summary.ci95))
+    sys_err = summary.systematic if np.isfinite(summary.systematic) else float("inf")
+    lo, hi = summary.ci95[0] - sys_err, summary.ci95[1] + sys_err
+    flag = (summary.n_frames >= MIN_FLAG_FRAMES and thr.exceeds(summary.median) and thr.ci_beyond(lo, hi))
     note = ""
     if thr.value is None:
         note = "reported only: no published cut-off"
     elif summary.n_frames < MIN_FLAG_FRAMES:
         note = f"only {summary.n_frames} frame(s): measurement uncertainty unknown, so never flagged"
     elif thr.exceeds(summary.median) and not flag:
-        note = "median is past the threshold but its 95% CI is not, so not flagged"
+        note = (f"median is past the threshold but its 95% CI widened by the model error allowance "
+                f"({summary.systematic:.1f} {d.unit}) is not, so not flagged")
     return Finding(metric=metric, label=d.label, view=view, status=FLAGGED if flag else WITHIN,
                    value=summary.median, unit=d.unit, threshold=thr.value, threshold_source=thr.source_text,
                    uncertainty=summary.uncertainty(), frames=summary.key_frames,

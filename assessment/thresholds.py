@@ -111,6 +111,12 @@ MOVEMENT_FPPA = Threshold(
     "[Herrington10] [Munro12]: normal drop-jump FPPA F 7-13 deg, M 3-8 deg; upper bound used since sex is "
     "unknown; 2-D FPPA SEM 2-4 deg [Gwynne14]", weak=False)
 
+# Model (systematic) landmark error, in torso lengths per landmark. Measured as the median distance
+# between the landmarks of a clip and the mirrored landmarks of the same clip with its pixels flipped
+# (two real model runs that should agree exactly): 0.022 on pose2sim_static_cam02.mp4 and 0.017 on
+# tfjs_pose_squats.mp4. Frame-to-frame jitter does not show this error, so a flag must also clear it.
+LANDMARK_ERROR_TORSO = 0.02
+
 # Camera roll: shoulder line, pelvis line and whole-body axis all tilted the same way.
 ROLL_MIN_DEG = 3.0        # below this a common tilt is within single-angle 2-D error (SEM 1.7-3.5 deg [Ceballos23])
 ROLL_AGREEMENT_DEG = 1.0  # max spread of the three estimates. Under a pure roll they agree up to jitter:
