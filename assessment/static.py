@@ -10,6 +10,7 @@ allow come back "not measurable" with the reason.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,56 +107,73 @@ def body_size(track: LandmarkTrack, min_visibility: float = DEFAULT_MIN_VISIBILI
 def landmark_speed(track: LandmarkTrack, min_visibility: float = DEFAULT_MIN_VISIBILITY) -> np.ndarray:
     """(N,) median speed of the still-landmarks in torso lengths per second (NaN where unknown).
 
-    Central difference over about ±0.1 s, using container timestamps (never an assumed fps), so the
-    jitter of a single frame does not read as movement at high frame rates.
+    Central difference over about ±0.1 s between frames that have a pose (gaps are skipped, not
+    read as jumps), using container timestamps (never an assumed fps), so the jitter of a single
+    frame does not read as movement at high frame rates.
     """
     n = len(track)
-    if n < 2:
-        return np.full(n, np.nan)
+    out = np.full(n, np.nan)
+    rows = np.flatnonzero(track.detected)
+    if len(rows) < 2:
+        return out
     size = body_size(track, min_visibility)
-    px = track.pixels()[:, [LANDMARK_INDEX[k] for k in STILL_LANDMARKS]]
-    vis = track.visibility[:, [LANDMARK_INDEX[k] for k in STILL_LANDMARKS]]
+    cols = [LANDMARK_INDEX[k] for k in STILL_LANDMARKS]
+    px = track.pixels()[rows][:, cols]
+    vis = track.visibility[rows][:, cols]
     px = np.where((vis >= min_visibility)[..., None], px, np.nan)
-    t = track.timestamp_ms / 1000.0
-    dt = np.nanmedian(np.diff(t)) if n > 1 else float("nan")
-    h = max(1, int(round(SPEED_BASE_S / dt))) if np.isfinite(dt) and dt > 0 else 1
-    lo = np.clip(np.arange(n) - h, 0, n - 1)
-    hi = np.clip(np.arange(n) + h, 0, n - 1)
+    t = track.timestamp_ms[rows] / 1000.0
+    dt = float(np.median(np.diff(t)))
+    h = max(1, int(round(SPEED_BASE_S / dt))) if dt > 0 else 1
+    m = len(rows)
+    lo = np.clip(np.arange(m) - h, 0, m - 1)
+    hi = np.clip(np.arange(m) + h, 0, m - 1)
     span = t[hi] - t[lo]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        disp = np.linalg.norm(px[hi] - px[lo], axis=2)               # (n, k)
-        speed = np.nanmedian(np.where(np.isfinite(disp), disp, np.nan), axis=1) / span / size
-    speed = np.where(span > 0, speed, np.nan)
-    return speed
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # all landmarks hidden in a frame -> NaN
+        disp = np.linalg.norm(px[hi] - px[lo], axis=2)
+        speed = np.nanmedian(disp, axis=1) / span / size
+    out[rows] = np.where(span > 0, speed, np.nan)
+    return out
+
+
+MAX_GAP_S = 0.5           # a longer run of frames without a pose ends a still window
 
 
 def still_windows(track: LandmarkTrack, max_speed: float = STILL_SPEED, min_duration_s: float = MIN_STILL_S,
                   min_visibility: float = DEFAULT_MIN_VISIBILITY) -> tuple[list[StillWindow], list[str]]:
     """Runs of frames whose landmark speed stays below ``max_speed`` for at least ``min_duration_s``.
 
-    A still image (one frame) is one window. A clip shorter than ``min_duration_s`` that is still
-    throughout is accepted as one window with a note, rather than thrown away.
+    Short gaps without a pose (< MAX_GAP_S) do not break a window. A still image (one frame) is
+    one window. A clip shorter than ``min_duration_s`` that is still throughout is accepted as one
+    window with a note, rather than thrown away.
     """
     n = len(track)
     notes: list[str] = []
-    detected = track.detected
-    if n == 0 or not detected.any():
+    rows = np.flatnonzero(track.detected)
+    if n == 0 or len(rows) == 0:
         return [], notes
-    t = track.timestamp_ms / 1000.0
-    if n == 1:
+    t_all = track.timestamp_ms / 1000.0
+    if len(rows) == 1:
+        r = int(rows[0])
         notes.append("single frame: treated as a still posture; its uncertainty cannot be estimated")
-        return [StillWindow(0, 1, int(track.frame_index[0]), int(track.frame_index[0]), 0.0)], notes
-    speed = landmark_speed(track, min_visibility)
-    still = detected & (speed < max_speed)
+        return [StillWindow(r, r + 1, int(track.frame_index[r]), int(track.frame_index[r]), 0.0)], notes
+    speed = landmark_speed(track, min_visibility)[rows]
+    t = t_all[rows]
+    still = speed < max_speed
+    gap = np.concatenate([[False], np.diff(t) > MAX_GAP_S])
     windows = []
-    for start, stop in _runs(still):
-        dur = _duration(t, start, stop)
-        if dur >= min_duration_s:
-            windows.append(StillWindow(start, stop, int(track.frame_index[start]),
-                                       int(track.frame_index[stop - 1]), dur))
-    if not windows and still[detected].all() and _duration(t, 0, n) < min_duration_s:
-        dur = _duration(t, 0, n)
-        windows.append(StillWindow(0, n, int(track.frame_index[0]), int(track.frame_index[-1]), dur))
+    for a, b in _runs(still):
+        cuts = [a] + [k for k in range(a + 1, b) if gap[k]] + [b]
+        for s0, s1 in zip(cuts[:-1], cuts[1:]):
+            dur = _duration(t, s0, s1)
+            if dur >= min_duration_s:
+                start, stop = int(rows[s0]), int(rows[s1 - 1]) + 1
+                windows.append(StillWindow(start, stop, int(track.frame_index[start]),
+                                           int(track.frame_index[stop - 1]), dur))
+    if not windows and still.all() and _duration(t, 0, len(t)) < min_duration_s:
+        dur = _duration(t, 0, len(t))
+        start, stop = int(rows[0]), int(rows[-1]) + 1
+        windows.append(StillWindow(start, stop, int(track.frame_index[start]), int(track.frame_index[stop - 1]), dur))
         notes.append(f"the whole clip ({dur:.2f} s) is still but shorter than {min_duration_s:g} s; "
                      "analysed as one short window")
     return windows, notes
