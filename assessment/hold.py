@@ -293,6 +293,7 @@ class HoldMonitor:
             raise StillnessError("the frame size is needed to measure in pixels")
         self._wh = np.array([w, h], dtype=np.float64)
         self._n_lm = len(self.channels.landmarks)
+        self._no_angles = np.full(len(self.channels.angles), np.nan)
         self._units = self.channels.units
         self.band = band or Band.default(self.channels)
         self._band = np.array(self.band.values)
@@ -323,7 +324,9 @@ class HoldMonitor:
         self._frames += 1
         px = image[:, :2] * self._wh
         vis = visible_mask(image)
-        ang = self.angle_fn(px[None], image[None, :, 3])[0] if self.angle_fn is not None else _NO_ANGLES
+        judged = self.phase in (Phase.CALIBRATE, Phase.POSITION, Phase.HOLD)
+        ang = (self.angle_fn(px[None], image[None, :, 3])[0] if self.angle_fn is not None and judged
+               else self._no_angles)
         if vis[self.channels.index].any() or np.isfinite(ang).any():
             self._ever_visible = True
         if self._phase_start is None:

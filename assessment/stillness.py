@@ -201,11 +201,20 @@ def angle_function(ids: Sequence[str]) -> AngleFunction:
     need_left = any(d.formula in _NEEDS_LEFT_DIR for d in defs)
     need_facing = any(d.formula in _NEEDS_FACING or d.needs_facing for d in defs)
 
+    ls, rs, lh, rh = SHOULDERS[0], SHOULDERS[1], HIPS[0], HIPS[1]
+
+    def left_direction(pts: np.ndarray) -> np.ndarray:
+        # = angles.body_left_direction (nansum of the shoulder and hip x-differences, sign, 0 -> NaN)
+        # without its stack/nansum overhead, which dominates a one-frame call
+        dx = np.nan_to_num(pts[:, ls, 0] - pts[:, rs, 0]) + np.nan_to_num(pts[:, lh, 0] - pts[:, rh, 0])
+        sgn = np.sign(dx)
+        return np.where(sgn == 0, np.nan, sgn)
+
     def fn(pixels: np.ndarray, visibility: np.ndarray) -> np.ndarray:
-        pts = A.gated_points(pixels, np.nan_to_num(visibility, nan=0.0), VISIBILITY_MIN)
+        pts = np.where((visibility >= VISIBILITY_MIN)[..., None], pixels, np.nan)
         ctx = {}
         if need_left:
-            ctx["left_dir"] = A.body_left_direction(pts)
+            ctx["left_dir"] = left_direction(pts)
         if need_facing:
             ctx["facing"] = A.facing_direction(pts)
         return np.stack([f(pts, d, ctx) for f, d in zip(formulas, defs)], axis=1)
@@ -291,15 +300,21 @@ def reference_from_window(pixels: np.ndarray, visible: np.ndarray, angles: np.nd
     s = float(np.median(scale[basis == b]))
     idx = channels.index
     vis = visible[:, idx]
-    pts = np.where(vis[..., None], pixels[:, idx, :], np.nan)
     enough = vis.mean(axis=0) >= min_fraction
-    ref_pts = np.full((len(idx), 2), np.nan)
-    if enough.any():
-        ref_pts[enough] = np.nanmedian(pts[:, enough], axis=0)
+    if vis.all():                         # the usual case: plain median, much faster than nanmedian
+        ref_pts = np.median(pixels[:, idx, :], axis=0)
+    else:
+        pts = np.where(vis[..., None], pixels[:, idx, :], np.nan)
+        ref_pts = np.full((len(idx), 2), np.nan)
+        if enough.any():
+            ref_pts[enough] = np.nanmedian(pts[:, enough], axis=0)
     ref_ang = np.full(len(channels.angles), np.nan)
     if channels.angles:
-        ok = np.isfinite(angles).mean(axis=0) >= min_fraction
-        if ok.any():
+        finite = np.isfinite(angles)
+        ok = finite.mean(axis=0) >= min_fraction
+        if finite.all():
+            ref_ang = np.median(angles, axis=0)
+        elif ok.any():
             ref_ang[ok] = np.nanmedian(angles[:, ok], axis=0)
     ref = Reference(ref_pts, s, SCALE_BASIS_NAMES[b], ref_ang)
     return ref if ref.measured.any() else None
