@@ -55,20 +55,23 @@ def landmarks_command(
 
 def _mount_subcommands() -> None:
     """Attach command groups that live in their own modules (one job per module)."""
-    from isobalance import cli_models, cli_samples
+    from isobalance import cli_assess, cli_models, cli_samples
 
     if getattr(app, "_isobalance_mounted", False):
         return
     app._isobalance_mounted = True
     app.add_typer(cli_models.models_app, name="models", help="List, fetch, verify or build pose models")
     app.add_typer(cli_samples.samples_app, name="samples", help="List or fetch the sample clips")
+    app.command("assess")(cli_assess.assess_command)
 
 
 def main(argv: list[str] | None = None) -> None:
     _mount_subcommands()
     debug = os.environ.get("ISOBALANCE_DEBUG") == "1"
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # typer.Exit(n) comes back as n here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except IsobalanceError as exc:
         if debug:
             raise

@@ -32,3 +32,12 @@ def sample_clip():
     from sample_videos import locate
 
     return locate
+
+
+def pytest_runtest_logreport(report):
+    """In CI a skipped test is a failure: the real-model tests must run, never be skipped."""
+    import os
+
+    if os.environ.get("CI") == "true" and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI (not allowed): {report.longrepr}"

@@ -6,6 +6,7 @@ also when the input breaks part-way, so nothing computed is lost; the error is r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -16,6 +17,7 @@ from vision.errors import NoPersonError
 from vision.models import resolve_model
 from vision.pipeline import PartialTrackError, extract_track
 from vision.sources import open_source
+from vision.threads import BackgroundConsumer
 from vision.track import LandmarkTrack
 
 
@@ -39,18 +41,29 @@ def run_landmarks(source: str, out: Path, vision_cfg, parquet: bool = False, wri
         from tqdm import tqdm
 
         bar = tqdm(total=info.n_frames, unit="frame", desc=info.name, disable=None)
-    writer = AnnotatedVideoWriter(out / "annotated.mp4", info.width, info.height, info.fps) if write_video else None
     error: PartialTrackError | None = None
-    try:
-        if writer is not None:
-            writer.__enter__()
+    with contextlib.ExitStack() as stack:
+        stack.callback(src.close)
+        if bar is not None:
+            stack.callback(bar.close)
+        annotate = None
+        if write_video:
+            writer = stack.enter_context(
+                AnnotatedVideoWriter(out / "annotated.mp4", info.width, info.height, info.fps))
 
-        def on_frame(frame, pose) -> None:
-            if writer is not None:
+            def draw_and_write(item) -> None:
+                frame, pose = item
                 rgb = draw_pose(frame.rgb.copy(), pose.image)
                 draw_label(rgb, f"frame {frame.index}  {frame.timestamp_ms / 1000:.2f} s"
                            + ("" if pose.detected else "  no person"))
                 writer.write(rgb, frame.timestamp_ms)
+
+            # drawing and H.264 encoding overlap with inference on the other core
+            annotate = stack.enter_context(BackgroundConsumer(draw_and_write, depth=4))
+
+        def on_frame(frame, pose) -> None:
+            if annotate is not None:
+                annotate.submit((frame, pose))
             if bar is not None:
                 bar.update(1)
 
@@ -58,12 +71,6 @@ def run_landmarks(source: str, out: Path, vision_cfg, parquet: bool = False, wri
             track = extract_track(src, model, vision_cfg.pipeline_settings(), on_frame=on_frame)
         except PartialTrackError as exc:
             error, track = exc, exc.track
-    finally:
-        if writer is not None:
-            writer.__exit__(None, None, None)
-        if bar is not None:
-            bar.close()
-        src.close()
     summary = write_track_outputs(track, out, parquet)
     summary["annotated_video"] = str(out / "annotated.mp4") if write_video and len(track) else None
     summary["error"] = str(error) if error else None

@@ -8,8 +8,6 @@ MediaPipe both release the GIL), and frames stream through: memory does not grow
 from __future__ import annotations
 
 import os
-import queue
-import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -20,6 +18,7 @@ from vision.landmarker import PoseEstimator
 from vision.smoothing import LandmarkFilter, NoFilter, make_filter
 from vision.sources import Frame, FrameSource, open_source
 from vision.subject import SubjectSelector
+from vision.threads import prefetched
 from vision.track import LandmarkTrack, PoseFrame, TrackMeta
 
 
@@ -63,52 +62,6 @@ class BodySmoother:
 def _bbox_size(xy: np.ndarray) -> float:
     span = np.nanmax(xy, axis=0) - np.nanmin(xy, axis=0)
     return float(np.nanmean(span)) or 1.0
-
-
-def prefetched(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
-    """Iterate ``frames`` from a background thread, at most ``depth`` frames ahead."""
-    if depth <= 0:
-        yield from frames
-        return
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            for f in frames:
-                while not stop.is_set():
-                    try:
-                        q.put(f, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-        except BaseException as exc:  # re-raised in the consumer thread
-            failure.append(exc)
-        finally:
-            while not stop.is_set():
-                try:
-                    q.put(done, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-
-    t = threading.Thread(target=worker, name="frame-decoder", daemon=True)
-    t.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                break
-            yield item
-    finally:
-        stop.set()
-        t.join()
-    if failure:
-        raise failure[0]
 
 
 def stream_poses(source: FrameSource, estimator: PoseEstimator, selector: SubjectSelector | None = None,
