@@ -1,0 +1,18 @@
+"""Where isobalance keeps user data on this machine (never anywhere else)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def data_dir(configured: str = "") -> Path:
+    """The user data folder: ``configured`` (config ``dashboard.data_dir``), else ``$ISOBALANCE_DATA``,
+    else ``$XDG_DATA_HOME/isobalance`` (``~/.local/share/isobalance``). Created on first use."""
+    base = configured or os.environ.get("ISOBALANCE_DATA") or ""
+    if not base:
+        xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        base = str(Path(xdg) / "isobalance")
+    path = Path(base).expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
