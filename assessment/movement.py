@@ -20,7 +20,7 @@ import pandas as pd
 
 from assessment.angles import ANGLE_BY_ID, DEFAULT_MIN_VISIBILITY, FRONT, compute_angles, compute_world_joint_angles
 from assessment.findings import FLAGGED, NOT_MEASURABLE, WITHIN, Finding, TrackInputError
-from assessment.thresholds import (MOVEMENT_FPPA, MOVEMENT_ROM_DIFF, MOVEMENT_TIMING_DIFF,
+from assessment.thresholds import (MOVEMENT_FPPA, MOVEMENT_ROM_DIFF, MOVEMENT_TIMING_DIFF, ROM_MODEL_ERROR_DEG,
                                    SQUARE_VIEW_MAX_YAW_DEG)
 from assessment.views import VIEW_WORDS, summarize_views
 from vision.track import LandmarkTrack
@@ -240,7 +240,17 @@ def assess_movement(track: LandmarkTrack, *, angle_source: str = "auto",
 def _rom_findings(per_rep: list[dict], reps: list[Rep], driving: str, source: str,
                   track: LandmarkTrack) -> list[Finding]:
     out = []
-    view = summarize_views(track).dominant
+    summary = summarize_views(track)
+    view = summary.dominant
+    allowance = ROM_MODEL_ERROR_DEG[source]
+    gate = ""
+    if source == "image" and view in ("front", "back") and (
+            summary.yaw_median is None or min(abs(summary.yaw_median), 180 - abs(summary.yaw_median)) > SQUARE_VIEW_MAX_YAW_DEG):
+        turn = 0.0 if summary.yaw_median is None else min(abs(summary.yaw_median), 180 - abs(summary.yaw_median))
+        gate = (f"2-D left/right comparison needs a square-on view; the body is turned about {turn:.0f} deg, "
+                "which projects the two sides differently (use the 3-D angles)")
+    elif source == "image" and view not in ("front", "back", "left_side", "right_side"):
+        gate = f"2-D left/right comparison needs a front, back or side view; this clip is {VIEW_WORDS.get(view, view)}"
     for j in TESTED_JOINTS.get(driving, ()):
         rows = [r for r in per_rep if r["joint"] == j]
         if not rows:
@@ -258,20 +268,28 @@ def _rom_findings(per_rep: list[dict], reps: list[Rep], driving: str, source: st
         level = 1.0 - 2.0 ** (1 - n) if n > 0 else 0.0
         unc = {"iqr": [float(v) for v in np.percentile(diff, [25, 75])], "ci95": list(ci),
                "ci_level": level, "ci_method": "min..max over reps (order statistic)",
-               "n_frames": int(sum(r.stop - r.start for r in reps)), "n_reps": n}
+               "n_frames": int(sum(r.stop - r.start for r in reps)), "n_reps": n, "systematic": allowance}
         thr = MOVEMENT_ROM_DIFF
-        flag = n >= MIN_REPS_TO_FLAG and thr.exceeds(med) and thr.ci_beyond(*ci)
+        flag = (not gate and n >= MIN_REPS_TO_FLAG and thr.exceeds(med)
+                and thr.ci_beyond(ci[0] - allowance, ci[1] + allowance))
         side = None if med == 0 else ("left" if med < 0 else "right")   # the side with less range
         less = "left" if med < 0 else "right"
         more = "right" if less == "left" else "left"
         words = (f"{less} {j} moves {abs(med):.1f} deg less than the {more} "
                  f"(median SI {np.median(si):+.1f}% over {n} reps)")
-        note = "" if flag or n >= MIN_REPS_TO_FLAG else f"only {n} rep(s): never flagged"
+        if n < MIN_REPS_TO_FLAG:
+            note = f"only {n} rep(s): never flagged"
+        elif thr.exceeds(med) and not flag:
+            note = (f"median is past the threshold but the spread over reps widened by the model error "
+                    f"allowance ({allowance:g} deg, {source} angles) is not, so not flagged")
+        else:
+            note = ""
         label = f"{j.capitalize()} range of motion, left vs right"
+        status = NOT_MEASURABLE if gate else (FLAGGED if flag else WITHIN)
         out.append(Finding(
-            metric=f"{j}_rom_difference", label=label, view=view, status=FLAGGED if flag else WITHIN,
+            metric=f"{j}_rom_difference", label=label, view=view, status=status,
             value=med, unit="deg", threshold=thr.value, threshold_source=thr.source_text, uncertainty=unc,
-            frames=frames, side=side, direction=words, reason=note, kind="movement",
+            frames=frames, side=side, direction="" if gate else words, reason=gate or note, kind="movement",
             details={"angle_source": source, "rom_left": rom[:, 0].tolist(), "rom_right": rom[:, 1].tolist(),
                      "symmetry_index": si.tolist(), "symmetry_index_median": float(np.median(si)),
                      "symmetry_index_iqr": [float(v) for v in np.percentile(si, [25, 75])]}))
