@@ -1,0 +1,60 @@
+"""PoseEstimator in its three modes on real frames."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tests.vision.clips import decode_all
+from vision.landmarker import ModelLoadError, PoseEstimator
+from vision.pipeline import extract_track
+
+
+def test_image_mode_on_the_still_photo(model_path, sample_clip):
+    track = extract_track(sample_clip("tfjs_pose.jpg"), model_path)
+    assert len(track) == 1 and track.detected.all()
+    # warrior II: arms spread horizontally, so both wrists are far outside the shoulders
+    x = track.pixels()[0, :, 0]
+    assert abs(x[15] - x[16]) > 2.5 * abs(x[11] - x[12])
+
+
+def test_live_stream_mode_delivers_results_asynchronously(model_path, sample_clip):
+    frames, _ = decode_all(sample_clip("tfjs_pose_1.mp4"))
+    got: dict[int, int] = {}
+    done = threading.Event()
+
+    def on_result(ts, poses):
+        got[ts] = len(poses)
+        if len(got) >= 5:
+            done.set()
+
+    with PoseEstimator(model_path, mode="live", on_live_result=on_result) as est:
+        t0 = time.monotonic()
+        for f in frames[:30]:  # paced like a camera: one frame every 33 ms
+            time.sleep(max(0.0, t0 + f.timestamp_ms / 1000 - time.monotonic()))
+            est.submit(f.rgb, f.timestamp_ms)
+        assert done.wait(30)
+    # live mode drops frames it is too busy for (never queues them), but every result has the person
+    assert len(got) >= 5 and all(n == 1 for n in got.values())
+    assert set(got) <= {int(round(f.timestamp_ms)) for f in frames[:30]}
+
+
+def test_video_mode_accepts_a_repeated_timestamp(model_path, sample_clip):
+    frames, _ = decode_all(sample_clip("tfjs_pose_1.mp4"))
+    with PoseEstimator(model_path) as est:
+        a = est.process(frames[0].rgb, 100.0)
+        b = est.process(frames[1].rgb, 100.0)  # same time again: bumped by 1 ms, not an error
+    assert len(a) == len(b) == 1
+
+
+def test_bad_model_file_gives_clear_error(tmp_path):
+    bad = tmp_path / "bad.task"
+    bad.write_bytes(b"PK\x03\x04 not really a bundle")
+    with pytest.raises(ModelLoadError, match="cannot load pose model"):
+        PoseEstimator(bad)
+
+
+def test_rejects_non_rgb_input(model_path):
+    with PoseEstimator(model_path) as est, pytest.raises(ValueError, match="uint8 RGB"):
+        est.process(np.zeros((10, 10), np.uint8))
