@@ -1,0 +1,75 @@
+"""Helpers every dashboard page shares: the one configuration, the pose model, the data folder, and
+showing an isobalance error as one plain sentence (never a traceback).
+
+Settings come only from ``isobalance.config.load_config`` (the file named by ``ISOBALANCE_CONFIG``,
+which ``isobalance dashboard --config`` sets for the server), so the dashboard and the CLI cannot
+disagree. Model resolution is the CLI's (``vision.landmarks_job.model_for``), cached per model name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from isobalance.config import Config, load_config
+from vision.errors import IsobalanceError
+
+
+def config_path() -> str | None:
+    return os.environ.get("ISOBALANCE_CONFIG") or None
+
+
+def app_config() -> Config:
+    """The configuration for this run (defaults, overridden by the ISOBALANCE_CONFIG file).
+
+    Raises ``ConfigError`` (an IsobalanceError) with a plain sentence when the file is bad.
+    """
+    return _cached_config(config_path())
+
+
+@st.cache_resource(show_spinner=False)
+def _cached_config(path: str | None) -> Config:
+    return load_config(path)
+
+
+def model_path(cfg: Config) -> Path:
+    """The pose model bundle the configuration names (raises ModelError / ModelNotFoundError)."""
+    return _cached_model_path(cfg.vision.model, os.environ.get("ISOBALANCE_MODEL", ""))
+
+
+@st.cache_resource(show_spinner=False)
+def _cached_model_path(spec: str, env_model: str) -> Path:
+    # env_model is part of the cache key only: resolve_model reads ISOBALANCE_MODEL itself
+    from vision.landmarks_job import model_for
+
+    return Path(model_for(spec))
+
+
+def data_folder(cfg: Config) -> Path:
+    """The user data folder (config ``dashboard.data_dir``, $ISOBALANCE_DATA, or ~/.local/share)."""
+    from isobalance.paths import data_dir
+
+    return data_dir(cfg.dashboard.data_dir)
+
+
+def show_error(exc: IsobalanceError, what: str = "") -> None:
+    """One clear message for the user; the page keeps whatever it already shows."""
+    prefix = f"{what}: " if what else ""
+    st.error(f"{prefix}{exc}", icon="⚠️")
+
+
+def load_settings() -> tuple[Config, Path] | None:
+    """Config and model path, or None after showing why they cannot be used (page stops there)."""
+    try:
+        cfg = app_config()
+    except IsobalanceError as exc:
+        show_error(exc, "The configuration cannot be used")
+        return None
+    try:
+        path = model_path(cfg)
+    except IsobalanceError as exc:
+        show_error(exc, "No pose model")
+        return None
+    return cfg, path
