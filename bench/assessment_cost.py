@@ -1,0 +1,87 @@
+"""Assessment cost per frame against landmark inference per frame, measured side by side in one run.
+
+Inference: PoseLandmarker (VIDEO mode, same options as the CLI) over the clip's decoded frames.
+Assessment: ``assessment.assess.assess`` (angles, views, still windows, movement, hypotheses, plan) on
+the resulting track, and separately the JSON + HTML report writing (without key-frame extraction).
+The track is also tiled to 10x its length (timestamps continued) to show how the cost scales.
+
+    .venv/bin/python bench/assessment_cost.py [--clip tfjs_pose_squats.mp4] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from assessment.assess import assess  # noqa: E402
+from sample_videos import locate  # noqa: E402
+from vision.landmarker import PoseEstimator  # noqa: E402
+from vision.models import resolve_model  # noqa: E402
+from vision.pipeline import extract_track  # noqa: E402
+from vision.sources import open_source  # noqa: E402
+from vision.track import LandmarkTrack  # noqa: E402
+
+
+def tiled(track: LandmarkTrack, times: int) -> LandmarkTrack:
+    n = len(track)
+    step = float(np.median(np.diff(track.timestamp_ms))) if n > 1 else 33.3
+    span = track.timestamp_ms[-1] + step
+    return LandmarkTrack(np.arange(n * times), np.concatenate([track.timestamp_ms + k * span for k in range(times)]),
+                         np.tile(track.image, (times, 1, 1)), np.tile(track.world, (times, 1, 1)),
+                         np.tile(track.n_people, times), track.meta)
+
+
+def per_frame_ms(fn, n_frames: int) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1000 / n_frames
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clip", default="tfjs_pose_squats.mp4")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    model = resolve_model("full")
+    clip = locate(args.clip)
+    with open_source(clip) as s:
+        frames = list(s)
+    track = extract_track(clip, model)
+    long = tiled(track, 10)
+
+    def infer() -> None:
+        with PoseEstimator(model) as est:
+            for f in frames:
+                est.process(f.rgb, f.timestamp_ms)
+
+    def report() -> None:
+        from assessment.report import write_html, write_json
+
+        with tempfile.TemporaryDirectory() as tmp:
+            r = assess(track)
+            write_json(r, Path(tmp) / "report.json")
+            write_html(r, Path(tmp) / "report.html")
+
+    rows: dict[str, list[float]] = {"inference": [], "assess": [], "assess_10x": [], "assess+report": []}
+    for _ in range(args.rounds):  # alternate so machine noise hits all alike
+        rows["inference"].append(per_frame_ms(infer, len(frames)))
+        rows["assess"].append(per_frame_ms(lambda: assess(track), len(track)))
+        rows["assess_10x"].append(per_frame_ms(lambda: assess(long), len(long)))
+        rows["assess+report"].append(per_frame_ms(report, len(track)))
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    print(f"clip {args.clip}: {len(track)} frames ({len(long)} tiled); {args.rounds} alternating rounds")
+    for k, v in med.items():
+        print(f"  {k:14s} {v:8.3f} ms/frame   ratio to inference {v / med['inference']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
