@@ -1,0 +1,286 @@
+"""Therapist page: upload videos, watch them being processed, then review each one.
+
+For every video: annotated playback, the findings (value, threshold, uncertainty, evidence frames),
+metrics over time, the muscle hypotheses with their confirmation tests, an exercise plan the therapist
+can edit, and downloads (HTML report, JSON, landmark CSV, edited plan). The analysis is the CLI's own
+(``dashboard.review_job`` runs vision/ and assessment/); this page only shows files the job wrote in
+the upload's folder under the data folder, reached through generated upload ids.
+
+Session state (what AppTest can set and read): ``review_results`` is the list of handled uploads,
+each ``{"name": shown name, "upload_id": id or None, "error": message or None}``; ``review_seen`` the
+uploader file ids already handled (a file is processed once, not on every rerun).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import plots
+from dashboard.common import app_config, model_path, show_error
+from dashboard.plan_table import MAX_HOLD_S, MAX_REPS, SIDES, edited_plan, plan_rows
+from dashboard.review_job import (KEY_FRAME_DIR, NO_PERSON, PARTIAL, key_frame_name, load_review,
+                                  review_upload)
+from dashboard.uploads import VIDEO_SUFFIXES, display_name, save_upload
+from vision.errors import IsobalanceError
+
+RESULTS_KEY, SEEN_KEY, UPLOADER_KEY, SELECTED_KEY = "review_results", "review_seen", "review_uploader", "review_selected"
+STATUS_TEXT = {"flagged": "flagged", "within": "within", "not_measurable": "not measurable"}
+log = logging.getLogger("isobalance.dashboard.review")
+
+
+# ------------------------------------------------------------------------------------------ processing
+def process_file(uploaded, cfg, model) -> dict[str, Any]:
+    """Check, save and review one uploaded file with a progress bar; never raises for a bad file."""
+    name = display_name(uploaded.name)
+    bar = st.progress(0.0, text=f"{name}: checking the file")
+    shown = {"pct": -1}
+
+    def on_progress(done: int, total: int | None) -> None:
+        pct = int(100 * min(done / total, 1.0)) if total else 0
+        if pct != shown["pct"]:         # one update per percent, not per frame
+            shown["pct"] = pct
+            bar.progress(pct / 100, text=f"{name}: frame {done} of {total or '?'}")
+
+    try:
+        upload = save_upload(uploaded.name, uploaded, uploaded.size, cfg)
+        bar.progress(0.0, text=f"{name}: finding the body in every frame")
+        review_upload(upload, cfg, model, on_progress=on_progress)
+        return {"name": name, "upload_id": upload.id, "error": None}
+    except IsobalanceError as exc:
+        return {"name": name, "upload_id": None, "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - one broken file must not stop the page or the other files
+        log.exception("review of an uploaded file failed")
+        return {"name": name, "upload_id": None,
+                "error": f"{name} could not be processed because of an unexpected problem "
+                         f"({type(exc).__name__}); the details are in the dashboard's log."}
+    finally:
+        bar.empty()
+
+
+def handle_uploads(cfg) -> None:
+    files = st.file_uploader(
+        "Upload one or more videos", accept_multiple_files=True, key=UPLOADER_KEY,
+        max_upload_size=cfg.dashboard.max_upload_mb,
+        help=f"{', '.join(s.lstrip('.').upper() for s in VIDEO_SUFFIXES)}, up to "
+             f"{cfg.dashboard.max_upload_mb} MB each. Film the whole body, front or side view, 2-4 m away.")
+    seen: list[str] = st.session_state.setdefault(SEEN_KEY, [])
+    results: list[dict] = st.session_state.setdefault(RESULTS_KEY, [])
+    new = [f for f in files or [] if f.file_id not in seen]
+    if not new:
+        return
+    try:
+        model = model_path(cfg)
+    except IsobalanceError as exc:
+        show_error(exc, "No pose model, so the videos cannot be processed")
+        return
+    for f in new:
+        seen.append(f.file_id)
+        results.append(process_file(f, cfg, model))
+        if results[-1]["upload_id"]:
+            st.session_state[SELECTED_KEY] = results[-1]["upload_id"]   # show the newest review
+
+
+# ------------------------------------------------------------------------------------------ display
+def _fmt(value: Any, unit: str = "") -> str:
+    if not isinstance(value, (int, float)) or value != value:
+        return "—"
+    return f"{value:.1f}{'°' if unit in ('deg', '°') else (' ' + unit if unit else '')}"
+
+
+def _interval(pair: Any, unit: str = "") -> str:
+    if isinstance(pair, (list, tuple)) and len(pair) == 2:
+        return f"{_fmt(pair[0], unit)} to {_fmt(pair[1], unit)}"
+    return "—"
+
+
+def findings_table(findings: list[Mapping[str, Any]]) -> pd.DataFrame:
+    rows = [{"Metric": f["label"], "Kind": f.get("kind", "static"), "Status": STATUS_TEXT.get(f["status"], f["status"]),
+             "Value": _fmt(f.get("value"), f.get("unit", "")), "Threshold": _fmt(f.get("threshold"), f.get("unit", "")),
+             "95% CI": _interval((f.get("uncertainty") or {}).get("ci95"), f.get("unit", "")),
+             "Frames used": (f.get("uncertainty") or {}).get("n_frames"),
+             "Evidence frames": ", ".join(str(i) for i in f.get("frames", [])),
+             "Direction / reason": f.get("direction") or f.get("reason") or ""} for f in findings]
+    return pd.DataFrame(rows).astype({"Frames used": "Int64"}) if rows else pd.DataFrame(rows)
+
+
+def show_finding(f: Mapping[str, Any], folder: Path) -> None:
+    unit = f.get("unit", "")
+    u = f.get("uncertainty") or {}
+    st.markdown(f"**Value** {_fmt(f.get('value'), unit)} · **threshold** {_fmt(f.get('threshold'), unit)} · "
+                f"**view** {f.get('view', '—')}")
+    if f.get("direction"):
+        st.markdown(f"**Direction:** {f['direction']}")
+    if f.get("reason"):
+        st.markdown(f"**Why {'not measurable' if f['status'] == 'not_measurable' else 'noted'}:** {f['reason']}")
+    st.markdown(f"**Threshold source:** {f.get('threshold_source') or 'none'}")
+    if u:
+        st.markdown(f"**Uncertainty:** 95% CI {_interval(u.get('ci95'), unit)} ({u.get('ci_method', 'method not given')}); "
+                    f"IQR {_interval(u.get('iqr'), unit)}; {u.get('n_frames', '—')} frames"
+                    + (f"; possible systematic error ±{_fmt(u['systematic'], unit)}" if u.get("systematic") else ""))
+    pictures = [(i, folder / KEY_FRAME_DIR / key_frame_name(i)) for i in f.get("frames", [])]
+    pictures = [(i, p) for i, p in pictures if p.is_file()]
+    if pictures:
+        st.image([str(p) for _, p in pictures], caption=[f"evidence frame {i}" for i, _ in pictures], width=180)
+
+
+def show_hypotheses(hypotheses: list[Mapping[str, Any]]) -> None:
+    if not hypotheses:
+        st.info("No muscle hypothesis: no metric was flagged beyond its threshold and uncertainty.")
+        return
+    for h in hypotheses:
+        with st.container(border=True):
+            st.markdown(f"**{h['pattern']}** — {h['confidence']} confidence")
+            st.markdown(h["statement"])
+            if h.get("short"):
+                st.markdown("Suggested short: " + ", ".join(m["label"] for m in h["short"]))
+            if h.get("lengthened"):
+                st.markdown("Suggested lengthened (weak): " + ", ".join(m["label"] for m in h["lengthened"]))
+            ev = h.get("evidence") or {}
+            st.caption(f"Evidence: {ev.get('label', h['metric'])} {_fmt(ev.get('value'), ev.get('unit', ''))} "
+                       f"vs threshold {_fmt(ev.get('threshold'), ev.get('unit', ''))}. "
+                       + " ".join(h.get("confidence_reasons", [])))
+            st.markdown("**Confirm by hand before acting on it:**")
+            for t in h.get("confirmation_tests", []):
+                st.markdown(f"- **{t['name']}**{' ⚠' if t.get('weak') else ''}: {t['how']}")
+
+
+def show_plan(report: Mapping[str, Any], upload_id: str, stem: str) -> None:
+    from assessment.exercises import load_catalog
+
+    catalog = load_catalog()
+    rows = plan_rows(report.get("plan", []))
+    if rows.empty:
+        st.info("No exercise was suggested (no hypothesis). You can still add catalog exercises below.")
+    edited = st.data_editor(
+        rows, key=f"plan_{upload_id}", num_rows="dynamic", hide_index=True, width="stretch",
+        disabled=["technique", "why"],
+        column_config={
+            "include": st.column_config.CheckboxColumn("Include?", default=True),
+            "exercise": st.column_config.SelectboxColumn("Exercise", options=[e.name for e in catalog], required=True),
+            "side": st.column_config.SelectboxColumn("Side", options=list(SIDES), required=True),
+            "reps": st.column_config.NumberColumn("Reps", min_value=1, max_value=MAX_REPS, step=1),
+            "hold_s": st.column_config.NumberColumn("Hold (s)", min_value=1, max_value=MAX_HOLD_S, step=1),
+            "technique": st.column_config.TextColumn("Technique"),
+            "why": st.column_config.TextColumn("Why (from the hypotheses)", width="large"),
+        })
+    plan = edited_plan(edited, catalog, report)
+    for problem in plan["skipped"]:
+        st.warning(f"Not in the downloaded plan: {problem}.")
+    st.download_button("Download edited plan (JSON)", json.dumps(plan, indent=2, ensure_ascii=False),
+                       file_name=f"{stem}-plan.json", mime="application/json", key=f"dl_plan_{upload_id}")
+    with st.expander(f"Edited plan as downloaded ({len(plan['exercises'])} exercises)"):
+        st.json(plan)
+
+
+def show_downloads(files: Mapping[str, Path], upload_id: str, stem: str) -> None:
+    offered = [("report_html", "HTML report", f"{stem}-report.html", "text/html"),
+               ("report_json", "Report (JSON)", f"{stem}-report.json", "application/json"),
+               ("track_csv", "Landmarks (CSV)", f"{stem}-landmarks.csv", "text/csv"),
+               ("annotated_video", "Annotated video (MP4)", f"{stem}-annotated.mp4", "video/mp4")]
+    cols = st.columns(len(offered))
+    for col, (kind, label, file_name, mime) in zip(cols, offered):
+        path = files.get(kind)
+        if path is not None and path.is_file():
+            col.download_button(label, data=lambda p=path: p.read_bytes(), file_name=file_name, mime=mime,
+                                key=f"dl_{kind}_{upload_id}")
+
+
+def show_review(cfg, upload_id: str) -> None:
+    try:
+        result, report = load_review(cfg, upload_id)
+    except IsobalanceError as exc:
+        show_error(exc)
+        return
+    name = result.upload.original_name
+    stem = Path(name).stem or "recording"
+    st.header(name)
+    if result.status == PARTIAL:
+        st.warning(result.message)
+    elif result.status == NO_PERSON:
+        st.error(result.message)
+    left, right = st.columns([2, 3])
+    with left:
+        st.subheader("Annotated playback")
+        video = result.files.get("annotated_video")
+        if video is not None and video.is_file():
+            st.video(str(video))
+        else:
+            st.info("No annotated video was written for this upload.")
+    with right:
+        st.subheader("Summary")
+        if report is not None:
+            st.markdown("\n".join(f"- {line}" for line in report["summary"]))
+            for w in report.get("warnings", []):
+                if w != result.message:
+                    st.warning(w)
+            views = (report.get("views") or {}).get("message")
+            if views:
+                st.caption(f"View: {views}")
+    if report is None:
+        st.subheader("Downloads")
+        show_downloads(result.files, upload_id, stem)
+        return
+
+    st.subheader("Findings")
+    st.dataframe(findings_table(report["findings"]), hide_index=True, width="stretch")
+    for f in report["findings"]:
+        with st.expander(f"{f['label']} ({f.get('kind', 'static')}): {STATUS_TEXT.get(f['status'], f['status'])}"):
+            show_finding(f, result.upload.folder)
+
+    st.subheader("Metrics over time")
+    choices = plots.plottable(report)
+    if choices:
+        flagged = [k for k, f in choices.items() if f["status"] == "flagged"]
+        measured = [k for k, f in choices.items() if f["status"] != "not_measurable"]
+        chosen = st.multiselect("Metrics", list(choices), default=(flagged or measured)[:3],
+                                format_func=lambda k: f"{choices[k]['label']} ({choices[k].get('kind', 'static')})",
+                                key=f"metrics_{upload_id}")
+        for key, fig in plots.figures(report, chosen).items():
+            st.plotly_chart(fig, key=f"plot_{upload_id}_{key}", width="stretch")
+    else:
+        st.info("No metric has per-frame values to plot.")
+
+    st.subheader("Muscle hypotheses")
+    show_hypotheses(report.get("hypotheses", []))
+    st.subheader("Exercise plan")
+    show_plan(report, upload_id, stem)
+    st.subheader("Downloads")
+    show_downloads(result.files, upload_id, stem)
+    for d in report.get("disclaimers", []):
+        st.caption(d)
+
+
+def main() -> None:
+    st.title("Review videos")
+    st.caption("Videos are processed on this computer and kept in its data folder under generated names. "
+               "Findings are hypotheses to confirm by hand, not diagnoses.")
+    try:
+        cfg = app_config()
+    except IsobalanceError as exc:
+        show_error(exc, "The configuration cannot be used")
+        return
+    handle_uploads(cfg)
+    results: list[dict] = st.session_state.get(RESULTS_KEY, [])
+    for entry in results:
+        if entry.get("error"):
+            st.error(entry["error"], icon="⚠️")
+    done = [e for e in results if e.get("upload_id")]
+    if not done:
+        st.info("Upload a video to see its findings.")
+        return
+    labels = {e["upload_id"]: f"{e['name']} ({i + 1})" for i, e in enumerate(done)}
+    upload_id = done[-1]["upload_id"]
+    if len(done) > 1:
+        if st.session_state.get(SELECTED_KEY) not in labels:
+            st.session_state[SELECTED_KEY] = upload_id
+        upload_id = st.selectbox("Recording", list(labels), format_func=labels.get, key=SELECTED_KEY)
+    show_review(cfg, upload_id)
+
+
+main()
