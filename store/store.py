@@ -1,0 +1,327 @@
+"""``Store``: patients, sessions and their files, in one database plus one data folder.
+
+``Store.open(url=None, data_dir=None)`` opens (and migrates) the database: the URL given, else
+``$ISOBALANCE_DATABASE_URL``, else SQLite at ``<data folder>/isobalance.db``. Files live under the
+data folder (store/files.py explains the layout and why a killed process never leaves half a
+session). Use one data folder per database. Reads return plain dicts (``session_dict``), so callers
+never hold database objects past a transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import selectinload, sessionmaker
+
+from store import crashpoints
+from store.db import Engines, check_reachable, create_engines, env_url, migrate
+from store.documents import SessionFields, check_utc, utc_now
+from store.errors import AmbiguousIdError, NotFoundError, StoreError
+from store.files import Journal, Layout, copy_synced, fsync_dir, move_into_place, recover, remove_tree, safe_name
+from store.models import Hold, Patient, Session, StoredFile
+
+
+def default_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'isobalance.db'}"
+
+
+@dataclass
+class NewSession:
+    """One session to save: its fields, the files to copy in (role -> path), optional fixed ids/time
+    (import keeps the exported ones)."""
+
+    fields: SessionFields
+    files: dict[str, Path] = field(default_factory=dict)
+    session_id: str | None = None
+    saved_utc: str | None = None
+    expected_sha256: dict[str, str] = field(default_factory=dict)   # role -> sha256 the copy must have
+
+
+class Store:
+    def __init__(self, engines: Engines, layout: Layout, url: str) -> None:
+        self.engines = engines
+        self.layout = layout
+        self.url = url
+        self._read = sessionmaker(engines.read, expire_on_commit=False)
+        self._write = sessionmaker(engines.write, expire_on_commit=False)
+
+    # ------------------------------------------------------------------------------ lifecycle
+    @classmethod
+    def open(cls, url: str | None = None, data_dir: str | Path | None = None, *, migrate_to: str = "head") -> "Store":
+        """Open the store, bring its schema up to date and clean up after any process that died
+        while saving or deleting."""
+        from isobalance.paths import data_dir as user_data_dir
+
+        root = Path(data_dir).expanduser().resolve() if data_dir else user_data_dir()
+        root.mkdir(parents=True, exist_ok=True)
+        url = url or env_url() or default_url(root)
+        engines = create_engines(url)
+        try:
+            check_reachable(engines)
+            migrate(engines, migrate_to)
+            store = cls(engines, Layout(root), url)
+            store.recover()
+        except BaseException:
+            engines.dispose()
+            raise
+        return store
+
+    def close(self) -> None:
+        self.engines.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def root(self) -> Path:
+        return self.layout.root
+
+    def recover(self) -> int:
+        """Finish or undo saves/deletes left half-done by dead processes; returns how many."""
+        return recover(self.layout, self._session_exists, self._patient_exists)
+
+    @contextmanager
+    def reading(self) -> Iterator[OrmSession]:
+        with self._read() as s:
+            yield s
+
+    @contextmanager
+    def writing(self) -> Iterator[OrmSession]:
+        """A write transaction: committed at the end of the block, rolled back on an exception."""
+        with self._write() as s, s.begin():
+            yield s
+
+    def _session_exists(self, session_id: str) -> bool:
+        with self.reading() as s:
+            return s.get(Session, session_id) is not None
+
+    def _patient_exists(self, patient_id: str) -> bool:
+        with self.reading() as s:
+            return s.get(Patient, patient_id) is not None
+
+    # ------------------------------------------------------------------------------ patients
+    def add_patient(self, display_name: str, notes: str = "", *, patient_id: str | None = None,
+                    created_utc: str | None = None) -> str:
+        """A new patient; ``display_name`` can be a pseudonym. Returns the patient id."""
+        name = (display_name or "").strip()
+        if not name:
+            raise StoreError("a patient needs a name (a pseudonym or initials will do)")
+        if len(name) > 200:
+            raise StoreError("a patient name must be at most 200 characters")
+        pid = patient_id or uuid.uuid4().hex
+        with self.writing() as s:
+            if s.get(Patient, pid) is not None:
+                from store.errors import ConflictError
+
+                raise ConflictError(f"patient {pid} is already in the store")
+            s.add(Patient(id=pid, display_name=name, notes=notes, created_utc=check_utc(created_utc or utc_now())))
+        return pid
+
+    def patients(self) -> list[dict[str, Any]]:
+        """Every patient with session count and last session time, newest activity first."""
+        with self.reading() as s:
+            last = sa.func.max(Session.recorded_utc)
+            rows = s.execute(sa.select(Patient, sa.func.count(Session.id), last)
+                             .outerjoin(Session, Session.patient_id == Patient.id)
+                             .group_by(Patient.id).order_by(Patient.display_name, Patient.id)).all()
+        out = [patient_dict(p) | {"n_sessions": n, "last_session_utc": t} for p, n, t in rows]
+        return sorted(out, key=lambda d: d["last_session_utc"] or d["created_utc"], reverse=True)
+
+    def patient(self, patient_id: str) -> dict[str, Any]:
+        with self.reading() as s:
+            p = s.get(Patient, self.resolve_patient(patient_id))
+            return patient_dict(p)
+
+    def resolve_patient(self, ref: str) -> str:
+        """A full patient id from an id or a unique prefix of one (at least 4 characters)."""
+        return self._resolve(Patient, ref, "patient")
+
+    def resolve_session(self, ref: str) -> str:
+        return self._resolve(Session, ref, "session")
+
+    def _resolve(self, model: type, ref: str, what: str) -> str:
+        ref = (ref or "").strip().lower()
+        with self.reading() as s:
+            if ref and s.get(model, ref) is not None:
+                return ref
+            if len(ref) < 4:
+                raise NotFoundError(f"no {what} with id {ref!r} (give the id or at least its first 4 characters)")
+            ids = s.scalars(sa.select(model.id).where(model.id.startswith(ref, autoescape=True)).limit(3)).all()
+        if not ids:
+            raise NotFoundError(f"no {what} with id {ref!r}; 'isobalance sessions list' shows the ids")
+        if len(ids) > 1:
+            raise AmbiguousIdError(f"{what} id {ref!r} matches several {what}s; give more characters")
+        return ids[0]
+
+    # ------------------------------------------------------------------------------ sessions
+    def sessions(self, patient_id: str | None = None) -> list[dict[str, Any]]:
+        """Sessions (oldest first), each as ``session_dict`` without the full document."""
+        with self.reading() as s:
+            q = sa.select(Session).options(*_eager()).order_by(Session.recorded_utc, Session.id)
+            if patient_id is not None:
+                q = q.where(Session.patient_id == self.resolve_patient(patient_id))
+            return [session_dict(x, self.layout, with_document=False) for x in s.scalars(q).all()]
+
+    def session(self, session_id: str, with_document: bool = True) -> dict[str, Any]:
+        with self.reading() as s:
+            x = s.scalars(sa.select(Session).options(*_eager())
+                          .where(Session.id == self.resolve_session(session_id))).one()
+            return session_dict(x, self.layout, with_document=with_document)
+
+    def save_sessions(self, patient_id: str, new: Sequence[NewSession], *, patient: dict[str, Any] | None = None) -> list[str]:
+        """Save sessions atomically: after a crash at any point either all of them (rows and files) are in
+        the store or none is. ``patient`` (a ``patient_dict``) creates the patient in the same transaction."""
+        if patient is None:
+            patient_id = self.resolve_patient(patient_id)
+        ids = [n.session_id or uuid.uuid4().hex for n in new]
+        saved = utc_now()
+        self.layout.ensure()
+        with Journal(self.layout, "save", patient_id, ids) as journal:
+            try:
+                staged = self._stage(journal, patient_id, ids, new)
+                crashpoints.checkpoint("files_staged")
+                with self.writing() as s:
+                    if patient is not None:
+                        s.add(Patient(id=patient_id, display_name=patient["display_name"], notes=patient["notes"],
+                                      created_utc=check_utc(patient["created_utc"])))
+                    for sid, n, files in zip(ids, new, staged):
+                        row = n.fields.to_row(sid, patient_id, n.saved_utc or saved)
+                        row.files = files
+                        s.add(row)
+                    s.flush()
+                    crashpoints.checkpoint("rows_flushed")
+                    for sid in ids:
+                        move_into_place(journal.staging / sid, self.layout.session_dir(patient_id, sid))
+                    crashpoints.checkpoint("files_moved")
+            except BaseException:
+                for sid in ids:    # the transaction rolled back: undo the moves (recover() would, too)
+                    if not self._session_exists(sid):
+                        remove_tree(self.layout.session_dir(patient_id, sid))
+                if patient is not None and not self._patient_exists(patient_id):
+                    remove_tree(self.layout.patient_dir(patient_id))
+                journal.done()
+                raise
+            crashpoints.checkpoint("committed")
+            journal.done()
+        return ids
+
+    def _stage(self, journal: Journal, patient_id: str, ids: list[str], new: Sequence[NewSession]) -> list[list[StoredFile]]:
+        out = []
+        for sid, n in zip(ids, new):
+            folder = journal.staging / sid
+            folder.mkdir(parents=True)
+            rows = []
+            names: set[str] = set()
+            for role, src in sorted(n.files.items()):
+                src = Path(src)
+                if not src.is_file():
+                    raise StoreError(f"file for {role!r} not found: {src}")
+                name = safe_name(role, src)
+                if name in names:
+                    raise StoreError(f"two files would be stored as {name!r}; give each role once")
+                names.add(name)
+                try:
+                    digest, size = copy_synced(src, folder / name)
+                except OSError as exc:
+                    raise StoreError(f"cannot copy {src} into the store: {exc.strerror or exc}") from None
+                want = n.expected_sha256.get(role)
+                if want and want != digest:
+                    raise StoreError(f"file {src} does not match its recorded sha256 (changed or damaged)")
+                rows.append(StoredFile(role=role, name=name, relpath=self.layout.relpath(patient_id, sid, name),
+                                       sha256=digest, size_bytes=size))
+            fsync_dir(folder)
+            out.append(rows)
+        fsync_dir(journal.staging)
+        return out
+
+    # ------------------------------------------------------------------------------ deletion
+    def delete_session(self, session_id: str) -> None:
+        sid = self.resolve_session(session_id)
+        with self.reading() as s:
+            pid = s.get(Session, sid).patient_id
+        self.layout.ensure()
+        with Journal(self.layout, "delete_sessions", pid, [sid]) as journal:
+            with self.writing() as s:
+                s.delete(s.get(Session, sid))
+            crashpoints.checkpoint("delete_committed")
+            remove_tree(self.layout.session_dir(pid, sid))
+            journal.done()
+
+    def delete_patient(self, patient_id: str) -> dict[str, int]:
+        """Remove the patient, every row of theirs and their whole file folder. Returns counts."""
+        pid = self.resolve_patient(patient_id)
+        counts = self.count_rows(pid)
+        self.layout.ensure()
+        with Journal(self.layout, "delete_patient", pid, []) as journal:
+            with self.writing() as s:
+                s.delete(s.get(Patient, pid))
+            crashpoints.checkpoint("delete_committed")
+            remove_tree(self.layout.patient_dir(pid))
+            journal.done()
+        return counts
+
+    def count_rows(self, patient_id: str | None = None) -> dict[str, int]:
+        """Rows per table (for one patient, or all): what a deletion removes, what a test checks."""
+        from store.models import FindingRow, HoldRepetition, PlanItem
+
+        with self.reading() as s:
+            def n(model: type, *joins: Any) -> int:
+                q = sa.select(sa.func.count()).select_from(model)
+                for j in joins:
+                    q = q.join(j)
+                if patient_id is not None:
+                    q = q.where((Patient.id if model is Patient else Session.patient_id) == patient_id)
+                return int(s.scalar(q))
+
+            return {"patients": n(Patient), "sessions": n(Session), "findings": n(FindingRow, Session),
+                    "plan_items": n(PlanItem, Session), "holds": n(Hold, Session),
+                    "hold_repetitions": n(HoldRepetition, Hold, Session), "files": n(StoredFile, Session)}
+
+    def verify_files(self, patient_id: str | None = None) -> list[str]:
+        """Problems with stored files (missing, wrong sha256); empty when all is well."""
+        from store.files import sha256_file
+
+        problems = []
+        for sess in self.sessions(patient_id):
+            for f in sess["files"]:
+                p = Path(f["path"])
+                if not p.is_file():
+                    problems.append(f"missing: {f['relpath']}")
+                elif sha256_file(p) != f["sha256"]:
+                    problems.append(f"sha256 mismatch: {f['relpath']}")
+        return problems
+
+
+def _eager() -> list:
+    return [selectinload(Session.findings), selectinload(Session.plan),
+            selectinload(Session.holds).selectinload(Hold.repetitions), selectinload(Session.files)]
+
+
+def patient_dict(p: Patient | None) -> dict[str, Any]:
+    if p is None:
+        raise NotFoundError("no such patient")
+    return {"id": p.id, "display_name": p.display_name, "created_utc": p.created_utc, "notes": p.notes}
+
+
+def _columns(row: Any, skip: tuple[str, ...] = ("id", "session_id", "hold_id")) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in sa.inspect(row).mapper.column_attrs if c.key not in skip}
+
+
+def session_dict(x: Session, layout: Layout, with_document: bool = True) -> dict[str, Any]:
+    d = _columns(x, skip=("document",)) | {"id": x.id}
+    d["findings"] = [_columns(f) for f in x.findings]
+    d["plan"] = [_columns(p) for p in x.plan]
+    d["holds"] = [_columns(h) | {"repetitions": [_columns(r) for r in h.repetitions]} for h in x.holds]
+    d["files"] = [_columns(f) | {"path": str(layout.root / f.relpath)} for f in x.files]
+    if with_document:
+        d["document"] = x.document
+    return d
