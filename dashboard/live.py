@@ -1,0 +1,512 @@
+"""Live webcam processing for the dashboard: the frame callbacks behind streamlit-webrtc.
+
+Why this shape: streamlit-webrtc calls ``LiveSession.on_frame`` in a worker thread for every webcam
+frame. That thread must not touch ``st.*``, so each session keeps its own state behind a lock and
+publishes an immutable ``LiveSnapshot`` the page polls (``st.fragment(run_every=...)``).
+
+One ``PoseEstimator`` (MediaPipe VIDEO mode) is shared by all sessions (``shared_estimator``, cached
+with ``st.cache_resource``); it has its own lock, and frames get strictly increasing timestamps from
+``time.monotonic()``. Subject selection and One-Euro smoothing are per session, exactly as in
+``vision.pipeline.stream_poses``. Everything the pages judge comes from assessment/ code:
+
+- ``GuidedCapture`` (self-assessment): each step ("front", then "side") is checked live on the last
+  second of poses with ``assessment.views`` (whole body in frame, which view, camera roll) and
+  ``assessment.static.landmark_speed`` (still), and captured once every check has passed for
+  ``still_s`` seconds. The captured frames are then assessed by ``assessment.assess.assess``.
+- ``LiveHold`` (guided exercise): ``assessment.hold.HoldMonitor`` fed frame by frame and drawn with
+  ``assessment.hold_drawing.draw_hold_overlay`` - the same code path as ``isobalance hold``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import streamlit as st
+
+from assessment.angles import BACK, FRONT, LEFT_SIDE, RIGHT_SIDE, UNKNOWN
+from vision.errors import IsobalanceError
+from vision.pipeline import PipelineSettings, make_smoother
+from vision.subject import SubjectSelector
+from vision.track import LandmarkTrack, PoseFrame, TrackMeta
+
+Clock = Callable[[], float]            # seconds, monotonic
+
+
+def monotonic_ms_clock(clock: Clock = time.monotonic) -> Callable[[], float]:
+    return lambda: clock() * 1000.0
+
+
+# ============================================================================ the shared model
+def make_estimator(model_path: str | Path, settings: PipelineSettings):
+    """One VIDEO-mode PoseEstimator, closed at interpreter exit (MediaPipe needs an explicit close)."""
+    from vision.landmarker import PoseEstimator
+
+    est = PoseEstimator(model_path, mode="video", num_poses=settings.num_poses,
+                        min_detection_confidence=settings.min_detection_confidence,
+                        min_presence_confidence=settings.min_presence_confidence,
+                        min_tracking_confidence=settings.min_tracking_confidence)
+    _close_at_exit(est)
+    return est
+
+
+def _close_at_exit(est) -> None:
+    """Close before MediaPipe's worker pool shuts down (threading's exit hooks run before atexit's)."""
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        (register or atexit.register)(est.close)
+    except RuntimeError:          # interpreter already shutting down
+        pass
+
+
+RTC_CONFIGURATION = {"iceServers": []}           # one machine: no STUN/TURN server needed
+MEDIA_CONSTRAINTS = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False}
+
+
+def server_runtime() -> bool:
+    """True inside a real Streamlit server (streamlit.testing's AppTest has no WebRTC session manager)."""
+    from streamlit.runtime import Runtime
+
+    # AppTest installs a spec'd Mock as the runtime: it passes isinstance but has no session manager
+    return Runtime.exists() and hasattr(Runtime.instance(), "_session_mgr")
+
+
+def webrtc_view(key: str, session: "LiveSession"):
+    """The live webcam component, its frames processed by ``session.on_frame`` in a worker thread.
+
+    Under AppTest (no server) a caption stands in for it; the browser tests cover the real thing.
+    """
+    if not server_runtime():
+        st.caption("Live video needs the dashboard server (`isobalance dashboard`).")
+        return None
+    from streamlit_webrtc import webrtc_streamer
+
+    return webrtc_streamer(key=key, video_frame_callback=session.on_frame, rtc_configuration=RTC_CONFIGURATION,
+                           media_stream_constraints=MEDIA_CONSTRAINTS, async_processing=True)
+
+
+def shared_estimator(model_path: str | Path, settings: PipelineSettings):
+    """The process-wide estimator for this model and settings (``st.cache_resource``)."""
+    return _cached_estimator(str(model_path), settings.num_poses, settings.min_detection_confidence,
+                             settings.min_presence_confidence, settings.min_tracking_confidence)
+
+
+@st.cache_resource(show_spinner="Loading the pose model…")
+def _cached_estimator(model_path: str, num_poses: int, det: float, pres: float, track: float):
+    return make_estimator(model_path, PipelineSettings(num_poses=num_poses, min_detection_confidence=det,
+                                                       min_presence_confidence=pres,
+                                                       min_tracking_confidence=track))
+
+
+class PoseStream:
+    """Per-session pose path: shared estimator -> own subject selector -> own smoother."""
+
+    def __init__(self, estimator, settings: PipelineSettings, now_ms: Callable[[], float] | None = None):
+        self.estimator = estimator
+        self.settings = settings
+        self.now_ms = now_ms or monotonic_ms_clock()
+        self.selector = SubjectSelector()
+        self.smoother = make_smoother(settings)
+        self.index = 0
+
+    def pose(self, rgb: np.ndarray) -> PoseFrame:
+        t = self.now_ms()
+        poses = self.estimator.process(rgb, t)
+        idx = self.selector.choose(poses.image, t, rgb.shape[1] / rgb.shape[0])
+        if idx is None:
+            pose = PoseFrame.missing(self.index, t)
+        else:
+            pose = PoseFrame(self.index, t, poses.image[idx], poses.world[idx], len(poses))
+        if self.smoother is not None:
+            pose = self.smoother(pose)
+        self.index += 1
+        return pose
+
+
+# ============================================================================ guided capture
+STEPS = ("front", "side")
+STEP_VIEWS = {"front": (FRONT,), "side": (LEFT_SIDE, RIGHT_SIDE)}
+STEP_PROMPTS = {"front": "Stand facing the camera, arms relaxed at your sides",
+                "side": "Turn to your side (either side) and stand relaxed"}
+CHECK_NAMES = ("person", "in_frame", "view", "level", "still")
+CHECK_LABELS = {"person": "Someone in view", "in_frame": "Whole body in frame", "view": "Right view",
+                "level": "Camera level", "still": "Standing still"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool | None          # None = cannot be checked in this step (says why in ``message``)
+    message: str
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    still_s: float = 3.0               # every check must pass this long before a view is captured
+    window_s: float = 1.0              # checks look at the last second of poses
+    check_every_ms: float = 200.0      # the checks run at most this often (the drawing runs every frame)
+
+
+@dataclass
+class CapturedView:
+    """One captured step: the poses and the clean frames of the still period that passed."""
+
+    step: str
+    poses: list[PoseFrame]
+    frames: list[np.ndarray]
+
+    def track(self, model: str = "", smoothing: dict | None = None) -> LandmarkTrack:
+        """The captured frames as a track (frames renumbered from 0, time from 0)."""
+        t0 = self.poses[0].timestamp_ms
+        poses = [PoseFrame(i, p.timestamp_ms - t0, p.image, p.world, p.n_people) for i, p in enumerate(self.poses)]
+        h, w = self.frames[0].shape[:2]
+        dur = (poses[-1].timestamp_ms - poses[0].timestamp_ms) / 1000.0
+        fps = (len(poses) - 1) / dur if dur > 0 else float("nan")
+        meta = TrackMeta(source=f"webcam ({self.step} view, guided capture)", fps=fps, width=w, height=h,
+                         model=model, smoothing=smoothing or {}, subject="largest person in view")
+        return LandmarkTrack.from_frames(poses, meta)
+
+
+def step_checks(track: LandmarkTrack, step: str, level_track: LandmarkTrack | None = None,
+                min_detected: float = 0.8) -> list[Check]:
+    """Plain-language checks of one step on a short window of poses, in CHECK_NAMES order.
+
+    The camera level is judged on ``level_track`` (the last few seconds, default ``track``): a roll
+    estimate is the median of three tilts, and one second of jitter can tip it either way.
+
+    All measurement is assessment/ code: framing and view from ``assessment.views``, camera roll from
+    ``detect_camera_roll`` on the static metrics, stillness from ``assessment.static.landmark_speed``.
+    """
+    from assessment.angles import compute_angles
+    from assessment.static import STILL_SPEED, landmark_speed
+    from assessment.views import VIEW_WORDS, check_framing, detect_camera_roll, summarize_views
+
+    n = len(track)
+    detected = track.detected
+    frac = float(detected.mean()) if n else 0.0
+    if n == 0 or frac < min_detected:
+        return [Check("person", False, "Step into view: nobody is seen yet")] + [
+            Check(c, False, "waiting for a person") for c in CHECK_NAMES[1:]]
+    checks = [Check("person", True, "a person is in view")]
+    framing = check_framing(track, min_fraction=1.0)
+    if framing.ok:
+        checks.append(Check("in_frame", True, "head to feet are in the picture"))
+    else:
+        worst = max(framing.cut_off.items(), key=lambda kv: kv[1])[0] if framing.cut_off else ""
+        part = worst.replace("left_", "").replace("right_", "")
+        where = {"ankle": "your feet", "knee": "your knees", "nose": "your head", "hip": "your hips",
+                 "shoulder": "your shoulders"}.get(part, "your whole body")
+        checks.append(Check("in_frame", False, f"Step back or move the camera so {where} "
+                                               "and the rest of your body are in the picture"))
+    views = summarize_views(track)
+    wanted = STEP_VIEWS[step]
+    seen = VIEW_WORDS.get(views.dominant, views.dominant)
+    if views.dominant in wanted:
+        checks.append(Check("view", True, f"{seen}"))
+    elif step == "front":
+        advice = "turn to face the camera" if views.dominant != BACK else "turn around to face the camera"
+        checks.append(Check("view", False, f"Not a front view yet ({seen}): {advice}"))
+    else:
+        checks.append(Check("view", False, f"Not a side view yet ({seen}): turn a quarter turn so your "
+                                           "shoulder points at the camera"))
+    if step == "front" and views.dominant == FRONT:
+        a = compute_angles(level_track if level_track is not None else track,
+                           ids=("shoulder_line_tilt", "pelvis_line_tilt", "body_axis_lean"))
+        med = a.median(skipna=True)
+        roll = detect_camera_roll(float(med["shoulder_line_tilt"]), float(med["pelvis_line_tilt"]),
+                                  float(med["body_axis_lean"]), views.dominant)
+        if roll.suspected:
+            checks.append(Check("level", False, f"The camera looks tilted by about {abs(roll.angle_deg):.0f}°: "
+                                                "set it level (a phone leaning on a book often tilts)"))
+        elif roll.angle_deg is None:
+            checks.append(Check("level", False, "Camera level cannot be checked yet: shoulders, hips and "
+                                                "ankles must be visible"))
+        else:
+            checks.append(Check("level", True, "no camera tilt detected"))
+    elif step == "front":
+        checks.append(Check("level", False, "Camera level is checked once you face the camera"))
+    else:
+        checks.append(Check("level", None, "Checked in the front view; keep the camera where it was"))
+    speed = landmark_speed(track)
+    speed = speed[np.isfinite(speed)]
+    if len(speed) and float(speed.max()) < STILL_SPEED:
+        checks.append(Check("still", True, "standing still"))
+    else:
+        checks.append(Check("still", False, "Stand still, arms relaxed"))
+    return checks
+
+
+class GuidedCapture:
+    """Front, then side: each step is captured after every check has passed for ``still_s`` seconds.
+
+    Not thread-safe by itself (``LiveSession`` serialises calls). ``feed`` returns the text drawn
+    on the frame.
+    """
+
+    def __init__(self, settings: CaptureSettings = CaptureSettings(), steps: tuple[str, ...] = STEPS):
+        self.settings = settings
+        self.steps = steps
+        self.step_index = 0
+        self.captured: dict[str, CapturedView] = {}
+        self.checks: list[Check] = []
+        self.ok_since: float | None = None
+        self._buf: deque[tuple[PoseFrame, np.ndarray]] = deque()
+        self._last_check = -np.inf
+        self._size: tuple[int, int] | None = None
+
+    @property
+    def step(self) -> str | None:
+        return self.steps[self.step_index] if self.step_index < len(self.steps) else None
+
+    @property
+    def done(self) -> bool:
+        return self.step is None
+
+    def held_s(self, now_ms: float) -> float:
+        return 0.0 if self.ok_since is None else (now_ms - self.ok_since) / 1000.0
+
+    def prompt(self, now_ms: float) -> str:
+        if self.done:
+            return "Both views captured: see your assessment below"
+        failing = [c for c in self.checks if c.ok is False]
+        if not self.checks:
+            return STEP_PROMPTS[self.step]
+        if failing:
+            return failing[0].message
+        left = max(1, math.ceil(self.settings.still_s - self.held_s(now_ms)))
+        return f"Good - hold still for {left} more second{'s' if left != 1 else ''}"
+
+    def feed(self, pose: PoseFrame, rgb: np.ndarray) -> None:
+        if self.done:
+            return
+        t = pose.timestamp_ms
+        self._size = (rgb.shape[1], rgb.shape[0])
+        keep_ms = (self.settings.still_s + self.settings.window_s) * 1000.0
+        self._buf.append((pose, rgb))
+        while self._buf and self._buf[0][0].timestamp_ms < t - keep_ms:
+            self._buf.popleft()
+        if t - self._last_check < self.settings.check_every_ms:
+            return
+        self._last_check = t
+        window = [p for p, _ in self._buf if p.timestamp_ms >= t - self.settings.window_s * 1000.0]
+        w, h = self._size
+        meta = TrackMeta(width=w, height=h)
+        self.checks = step_checks(LandmarkTrack.from_frames(window, meta), self.step,
+                                  LandmarkTrack.from_frames([p for p, _ in self._buf], meta))
+        if all(c.ok is not False for c in self.checks):
+            if self.ok_since is None:
+                self.ok_since = window[0].timestamp_ms
+            elif t - self.ok_since >= self.settings.still_s * 1000.0:
+                self._capture(t)
+        else:
+            self.ok_since = None
+
+    def _capture(self, t: float) -> None:
+        rows = [(p, f) for p, f in self._buf if p.timestamp_ms >= self.ok_since]
+        self.captured[self.step] = CapturedView(self.step, [p for p, _ in rows], [f for _, f in rows])
+        self.step_index += 1
+        self.ok_since = None
+        self.checks = []
+        self._buf.clear()
+        self._last_check = -np.inf
+
+    def overlay_text(self, now_ms: float) -> list[str]:
+        if self.done:
+            return ["Both views captured"]
+        n = self.step_index + 1
+        return [f"Step {n}/{len(self.steps)}: {self.step} view", self.prompt(now_ms)]
+
+
+def assess_captured(view: CapturedView, folder: Path, model: str = "", smoothing: dict | None = None
+                    ) -> tuple[Any, dict[int, str]]:
+    """Assess one captured view with the CLI's ``assess``; return (report, evidence key frames).
+
+    The clean frames are written to ``folder`` as an H.264 clip under a generated name (video stays
+    on this machine) so the report's key frames show the real picture with the skeleton drawn.
+    """
+    import uuid
+
+    from assessment.assess import assess
+    from assessment.report import MAX_KEY_FRAMES_PER_FINDING, key_frame_images
+    from vision.drawing import AnnotatedVideoWriter
+
+    track = view.track(model, smoothing)
+    folder.mkdir(parents=True, exist_ok=True)
+    video = folder / f"capture-{uuid.uuid4().hex}-{view.step}.mp4"
+    h, w = view.frames[0].shape[:2]
+    fps = track.meta.fps if np.isfinite(track.meta.fps) else 15.0
+    with AnnotatedVideoWriter(video, w, h, fps) as writer:
+        for frame, ts in zip(view.frames, track.timestamp_ms):
+            writer.write(frame, ts)
+    report = assess(track, video_path=video)
+    wanted = [fr for f in report.findings if f.flagged for fr in f.frames[:MAX_KEY_FRAMES_PER_FINDING]]
+    if not wanted:
+        wanted = [int(track.frame_index[len(track) // 2])]
+    return report, key_frame_images(track, wanted, video)
+
+
+# ============================================================================ hold monitor
+class LiveHold:
+    """``HoldMonitor`` fed frame by frame, drawn like ``isobalance hold``; created at the first frame
+    (the monitor needs the frame size)."""
+
+    def __init__(self, protocol, settings):
+        self.protocol = protocol
+        self.settings = settings
+        self.monitor = None
+        self.status = None
+        self.finished = False
+
+    def feed(self, pose: PoseFrame, rgb: np.ndarray) -> None:
+        from assessment.hold import HoldMonitor, Phase
+
+        if self.finished:
+            return
+        if self.monitor is None:
+            self.monitor = HoldMonitor(self.protocol, (rgb.shape[1], rgb.shape[0]), self.settings)
+        self.status = self.monitor.update(pose)
+        if self.status.phase is Phase.DONE:
+            self.finished = True
+
+    def draw(self, rgb: np.ndarray, pose: PoseFrame) -> None:
+        from assessment.hold_drawing import draw_hold_overlay
+
+        if self.status is not None:
+            draw_hold_overlay(rgb, self.status, pose.image, self.protocol.still_landmarks)
+
+    def result(self):
+        """Close the session and return the monitor's ``HoldResult`` (NotMeasurableError if nothing seen)."""
+        from assessment.stillness import NotMeasurableError
+
+        self.finished = True
+        if self.monitor is None:
+            raise NotMeasurableError("no webcam frames arrived: press START and allow the camera")
+        return self.monitor.result()
+
+
+# ============================================================================ the session
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """What the page shows; replaced as a whole by the worker thread after every frame."""
+
+    frames: int = 0
+    frames_with_pose: int = 0
+    last_frame_ms: float | None = None
+    size: tuple[int, int] | None = None
+    inference_ms: float = float("nan")       # running mean over the last frames
+    overlay_ms: float = float("nan")         # analysis + drawing
+    error: str = ""
+    # guided capture
+    step: str | None = None
+    prompt: str = ""
+    checks: tuple[Check, ...] = ()
+    held_s: float = 0.0
+    captured: tuple[str, ...] = ()
+    # hold
+    hold: Any = None                          # assessment.hold.HoldStatus
+    hold_finished: bool = False
+
+    @property
+    def pose_seen(self) -> bool:
+        return self.frames_with_pose > 0
+
+
+class LiveSession:
+    """One browser session's live processing (capture or hold), callable from the webrtc thread."""
+
+    def __init__(self, estimator, settings: PipelineSettings, task: GuidedCapture | LiveHold,
+                 now_ms: Callable[[], float] | None = None, draw_skeleton: bool = True):
+        self.stream = PoseStream(estimator, settings, now_ms)
+        self.task = task
+        self.draw_skeleton = draw_skeleton
+        self._lock = threading.Lock()
+        self._snapshot = LiveSnapshot()
+        self._times: deque[tuple[float, float]] = deque(maxlen=30)
+
+    # ---------------------------------------------------------------- worker thread
+    def on_frame(self, frame):
+        """streamlit-webrtc ``video_frame_callback``: av.VideoFrame in, annotated av.VideoFrame out."""
+        import av
+
+        rgb = frame.to_ndarray(format="rgb24")
+        out = self.process(rgb)
+        new = av.VideoFrame.from_ndarray(out, format="rgb24")
+        new.pts, new.time_base = frame.pts, frame.time_base
+        return new
+
+    def process(self, rgb: np.ndarray) -> np.ndarray:
+        """Pose, analysis and drawing for one RGB frame; returns the annotated frame."""
+        with self._lock:
+            t0 = time.perf_counter()
+            try:
+                pose = self.stream.pose(rgb)
+            except (IsobalanceError, RuntimeError, ValueError) as exc:
+                self._snapshot = replace(self._snapshot, error=f"pose model failed on a frame: {exc}")
+                return rgb
+            t1 = time.perf_counter()
+            out = rgb.copy()
+            error = ""
+            try:
+                self.task.feed(pose, rgb)
+                self._draw(out, pose)
+            except IsobalanceError as exc:
+                error = str(exc)
+            t2 = time.perf_counter()
+            self._times.append(((t1 - t0) * 1000.0, (t2 - t1) * 1000.0))
+            self._publish(pose, rgb, error)
+            return out
+
+    def _draw(self, out: np.ndarray, pose: PoseFrame) -> None:
+        from vision.drawing import draw_label, draw_pose
+
+        if isinstance(self.task, LiveHold):
+            if self.task.status is not None:
+                self.task.draw(out, pose)
+            elif self.draw_skeleton and pose.detected:
+                draw_pose(out, pose.image)
+            return
+        if self.draw_skeleton and pose.detected:
+            draw_pose(out, pose.image)
+        for row, text in enumerate(self.task.overlay_text(pose.timestamp_ms)):
+            draw_label(out, text, row=row)
+
+    def _publish(self, pose: PoseFrame, rgb: np.ndarray, error: str) -> None:
+        times = np.array(self._times)
+        snap = self._snapshot
+        common = dict(frames=snap.frames + 1, frames_with_pose=snap.frames_with_pose + int(pose.detected),
+                      last_frame_ms=pose.timestamp_ms, size=(rgb.shape[1], rgb.shape[0]),
+                      inference_ms=float(times[:, 0].mean()), overlay_ms=float(times[:, 1].mean()),
+                      error=error)
+        task = self.task
+        if isinstance(task, GuidedCapture):
+            self._snapshot = LiveSnapshot(**common, step=task.step, prompt=task.prompt(pose.timestamp_ms),
+                                          checks=tuple(task.checks), held_s=task.held_s(pose.timestamp_ms),
+                                          captured=tuple(task.captured))
+        else:
+            self._snapshot = LiveSnapshot(**common, hold=task.status, hold_finished=task.finished)
+
+    # ---------------------------------------------------------------- page thread
+    def snapshot(self) -> LiveSnapshot:
+        with self._lock:
+            return self._snapshot
+
+    def captured(self) -> dict[str, CapturedView]:
+        with self._lock:
+            return dict(self.task.captured) if isinstance(self.task, GuidedCapture) else {}
+
+    def hold_result(self):
+        with self._lock:
+            return self.task.result()
+
+    def reset(self, task: GuidedCapture | LiveHold) -> None:
+        with self._lock:
+            self.task = task
+            self._snapshot = LiveSnapshot()
+            self._times.clear()

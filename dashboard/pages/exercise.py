@@ -1,0 +1,188 @@
+"""Patient page: a guided isometric exercise, checked live.
+
+Pick an exercise (from the plan of this session's self-assessment, or from the catalog), read its
+instructions, then a short rest calibration and the live hold: a timer that runs only while the named
+joints are still, a still / moving indicator, which joint moved, the repetition count, and the
+per-repetition summary at the end. All judging is ``assessment.hold.HoldMonitor`` fed frame by frame
+(``dashboard.live.LiveHold``) - the same code path as ``isobalance hold``.
+
+A link can preselect an exercise with ``?exercise=<id>``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.common import load_settings, show_error
+from dashboard.live import LiveHold, LiveSession, shared_estimator, webrtc_view
+from vision.errors import IsobalanceError
+
+SESSION_KEY = "exercise_session"
+RESULT_KEY = "exercise_result"
+POLL_S = 0.5
+STILLNESS_WORDS = {"still": ("🟢", "Still"), "moving": ("🟠", "Moving…"), "returning": ("🟠", "Settling back"),
+                   "broken": ("🔴", "Moved"), "not_visible": ("⚪", "Joints not visible"),
+                   "not_judged": ("⚪", "Not judged in this phase")}
+
+
+def choose_exercise(catalog):
+    """The chosen catalog exercise, or None (after saying what to do)."""
+    from assessment.exercises import CatalogError
+
+    plan = st.session_state.get("plan") or []
+    if plan:
+        options = [p.exercise.id for p in plan]
+        st.write("Exercises suggested by your self-assessment (do them only after a therapist has confirmed "
+                 "the findings):")
+    else:
+        options = list(catalog.ids)
+        st.caption("No self-assessment in this session yet, so the whole catalog is listed. A therapist "
+                   "should choose the exercise with you.")
+    wanted = st.query_params.get("exercise")
+    index = None
+    if wanted:
+        try:
+            catalog.get(wanted)
+        except CatalogError as exc:
+            show_error(exc, "Unknown exercise in the link")
+        else:
+            if wanted not in options:
+                options.append(wanted)
+            index = options.index(wanted)
+    names = {e.id: e.name for e in catalog}
+    chosen = st.selectbox("Exercise", options, index=index, format_func=lambda i: f"{names.get(i, i)}  ({i})",
+                          placeholder="Choose an exercise")
+    if chosen is None:
+        st.info("Choose an exercise to see its instructions and start the guided hold.")
+        return None
+    try:
+        return catalog.get(chosen)
+    except CatalogError as exc:
+        show_error(exc)
+        return None
+
+
+def show_instructions(ex) -> None:
+    st.subheader(ex.name)
+    st.write(f"**{ex.technique}** for the {ex.target_muscle.replace('_', ' ')} ({ex.side}). "
+             f"Camera: {ex.camera_view} view.")
+    st.markdown(f"**Start position:** {ex.start_position}")
+    st.markdown("\n".join(f"{i}. {s}" for i, s in enumerate(ex.steps, 1)))
+    lo, hi = ex.effort_pct
+    st.markdown(f"**Dose:** contract at {lo:g}-{hi:g}% effort for {ex.hold_s:g} s, relax {ex.relax_s:g} s"
+                + (f", stretch {ex.stretch_s:g} s" if ex.stretch_s else "") + f"; {ex.repetitions} repetitions.")
+    st.markdown("**Keep still:** " + ", ".join(n.replace("_", " ") for n in ex.still_landmarks + ex.still_angles))
+    for s in ex.safety:
+        st.warning(s, icon="⚠️")
+
+
+def hold_session(estimator, cfg, ex, calibrate_s: float, settle_s: float) -> LiveSession:
+    from assessment.hold import HoldProtocol, HoldSettings
+
+    key = (ex.id, calibrate_s, settle_s, id(estimator))
+    stored = st.session_state.get(SESSION_KEY)
+    if stored is None or stored[0] != key:
+        protocol = HoldProtocol.from_exercise(ex)
+        task = LiveHold(protocol, HoldSettings(calibrate_s=calibrate_s, settle_s=settle_s))
+        stored = (key, LiveSession(estimator, cfg.vision.pipeline_settings(), task))
+        st.session_state[SESSION_KEY] = stored
+        st.session_state.pop(RESULT_KEY, None)
+    return stored[1]
+
+
+@st.fragment(run_every=POLL_S)
+def live_hold_status(session: LiveSession) -> None:
+    snap = session.snapshot()
+    if snap.frames == 0:
+        st.info("Press **START** above and allow the camera. Stand so the joints listed above are in view.")
+        return
+    if snap.error:
+        st.error(snap.error)
+    status = snap.hold
+    pose = "detected" if snap.frames_with_pose else "not detected yet"
+    st.caption(f"Pose {pose} in {snap.frames_with_pose} of {snap.frames} frames; pose model "
+               f"{snap.inference_ms:.0f} ms per frame, hold check and drawing {snap.overlay_ms:.1f} ms")
+    if status is None:
+        return
+    from assessment.hold import Phase
+
+    icon, words = STILLNESS_WORDS[status.stillness.value]
+    cols = st.columns(4)
+    cols[0].metric("Phase", status.phase.value.capitalize())
+    cols[1].metric("Repetition", f"{status.rep} / {status.repetitions}")
+    if status.phase is Phase.HOLD:
+        target = status.held_s + (status.phase_remaining_s or 0.0)
+        cols[2].metric("Held still", f"{status.held_s:.1f} s", help=f"of {target:.0f} s; counts only while still")
+    elif status.phase_remaining_s is not None:
+        cols[2].metric("Time left", f"{status.phase_remaining_s:.1f} s")
+    else:
+        cols[2].metric("Time", f"{status.phase_elapsed_s:.1f} s")
+    cols[3].metric("Breaks", status.breaks)
+    st.subheader(f"{icon} {words}")
+    st.write(status.message)
+    if status.worst_channel and status.stillness.value in ("moving", "broken"):
+        st.write(f"Moved: **{status.worst_channel.replace('_', ' ')}**")
+    if snap.hold_finished and RESULT_KEY not in st.session_state:
+        st.rerun()                        # whole page: show the summary
+
+
+def show_result(result) -> None:
+    data = result.to_dict()
+    s = data["summary"]
+    st.header("Summary")
+    st.write(f"{s['repetitions_completed']} of {s['repetitions_planned']} repetitions completed, "
+             f"{s['breaks']} break(s), {s['frames']} frames over {s['duration_s']:.0f} s.")
+    rows = [{"repetition": r["index"], "outcome": r["outcome"], "held still (s)": r["held_still_s"],
+             "longest unbroken (s)": r["longest_unbroken_s"], "breaks": len(r["breaks"]),
+             "joints that moved": ", ".join(sorted({b["joint"].replace("_", " ") for b in r["breaks"]})) or "—"}
+            for r in data["repetitions"]]
+    if rows:
+        st.table(rows)
+    for note in data["notes"]:
+        st.caption(f"Note: {note}")
+    st.download_button("Download the result (JSON)", data=__import__("json").dumps(data, indent=2),
+                       file_name=f"hold-{result.protocol.exercise_id}.json", mime="application/json")
+
+
+def main() -> None:
+    st.title("Guided exercise")
+    settings = load_settings()
+    if settings is None:
+        st.stop()
+    cfg, model = settings
+    from assessment.exercises import load_catalog
+
+    try:
+        catalog = load_catalog()
+    except IsobalanceError as exc:
+        show_error(exc, "The exercise catalog cannot be read")
+        st.stop()
+    ex = choose_exercise(catalog)
+    if ex is None:
+        st.stop()
+    show_instructions(ex)
+    with st.expander("Timing"):
+        calibrate_s = st.slider("Rest calibration (s)", 0.0, 10.0, 3.0, 0.5,
+                                help="Stand relaxed and still at the start: measures how much the joints "
+                                     "jitter on this camera, so small jitter is not called movement")
+        settle_s = st.slider("Still before each hold starts (s)", 0.5, 5.0, 1.0, 0.5)
+    try:
+        estimator = shared_estimator(model, cfg.vision.pipeline_settings())
+        session = hold_session(estimator, cfg, ex, calibrate_s, settle_s)
+    except IsobalanceError as exc:
+        show_error(exc, "The exercise cannot be started")
+        st.stop()
+
+    webrtc_view(f"exercise-{ex.id}", session)
+    live_hold_status(session)
+    finish = st.button("Finish and show the summary", help="End the session now; an open hold counts as ended")
+    if RESULT_KEY not in st.session_state and (session.snapshot().hold_finished or finish):
+        try:
+            st.session_state[RESULT_KEY] = session.hold_result()
+        except IsobalanceError as exc:
+            show_error(exc, "No summary")
+    if RESULT_KEY in st.session_state:
+        show_result(st.session_state[RESULT_KEY])
+
+
+main()

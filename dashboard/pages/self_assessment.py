@@ -1,0 +1,171 @@
+"""Patient page: self-assessment by webcam.
+
+Live video with the skeleton drawn, then a guided capture - "stand facing the camera", then "turn to
+your side" - each step checked live (whole body in frame, camera level, right view, still for a few
+seconds) by ``dashboard.live.GuidedCapture``; then each captured view is assessed by the CLI's own
+``assessment.assess.assess``: what was found in everyday words, the evidence frames, and the
+suggested exercises (also offered on the "Guided exercise" page).
+"""
+
+from __future__ import annotations
+
+import base64
+
+import streamlit as st
+
+from dashboard.common import data_folder, load_settings, show_error
+from dashboard.live import (CHECK_LABELS, STEP_PROMPTS, STEPS, GuidedCapture, LiveSession, assess_captured,
+                            shared_estimator, webrtc_view)
+from vision.errors import IsobalanceError
+
+SESSION_KEY = "self_assessment_session"
+REPORTS_KEY = "self_assessment_reports"
+POLL_S = 0.5
+VIEW_TITLES = {"front": "Facing the camera", "side": "From the side"}
+
+
+def capture_session(estimator, cfg) -> LiveSession:
+    session = st.session_state.get(SESSION_KEY)
+    if session is None or session.stream.estimator is not estimator:
+        session = LiveSession(estimator, cfg.vision.pipeline_settings(), GuidedCapture())
+        st.session_state[SESSION_KEY] = session
+    return session
+
+
+def check_icon(ok: bool | None) -> str:
+    return {True: "✅", False: "❌", None: "➖"}[ok]
+
+
+@st.fragment(run_every=POLL_S)
+def live_status(session: LiveSession) -> None:
+    """Polled view of the live state (the webrtc callback never calls st.*)."""
+    snap = session.snapshot()
+    if snap.frames == 0:
+        st.info("Press **START** above and allow the camera. Then: " + STEP_PROMPTS["front"].lower() + ".")
+        return
+    pose = "detected" if snap.frames_with_pose else "not detected yet"
+    st.markdown(f"**Pose {pose}** — in {snap.frames_with_pose} of {snap.frames} frames "
+                f"({snap.size[0]}×{snap.size[1]})", help="frames the pose model has seen in this session")
+    if snap.error:
+        st.error(snap.error)
+    cols = st.columns(len(STEPS))
+    for col, step in zip(cols, STEPS):
+        if step in snap.captured:
+            col.success(f"{VIEW_TITLES[step]}: captured")
+        elif step == snap.step:
+            col.warning(f"{VIEW_TITLES[step]}: now")
+        else:
+            col.caption(f"{VIEW_TITLES[step]}: next")
+    if snap.step is not None:
+        st.subheader(snap.prompt)
+        st.progress(min(1.0, snap.held_s / session.task.settings.still_s),
+                    text=f"still and ready for {snap.held_s:.1f} of {session.task.settings.still_s:g} s")
+        for c in snap.checks:
+            st.markdown(f"{check_icon(c.ok)} **{CHECK_LABELS[c.name]}** — {c.message}")
+    st.caption(f"pose model {snap.inference_ms:.0f} ms per frame, checks and drawing {snap.overlay_ms:.1f} ms")
+    done = set(snap.captured)
+    if done != set(st.session_state.get("self_assessment_seen_captures", ())):
+        st.session_state["self_assessment_seen_captures"] = tuple(done)
+        st.rerun()                    # whole page: show the buttons and results for the new capture
+
+
+def assess_views(session: LiveSession, cfg, model, steps: tuple[str, ...]) -> None:
+    captured = session.captured()
+    folder = data_folder(cfg) / "captures"
+    reports = st.session_state.setdefault(REPORTS_KEY, {})
+    for step in steps:
+        if step in reports or step not in captured:
+            continue
+        with st.spinner(f"Assessing the {step} view…"):
+            try:
+                reports[step] = assess_captured(captured[step], folder, str(model),
+                                                cfg.vision.pipeline_settings().smoothing_params)
+            except IsobalanceError as exc:
+                show_error(exc, f"The {step} view could not be assessed")
+
+
+def show_report(step: str, report, evidence: dict[int, str]) -> None:
+    st.subheader(VIEW_TITLES[step])
+    for line in report.summary:
+        st.write(line)
+    flagged = [f for f in report.findings if f.flagged]
+    if flagged:
+        st.markdown("**What was found** (suggestions to discuss with a therapist, not a diagnosis)")
+        for f in flagged:
+            st.markdown(f"- {f.label}: {f.direction or f.value} — past the threshold of {f.threshold:g} "
+                        f"{'°' if f.unit == 'deg' else f.unit} ({f.threshold_source})")
+    with st.expander("All measurements"):
+        for f in report.findings:
+            if f.status == "not_measurable":
+                st.markdown(f"- {f.label}: not measurable — {f.reason}")
+            else:
+                st.markdown(f"- {f.label}: {f.direction or f.value} ({f.status.replace('_', ' ')})")
+    if evidence:
+        st.markdown("**Evidence frames**")
+        cols = st.columns(min(4, len(evidence)))
+        for col, (frame, jpeg) in zip(cols * 4, evidence.items()):
+            col.image(base64.b64decode(jpeg), caption=f"frame {frame}")
+    for h in report.hypotheses:
+        st.markdown(f"- This suggests **{h.pattern}** ({h.confidence} confidence); confirm by hand first.")
+    if report.plan:
+        st.markdown("**Suggested exercises** (start only after a therapist confirms)")
+        for p in report.plan:
+            st.markdown(f"- **{p.exercise.name}** ({p.exercise.technique}, {p.side}): " + " ".join(p.why))
+    for w in report.warnings:
+        st.caption(f"Note: {w}")
+
+
+def publish_plan() -> None:
+    """Exercises suggested by any assessed view, for the Guided exercise page."""
+    reports = st.session_state.get(REPORTS_KEY, {})
+    plan = []
+    for report, _ in reports.values():
+        for p in report.plan:
+            if p.exercise.id not in [q.exercise.id for q in plan]:
+                plan.append(p)
+    st.session_state["plan"] = plan
+
+
+def main() -> None:
+    st.title("Self-assessment")
+    st.write("Stand 2-4 m from the camera, in good light, in close-fitting clothes. First face the camera, "
+             "then turn to your side. Each step is captured once you have stood still for a few seconds.")
+    settings = load_settings()
+    if settings is None:
+        st.stop()
+    cfg, model = settings
+    try:
+        estimator = shared_estimator(model, cfg.vision.pipeline_settings())
+    except IsobalanceError as exc:
+        show_error(exc, "The pose model cannot be loaded")
+        st.stop()
+    session = capture_session(estimator, cfg)
+
+    webrtc_view("self-assessment", session)
+    live_status(session)
+
+    captured = session.captured()
+    cols = st.columns(3)
+    if cols[0].button("Start over", help="Forget the captured views and begin again"):
+        session.reset(GuidedCapture())
+        st.session_state.pop(REPORTS_KEY, None)
+        st.session_state.pop("self_assessment_seen_captures", None)
+        st.rerun()
+    if "front" in captured and "side" not in captured:
+        if cols[1].button("Assess the front view now", help="Side-view measurements will say 'not measurable'"):
+            assess_views(session, cfg, model, ("front",))
+    if len(captured) == len(STEPS):
+        assess_views(session, cfg, model, STEPS)
+    reports = st.session_state.get(REPORTS_KEY, {})
+    if reports:
+        st.header("Your assessment")
+        for step in STEPS:
+            if step in reports:
+                show_report(step, *reports[step])
+        publish_plan()
+        if st.session_state.get("plan"):
+            st.page_link("pages/exercise.py", label="Practise a suggested exercise", icon="⏱️")
+    st.caption("isobalance suggests hypotheses, not diagnoses. Video stays on this computer.")
+
+
+main()
