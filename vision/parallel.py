@@ -1,0 +1,370 @@
+"""One long video on every core: overlapping segments in worker processes, stitched into one track.
+
+One MediaPipe landmarker keeps about one core busy, so a long file is cut into one segment per core.
+Each worker process runs its own landmarker (VIDEO mode) over its segment and returns the *raw*
+candidate poses of every frame (all people, before subject selection and smoothing). Segment k>0
+starts ``overlap`` frames early: MediaPipe begins a segment with its detector where a sequential run
+would be tracking, and the lead-in lets the tracker settle. The seam is the frame in the settled part
+of the overlap where both sides' candidates agree best; frames before it come from the earlier segment,
+frames from it on from the later one.
+
+The stitched raw poses then go through the very same ``stream_poses`` loop as a sequential run (subject
+selection and One-Euro smoothing, which are stateful, run once over the whole stitched stream), so the
+subject is followed across seams and smoothing has no restarts.
+
+How close to a sequential run (measured in tests/vision/test_parallel.py and bench/parallel.py):
+with the default ``num_poses=2`` and one person in view, MediaPipe re-detects on every frame and
+the stitched track is bit-identical to the sequential one. When its tracker carries state (one person
+with ``num_poses=1``, or two people in view) every frame after a seam carries the tracker's own
+run-to-run jitter, about 1 px on these clips (see ``TOLERANCE``).
+
+Damaged files (packets that do not list every frame, decoding errors) fall back to the sequential
+path, which reports how far it got.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+import queue
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from vision.landmarker import Poses
+from vision.pipeline import PartialTrackError, PipelineSettings, extract_track, make_smoother, stream_poses
+from vision.segments import FrameTable, SegmentError, SegmentSource, scan_frames
+from vision.sources import Frame, FrameSource, SourceInfo, VideoFileSource
+from vision.subject import SubjectSelector
+from vision.track import N_LANDMARKS, LandmarkTrack, TrackMeta
+
+# Below this many frames a parallel run does not pay on 2 cores: starting worker processes and their
+# landmarkers (about 1 s) eats the gain. Chosen from bench/parallel.py (see README, "Speed").
+MIN_PARALLEL_FRAMES = 300
+OVERLAP_FRAMES = 12       # lead-in of every later segment; the tracker settles within ~5 frames
+SETTLE_FRAMES = 6         # the seam is never placed in the first frames of a lead-in
+MIN_SEGMENT_FRAMES = 60   # shorter segments cost more in start-up and overlap than they save
+
+# Measured differences parallel vs sequential (tests/vision/test_parallel.py asserts these).
+TOLERANCE = {
+    "landmark_px": 4.0,   # per frame, mean pixel distance over the 33 landmarks
+    "angle_deg": 3.0,     # per frame, any angle of assessment.angles with visible landmarks
+    "finding_deg": 1.0,   # a finding's median value
+}
+
+
+def available_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS / Windows
+        return os.cpu_count() or 1
+
+
+def parallel_pays(n_frames: int | None, workers: int | None = None) -> bool:
+    """True when a file of ``n_frames`` is worth splitting over ``workers`` processes."""
+    workers = available_cores() if workers is None else workers
+    return workers > 1 and bool(n_frames) and n_frames >= MIN_PARALLEL_FRAMES
+
+
+# ------------------------------------------------------------------------------------------ planning
+@dataclass(frozen=True)
+class Segment:
+    first: int    # first frame decoded and inferred (lead-in included)
+    start: int    # nominal start: frames before it belong to the previous segment unless the seam says so
+    stop: int     # one past the last frame
+
+
+def plan_segments(n_frames: int, workers: int, overlap: int = OVERLAP_FRAMES,
+                  min_frames: int = MIN_SEGMENT_FRAMES) -> list[Segment]:
+    """Equal nominal segments, one per worker (fewer when they would be shorter than ``min_frames``)."""
+    k = max(1, min(workers, n_frames // max(min_frames, 1)))
+    bounds = np.linspace(0, n_frames, k + 1).round().astype(int)
+    return [Segment(max(0, int(a) - overlap) if i else 0, int(a), int(b))
+            for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))]
+
+
+# ------------------------------------------------------------------------------------------ workers
+@dataclass
+class RawSegment:
+    """A worker's output: every candidate pose of frames ``[first, first + len)``, NaN-padded to P."""
+
+    first: int
+    frame_index: np.ndarray   # (M,)
+    timestamp_ms: np.ndarray  # (M,)
+    counts: np.ndarray        # (M,) poses found
+    image: np.ndarray         # (M,P,33,5)
+    world: np.ndarray         # (M,P,33,3)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SegmentJob:
+    path: str
+    segment: Segment
+    table: FrameTable
+    info: SourceInfo
+    model_path: str
+    settings: PipelineSettings
+
+
+def _init_worker(progress: "mp.Queue | None") -> None:
+    """Pool initializer: the progress queue lives for the life of this worker process only."""
+    globals()["_progress_queue"] = progress
+
+
+def run_segment(job: SegmentJob) -> RawSegment:
+    """Worker body: decode the segment and run one fresh landmarker over it (no selection, no smoothing)."""
+    from vision.landmarker import PoseEstimator
+    from vision.threads import prefetched
+
+    progress = globals().get("_progress_queue")
+    s, seg = job.settings, job.segment
+    p = s.num_poses
+    m = seg.stop - seg.first
+    image = np.full((m, p, N_LANDMARKS, 5), np.nan)
+    world = np.full((m, p, N_LANDMARKS, 3), np.nan)
+    counts = np.zeros(m, dtype=np.int64)
+    index = np.full(m, -1, dtype=np.int64)
+    ts = np.full(m, np.nan)
+    done = pending = 0
+    error = None
+    try:
+        with SegmentSource(job.path, seg.first, seg.stop, job.table, job.info) as src, \
+                PoseEstimator(job.model_path, mode="video", num_poses=p,
+                              min_detection_confidence=s.min_detection_confidence,
+                              min_presence_confidence=s.min_presence_confidence,
+                              min_tracking_confidence=s.min_tracking_confidence) as est:
+            for i, frame in enumerate(prefetched(iter(src), s.prefetch)):
+                poses = est.process(frame.rgb, frame.timestamp_ms)
+                n = min(len(poses), p)
+                image[i, :n], world[i, :n], counts[i] = poses.image[:n], poses.world[:n], n
+                index[i], ts[i] = frame.index, frame.timestamp_ms
+                done = i + 1
+                pending += frame.index >= seg.start    # lead-in frames are not counted: totals add up to N
+                if progress is not None and pending >= 10:
+                    progress.put(pending)
+                    pending = 0
+            if progress is not None and pending:
+                progress.put(pending)
+            if src.error is not None:
+                error = str(src.error)
+    except SegmentError as exc:
+        error = str(exc)
+    if error is None and done != m:
+        error = f"segment [{seg.first}, {seg.stop}) gave {done} frames"
+    return RawSegment(seg.first, index[:done], ts[:done], counts[:done], image[:done], world[:done], error)
+
+
+# ------------------------------------------------------------------------------------------ stitching
+@dataclass(frozen=True)
+class Seam:
+    frame: int            # first frame taken from the later segment
+    disagreement_px: float  # candidates' mean landmark distance there (0 = identical)
+    window: tuple[int, int]  # frames the seam could be placed in
+
+
+def disagreement_px(a_img: np.ndarray, a_n: int, b_img: np.ndarray, b_n: int, size: np.ndarray) -> float:
+    """How far two candidate sets of one frame are apart: inf when they disagree on the number of
+    people, else the worst over A of the mean landmark distance (px) to its nearest candidate in B."""
+    if a_n != b_n:
+        return float("inf")
+    if a_n == 0:
+        return 0.0
+    a = a_img[:a_n, :, :2] * size
+    b = b_img[:b_n, :, :2] * size
+    d = np.linalg.norm(a[:, None] - b[None], axis=-1).mean(axis=-1)   # (a_n, b_n)
+    return float(d.min(axis=1).max())
+
+
+def stitch(parts: list[RawSegment], segments: list[Segment], width: int, height: int
+           ) -> tuple[RawSegment, list[Seam]]:
+    """One raw stream from overlapping segment outputs, each seam where both sides agree best."""
+    size = np.array([width, height], dtype=np.float64)
+    pieces: list[tuple[RawSegment, int, int]] = []   # (part, first frame used, stop frame)
+    seams: list[Seam] = []
+    begin = 0
+    for k in range(len(parts)):
+        part, seg = parts[k], segments[k]
+        end = seg.stop
+        if k + 1 < len(parts):
+            nxt, nseg = parts[k + 1], segments[k + 1]
+            lo = min(nseg.first + SETTLE_FRAMES, nseg.start)
+            window = range(lo, nseg.start + 1)          # seam == start: the later side is used from start on
+            scores = []
+            for f in window:
+                if f == nseg.start:
+                    scores.append(np.inf)               # no overlap left to compare; chosen only if nothing agrees
+                    continue
+                i, j = f - part.first, f - nxt.first
+                scores.append(disagreement_px(part.image[i], part.counts[i], nxt.image[j], nxt.counts[j], size))
+            scores_arr = np.asarray(scores)
+            best = len(scores_arr) - 1 - int(np.argmin(scores_arr[::-1]))  # latest of the best: most settled
+            end = window[best]
+            seams.append(Seam(end, float(scores_arr[best]), (window[0], window[-1])))
+        pieces.append((part, begin, end))
+        begin = end
+    cut = lambda arr, part, a, b: arr[a - part.first:b - part.first]  # noqa: E731
+    joined = RawSegment(
+        0,
+        *(np.concatenate([cut(getattr(p, name), p, a, b) for p, a, b in pieces])
+          for name in ("frame_index", "timestamp_ms", "counts", "image", "world")))
+    return joined, seams
+
+
+# ------------------------------------------------------------------------------------------ replay
+class _ReplaySource(FrameSource):
+    """The stitched frames (index and time only) for ``stream_poses``."""
+
+    def __init__(self, raw: RawSegment, info: SourceInfo):
+        self.raw, self.info = raw, info
+
+    def __iter__(self) -> Iterator[Frame]:
+        empty = np.zeros((0, 0, 3), dtype=np.uint8)
+        for i, t in zip(self.raw.frame_index, self.raw.timestamp_ms):
+            yield Frame(int(i), float(t), empty)
+
+
+class _ReplayEstimator:
+    """Hands ``stream_poses`` the workers' candidates in frame order, as the landmarker would have."""
+
+    def __init__(self, raw: RawSegment):
+        self._it = iter(zip(raw.counts, raw.image, raw.world))
+
+    def process(self, rgb: np.ndarray, timestamp_ms: float) -> Poses:
+        n, image, world = next(self._it)
+        return Poses(image[:n], world[:n])
+
+
+# ------------------------------------------------------------------------------------------ public API
+@dataclass
+class ParallelRun:
+    track: LandmarkTrack
+    segments: list[Segment]
+    seams: list[Seam]
+
+
+def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
+                 settings: PipelineSettings = PipelineSettings(), workers: int | None = None,
+                 overlap: int = OVERLAP_FRAMES, min_segment_frames: int = MIN_SEGMENT_FRAMES,
+                 on_progress: Callable[[int], None] | None = None,
+                 executor: cf.Executor | None = None) -> ParallelRun | None:
+    """Segment, run and stitch ``path``; None when the file must be read sequentially instead
+    (frames cannot be listed from its packets, or a segment failed to decode)."""
+    path = Path(path)
+    table = scan_frames(path)
+    if table is None:
+        return None
+    with VideoFileSource(path) as probe:
+        info = probe.info
+    workers = available_cores() if workers is None else max(1, int(workers))
+    segments = plan_segments(len(table), workers, overlap, min_segment_frames)
+    jobs = [SegmentJob(str(path), seg, table, info, str(model_path), settings) for seg in segments]
+    parts = _run_jobs(jobs, workers, on_progress, executor)
+    if any(p.error for p in parts):
+        return None
+    raw, seams = stitch(parts, segments, info.width, info.height)
+    if not np.array_equal(raw.frame_index, np.arange(len(table))):
+        return None     # never expected: stitching must give every frame exactly once
+    track = _select_and_smooth(raw, info, path, model_path, settings)
+    return ParallelRun(track, segments, seams)
+
+
+def _run_jobs(jobs: list[SegmentJob], workers: int, on_progress: Callable[[int], None] | None,
+              executor: cf.Executor | None) -> list[RawSegment]:
+    if executor is not None:
+        return list(executor.map(run_segment, jobs))
+    ctx = mp.get_context("spawn")
+    progress = ctx.Queue() if on_progress is not None else None
+    with cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx,
+                                initializer=_init_worker, initargs=(progress,)) as pool:
+        futures = [pool.submit(run_segment, job) for job in jobs]
+        while progress is not None:
+            done, _ = cf.wait(futures, timeout=0.2)
+            _drain(progress, on_progress)
+            if len(done) == len(futures):
+                break
+        parts = [f.result() for f in futures]
+    if progress is not None:
+        _drain(progress, on_progress)
+        progress.close()
+    return parts
+
+
+def _drain(progress: "mp.Queue", on_progress: Callable[[int], None]) -> None:
+    while True:
+        try:
+            on_progress(progress.get_nowait())
+        except queue.Empty:
+            return
+
+
+def _select_and_smooth(raw: RawSegment, info: SourceInfo, path: Path, model_path, settings: PipelineSettings
+                       ) -> LandmarkTrack:
+    """Subject selection and smoothing once over the stitched stream: the sequential per-frame loop."""
+    selector = SubjectSelector()
+    smoother = make_smoother(settings)
+    poses = [pose for _, pose in stream_poses(_ReplaySource(raw, info), _ReplayEstimator(raw), selector,
+                                              smoother, prefetch=0)]
+    meta = TrackMeta(source=str(path), fps=info.fps, width=info.width, height=info.height,
+                     rotation=info.rotation, model=str(model_path),
+                     smoothing={"filter": settings.smoothing, **settings.smoothing_params},
+                     subject=selector.summary())
+    return LandmarkTrack.from_frames(poses, meta)
+
+
+def extract_track_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
+                           settings: PipelineSettings = PipelineSettings(), workers: int | None = None,
+                           on_progress: Callable[[int], None] | None = None) -> LandmarkTrack:
+    """``extract_track`` for a video file on every core; falls back to it for damaged files."""
+    run = run_parallel(path, model_path, settings, workers, on_progress=on_progress)
+    if run is not None:
+        return run.track
+    return extract_track(path, model_path, settings, on_frame=_progress_per_frame(on_progress))
+
+
+def extract_track_fast(source: str | os.PathLike | FrameSource, model_path: str | os.PathLike,
+                       settings: PipelineSettings = PipelineSettings(),
+                       on_frame: Callable | None = None, on_progress: Callable[[int], None] | None = None,
+                       workers: int | None = None) -> LandmarkTrack:
+    """The call sites' switch: parallel where it pays, else ``extract_track`` exactly as before.
+
+    Parallel needs a video file, enough frames (``parallel_pays``) and no ``on_frame`` consumer (a
+    consumer of decoded frames, e.g. drawing an annotated video, needs them in order, as they are
+    made). ``on_progress(n)`` is told of every ``n`` frames done on either path.
+    """
+    if isinstance(source, FrameSource):
+        src = source
+        path = getattr(source, "path", None) if isinstance(source, VideoFileSource) else None
+    else:
+        src, path = None, Path(source)
+    if path is not None and on_frame is None and (src is None or isinstance(src, VideoFileSource)):
+        n_frames = src.info.n_frames if src is not None else None
+        if n_frames is None:
+            table = scan_frames(path)
+            n_frames = len(table) if table is not None else None
+        if parallel_pays(n_frames, workers):
+            run = run_parallel(path, model_path, settings, workers, on_progress=on_progress)
+            if run is not None:
+                return run.track
+    if on_frame is None and on_progress is not None:
+        on_frame = _progress_per_frame(on_progress)
+    elif on_progress is not None:
+        user = on_frame
+
+        def on_frame(frame, pose):  # noqa: F811 - both callbacks, in order
+            user(frame, pose)
+            on_progress(1)
+    return extract_track(source, model_path, settings, on_frame=on_frame)
+
+
+def _progress_per_frame(on_progress: Callable[[int], None] | None):
+    return None if on_progress is None else (lambda frame, pose: on_progress(1))
+
+
+__all__ = ["MIN_PARALLEL_FRAMES", "TOLERANCE", "ParallelRun", "PartialTrackError", "Seam", "Segment",
+           "available_cores", "extract_track_fast", "extract_track_parallel", "parallel_pays",
+           "plan_segments", "run_parallel", "stitch"]
