@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from assessment.report import MAX_KEY_FRAMES_PER_FINDING, Report, write_atomic
-from dashboard.uploads import SavedUpload, inside, load_upload
+from dashboard.uploads import SavedUpload, UploadRejected, inside, load_upload
 from isobalance.config import Config
 from vision.errors import IsobalanceError, NoPersonError
 from vision.track import LandmarkTrack
@@ -178,7 +178,7 @@ def load_review(config: Config, upload_id: str) -> tuple[ReviewResult, dict[str,
         data = None
         if "report_json" in files:
             data = json.loads(files["report_json"].read_text(encoding="utf-8"))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, UploadRejected):
         raise ReviewError(f"the review of {upload.original_name} is incomplete or damaged; "
                           f"upload the video again.") from None
     return result, data

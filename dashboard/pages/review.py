@@ -219,9 +219,10 @@ def show_review(cfg, upload_id: str) -> None:
             for w in report.get("warnings", []):
                 if w != result.message:
                     st.warning(w)
-            views = (report.get("views") or {}).get("message")
-            if views:
-                st.caption(f"View: {views}")
+            from assessment.report import describe_block
+
+            st.caption(f"Camera view: {describe_block(report.get('views') or {})}")
+            st.caption(f"Framing: {describe_block(report.get('framing') or {})}")
     if report is None:
         st.subheader("Downloads")
         show_downloads(result.files, upload_id, stem)
