@@ -152,27 +152,32 @@ def _migration_lock(engines: Engines) -> Iterator[sa.Connection]:
 def migrate(engines: Engines, revision: str = "head") -> str:
     """Bring the schema to ``revision`` (default: the newest); returns the revision reached.
 
-    A database newer than this isobalance (a revision we do not know) is refused, never touched.
+    The common case (already there) only reads, so opening a store never waits for another process's
+    write. A database newer than this isobalance (a revision we do not know) is refused, never touched.
     """
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    with _migration_lock(engines) as conn:
-        cfg = _alembic_config(conn)
-        script = ScriptDirectory.from_config(cfg)
-        from alembic.runtime.migration import MigrationContext
+    script = ScriptDirectory.from_config(_alembic_config(None))  # type: ignore[arg-type]
+    target = script.get_current_head() if revision == "head" else revision
 
-        current = MigrationContext.configure(conn).get_current_revision()
-        conn.commit()
+    def known(current: str | None) -> str | None:
         if current is not None:
             try:
                 script.get_revision(current)
             except Exception:  # alembic raises several kinds for an unknown revision
                 raise StoreError(f"the database is at schema revision {current!r}, which this version of "
                                  "isobalance does not know; upgrade isobalance") from None
-        target = script.get_current_head() if revision == "head" else revision
+        return current
+
+    if known(current_revision(engines.read)) == target:
+        return target
+    with _migration_lock(engines) as conn:
+        current = known(MigrationContext.configure(conn).get_current_revision())
+        conn.commit()
         if current != target:
-            command.upgrade(cfg, revision)
+            command.upgrade(_alembic_config(conn), target)
             conn.commit()
         return MigrationContext.configure(conn).get_current_revision() or ""
 
