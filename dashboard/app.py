@@ -20,20 +20,23 @@ PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
 def navigation_pages() -> list:
     pages = [
-        st.Page(str(PAGES_DIR / "self_assessment.py"), title="Self-assessment", icon="🧍", default=True,
+        st.Page(str(PAGES_DIR / "self_assessment.py"), title="Self-assessment", icon=":material/accessibility_new:", default=True,
                 url_path="self-assessment"),
-        st.Page(str(PAGES_DIR / "exercise.py"), title="Guided exercise", icon="⏱️", url_path="exercise"),
-        st.Page(str(PAGES_DIR / "review.py"), title="Review videos", icon="🎞️", url_path="review"),
+        st.Page(str(PAGES_DIR / "exercise.py"), title="Guided exercise", icon=":material/timer:", url_path="exercise"),
+        st.Page(str(PAGES_DIR / "review.py"), title="Review videos", icon=":material/video_library:", url_path="review"),
     ]
     history = PAGES_DIR / "history.py"
     if history.is_file():
-        pages.append(st.Page(str(history), title="History", icon="📈", url_path="history"))
+        pages.append(st.Page(str(history), title="History", icon=":material/monitoring:", url_path="history"))
     return pages
 
 
 def main() -> None:
     st.set_page_config(page_title="isobalance", page_icon="🧍", layout="wide")
+    from dashboard.common import mark_navigation
+
     page = st.navigation(navigation_pages())
+    mark_navigation()
     st.sidebar.caption("isobalance suggests hypotheses, not diagnoses. Video stays on this computer.")
     page.run()
 

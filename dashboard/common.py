@@ -17,6 +17,36 @@ from isobalance.config import Config, load_config
 from vision.errors import IsobalanceError
 
 
+NAV_KEY = "_isobalance_navigation"
+
+
+def server_runtime() -> bool:
+    """True inside a real Streamlit server (streamlit.testing's AppTest has no session manager)."""
+    from streamlit.runtime import Runtime
+
+    # AppTest installs a spec'd Mock as the runtime: it passes isinstance but has no session manager
+    return Runtime.exists() and hasattr(Runtime.instance(), "_session_mgr")
+
+
+def mark_navigation() -> None:
+    """Called by app.py before it runs a page: this run went through the app's st.navigation."""
+    st.session_state[NAV_KEY] = True
+
+
+def ensure_app_navigation() -> None:
+    """Call first in every page. Why: the first session of a fresh server that opens a deep link
+    (e.g. /exercise) is run by Streamlit's legacy ``pages/`` folder mode, which executes the page file
+    without app.py (wrong menu, no settings from app.py) until app.py's st.navigation has run once.
+    Leave that mode (what st.navigation itself does) and rerun once, now through app.py."""
+    if st.session_state.get(NAV_KEY) or not server_runtime() or st.session_state.get(NAV_KEY + "_rerun"):
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+    st.session_state[NAV_KEY + "_rerun"] = True
+    st.rerun()
+
+
 def config_path() -> str | None:
     return os.environ.get("ISOBALANCE_CONFIG") or None
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import math
+import textwrap
 import threading
 import time
 from collections import deque
@@ -70,19 +71,13 @@ RTC_CONFIGURATION = {"iceServers": []}           # one machine: no STUN/TURN ser
 MEDIA_CONSTRAINTS = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False}
 
 
-def server_runtime() -> bool:
-    """True inside a real Streamlit server (streamlit.testing's AppTest has no WebRTC session manager)."""
-    from streamlit.runtime import Runtime
-
-    # AppTest installs a spec'd Mock as the runtime: it passes isinstance but has no session manager
-    return Runtime.exists() and hasattr(Runtime.instance(), "_session_mgr")
-
-
 def webrtc_view(key: str, session: "LiveSession"):
     """The live webcam component, its frames processed by ``session.on_frame`` in a worker thread.
 
     Under AppTest (no server) a caption stands in for it; the browser tests cover the real thing.
     """
+    from dashboard.common import server_runtime
+
     if not server_runtime():
         st.caption("Live video needs the dashboard server (`isobalance dashboard`).")
         return None
@@ -321,7 +316,7 @@ class GuidedCapture:
         if self.done:
             return ["Both views captured"]
         n = self.step_index + 1
-        return [f"Step {n}/{len(self.steps)}: {self.step} view", self.prompt(now_ms)]
+        return [f"Step {n}/{len(self.steps)}: {self.step} view"] + textwrap.wrap(self.prompt(now_ms), 40)
 
 
 def assess_captured(view: CapturedView, folder: Path, model: str = "", smoothing: dict | None = None

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.common import load_settings, show_error
+from dashboard.common import ensure_app_navigation, load_settings, show_error
 from dashboard.live import LiveHold, LiveSession, shared_estimator, webrtc_view
 from vision.errors import IsobalanceError
 
 SESSION_KEY = "exercise_session"
 RESULT_KEY = "exercise_result"
 POLL_S = 0.5
-STILLNESS_WORDS = {"still": ("🟢", "Still"), "moving": ("🟠", "Moving…"), "returning": ("🟠", "Settling back"),
-                   "broken": ("🔴", "Moved"), "not_visible": ("⚪", "Joints not visible"),
-                   "not_judged": ("⚪", "Not judged in this phase")}
+STILLNESS_WORDS = {"still": (":green[:material/radio_button_checked:]", "Still"),
+                   "moving": (":orange[:material/radio_button_checked:]", "Moving…"),
+                   "returning": (":orange[:material/radio_button_checked:]", "Settling back"),
+                   "broken": (":red[:material/radio_button_checked:]", "Moved"),
+                   "not_visible": (":gray[:material/radio_button_unchecked:]", "Joints not visible"),
+                   "not_judged": (":gray[:material/radio_button_unchecked:]", "Not judged in this phase")}
 
 
 def choose_exercise(catalog):
@@ -145,6 +148,7 @@ def show_result(result) -> None:
 
 
 def main() -> None:
+    ensure_app_navigation()
     st.title("Guided exercise")
     settings = load_settings()
     if settings is None:

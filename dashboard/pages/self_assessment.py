@@ -13,7 +13,7 @@ import base64
 
 import streamlit as st
 
-from dashboard.common import data_folder, load_settings, show_error
+from dashboard.common import ensure_app_navigation, data_folder, load_settings, show_error
 from dashboard.live import (CHECK_LABELS, STEP_PROMPTS, STEPS, GuidedCapture, LiveSession, assess_captured,
                             shared_estimator, webrtc_view)
 from vision.errors import IsobalanceError
@@ -33,7 +33,8 @@ def capture_session(estimator, cfg) -> LiveSession:
 
 
 def check_icon(ok: bool | None) -> str:
-    return {True: "✅", False: "❌", None: "➖"}[ok]
+    return {True: ":green[:material/check_circle:]", False: ":red[:material/cancel:]",
+            None: ":gray[:material/remove_circle:]"}[ok]
 
 
 @st.fragment(run_every=POLL_S)
@@ -127,6 +128,7 @@ def publish_plan() -> None:
 
 
 def main() -> None:
+    ensure_app_navigation()
     st.title("Self-assessment")
     st.write("Stand 2-4 m from the camera, in good light, in close-fitting clothes. First face the camera, "
              "then turn to your side. Each step is captured once you have stood still for a few seconds.")

@@ -8,7 +8,8 @@ Fixture names are stable (other test files use them):
   (ISOBALANCE_MODEL) and a fresh data folder (ISOBALANCE_DATA, see ``dashboard_data_dir``).
 - ``browser_page_factory(y4m_path=None)`` -> a Playwright page in Debian's Chromium (never
   ``playwright install``); with ``y4m_path`` the fake webcam plays that file (Chromium loops it).
-- ``make_y4m(clip, start=0, stop=None, pingpong=False, seconds=None)`` -> a y4m path in a temp folder.
+- ``make_y4m(clip, start=0, stop=None, pingpong=False, seconds=None, rotate_deg=0)`` -> a y4m path in a
+  temp folder.
 - ``screenshot_dir`` -> ``artifacts/screenshots/`` in the repository (kept by CI).
 - ``webrtc_start(page)`` -> clicks START inside the streamlit-webrtc iframe.
 
@@ -117,15 +118,16 @@ def make_y4m(tmp_path_factory):
 
     ``start``/``stop`` are frame numbers of the source clip (stop exclusive); ``pingpong`` plays the
     segment forward then backward so Chromium's loop has no jump; ``seconds`` repeats the result to at
-    least that length. Files live in a temp folder (they are large) and are never committed.
+    least that length; ``rotate_deg`` turns the picture counter-clockwise by a known angle (a rolled
+    or a levelled camera). Files live in a temp folder (they are large) and are never committed.
     """
     ffmpeg = _require_tool("ffmpeg", "ffmpeg")
     folder = tmp_path_factory.mktemp("y4m")
 
     def convert(clip: str | os.PathLike, start: int = 0, stop: int | None = None, pingpong: bool = False,
-                seconds: float | None = None) -> Path:
+                seconds: float | None = None, rotate_deg: float = 0.0) -> Path:
         clip = Path(clip)
-        name = f"{clip.stem}_{start}_{stop}_{int(pingpong)}_{seconds}.y4m"
+        name = f"{clip.stem}_{start}_{stop}_{int(pingpong)}_{seconds}_{rotate_deg:g}.y4m"
         out = folder / name
         if out.exists():
             return out
@@ -135,6 +137,9 @@ def make_y4m(tmp_path_factory):
             chain.append(f"select='{sel}',setpts=N/FRAME_RATE/TB")
         pre = ",".join(chain)
         scale = "scale=-2:480,pad=640:480:(ow-iw)/2:0,fps=15,format=yuv420p"
+        if rotate_deg:
+            # ffmpeg's rotate turns clockwise for positive angles
+            scale += f",rotate={-rotate_deg}*PI/180:fillcolor=black"
         if pingpong:
             graph = (f"[0:v]{pre + ',' if pre else ''}split[a][b];[b]reverse[r];[a][r]concat=n=2:v=1,"
                      f"setpts=N/FRAME_RATE/TB")
@@ -168,7 +173,7 @@ def browser_page_factory(tmp_path):
     pw = sync_playwright().start()
     contexts = []
 
-    def new_page(y4m_path: str | os.PathLike | None = None, width: int = 1280, height: int = 1000):
+    def new_page(y4m_path: str | os.PathLike | None = None, width: int = 1280, height: int = 1800):
         args = list(CHROMIUM_FLAGS)
         if y4m_path is not None:
             args.append(f"--use-file-for-fake-video-capture={y4m_path}")
@@ -200,6 +205,9 @@ def webrtc_start():
         frame = page.frame_locator("iframe[title*='webrtc']").first
         button = frame.get_by_role("button", name="START")
         button.wait_for(timeout=timeout_ms)
+        dialog = page.locator("[data-testid='stDialog']")
+        if dialog.count():
+            raise AssertionError(f"a dialog covers the page: {dialog.first.inner_text()}")
         button.click()
         return frame
 
