@@ -45,10 +45,11 @@ def metric_figure(series: Mapping[str, Any], finding: Mapping[str, Any], height:
     ci = (finding.get("uncertainty") or {}).get("ci95")
     if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(_num(v) is not None for v in ci):
         fig.add_hrect(y0=ci[0], y1=ci[1], fillcolor=BAND, line_width=0, layer="below",
-                      annotation_text="95% CI of the value", annotation_position="top left")
-    for level in threshold_levels(y, finding.get("threshold")):
-        fig.add_hline(y=level, line={"color": THRESHOLD, "dash": "dash"},
-                      annotation_text=f"threshold {level:+.1f}{unit}", annotation_position="bottom right")
+                      name="95% CI of the value", showlegend=True)
+    for i, level in enumerate(threshold_levels(y, finding.get("threshold"))):
+        fig.add_hline(y=level, line={"color": THRESHOLD, "dash": "dash"}, name="threshold", showlegend=i == 0,
+                      annotation_text=f"{level:+.1f}{unit}", annotation_position="top right",
+                      annotation_font_color=THRESHOLD)
     row = {f: i for i, f in enumerate(frames)}
     evidence = [row[int(f)] for f in finding.get("frames", []) if int(f) in row]
     if evidence:

@@ -64,6 +64,8 @@ def process_file(uploaded, cfg, model) -> dict[str, Any]:
 
 
 def handle_uploads(cfg) -> None:
+    """The uploader, the messages about files already handled, then any new file processed in turn
+    (its message, if any, appears as soon as it is known)."""
     files = st.file_uploader(
         "Upload one or more videos", accept_multiple_files=True, key=UPLOADER_KEY,
         max_upload_size=cfg.dashboard.max_upload_mb,
@@ -71,6 +73,9 @@ def handle_uploads(cfg) -> None:
              f"{cfg.dashboard.max_upload_mb} MB each. Film the whole body, front or side view, 2-4 m away.")
     seen: list[str] = st.session_state.setdefault(SEEN_KEY, [])
     results: list[dict] = st.session_state.setdefault(RESULTS_KEY, [])
+    for entry in results:
+        if entry.get("error"):
+            st.error(entry["error"], icon="⚠️")
     new = [f for f in files or [] if f.file_id not in seen]
     if not new:
         return
@@ -82,7 +87,9 @@ def handle_uploads(cfg) -> None:
     for f in new:
         seen.append(f.file_id)
         results.append(process_file(f, cfg, model))
-        if results[-1]["upload_id"]:
+        if results[-1]["error"]:
+            st.error(results[-1]["error"], icon="⚠️")
+        else:
             st.session_state[SELECTED_KEY] = results[-1]["upload_id"]   # show the newest review
 
 
@@ -268,9 +275,6 @@ def main() -> None:
         return
     handle_uploads(cfg)
     results: list[dict] = st.session_state.get(RESULTS_KEY, [])
-    for entry in results:
-        if entry.get("error"):
-            st.error(entry["error"], icon="⚠️")
     done = [e for e in results if e.get("upload_id")]
     if not done:
         st.info("Upload a video to see its findings.")

@@ -1,0 +1,93 @@
+"""End to end in a real headless Chromium against the real Streamlit server (fixtures in
+tests/dashboard/conftest.py): the therapist uploads ``tfjs_pose_squats.mp4`` (plus a text file named
+.mp4) through the page's own file input, the real model processes it, and the page shows the findings,
+a playable annotated video and the downloads. Screenshots go to artifacts/screenshots/.
+
+Known facts of the clip (shared/videos/README): 65 frames at 5 fps (13 s), front view, a person in
+every frame.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+PROCESS_TIMEOUT_MS = 240_000
+
+
+def test_upload_processes_the_squat_clip_and_shows_its_findings(dashboard_server, dashboard_data_dir,
+                                                                browser_page_factory, screenshot_dir,
+                                                                sample_clip, tmp_path):
+    clip = Path(sample_clip("tfjs_pose_squats.mp4"))
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("this is text, not a video\n" * 40)
+    page = browser_page_factory(width=1400, height=1100)
+    # the way a therapist gets there: the dashboard's address, then "Review videos" in the navigation
+    page.goto(dashboard_server)
+    page.locator("[data-testid='stSidebarNav']").get_by_text("Review videos").click()
+    page.get_by_role("heading", name="Review videos").wait_for()
+    assert page.url.endswith("/review")
+    page.get_by_text("Upload a video to see its findings.").wait_for()
+
+    page.locator("input[type='file']").set_input_files([str(fake), str(clip)])
+    # the progress bar counts the clip's frames while the model runs
+    page.get_by_text(re.compile(r"tfjs_pose_squats\.mp4: frame \d+ of 65")).wait_for(timeout=120_000)
+    assert page.locator("[data-testid='stProgress']").count() == 1
+    page.screenshot(path=str(screenshot_dir / "review-processing.png"))
+
+    page.get_by_role("heading", name="tfjs_pose_squats.mp4").wait_for(timeout=PROCESS_TIMEOUT_MS)
+    page.get_by_role("heading", name="Findings").wait_for()
+    # the bad file: one clear message, the page carried on
+    page.get_by_text("fake.mp4 is not a readable video").wait_for()
+    assert page.locator("text=Traceback").count() == 0
+    assert page.locator("[data-testid='stException']").count() == 0
+
+    # the findings the report holds are on the page (table + one expander per finding)
+    [folder] = [p for p in (dashboard_data_dir / "uploads").iterdir() if (p / "report.json").is_file()]
+    assert re.fullmatch(r"[0-9a-f]{32}", folder.name)
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert report["track"]["n_frames"] == 65
+    page.get_by_text("65 frames analysed; a person was found in 100% of them.").wait_for()
+    page.screenshot(path=str(screenshot_dir / "review-results-top.png"))
+    page.locator("[data-testid='stDataFrame']").first.wait_for(state="visible")
+    expanders = page.locator("[data-testid='stExpander'] summary")
+    labels = [t.strip() for t in expanders.all_inner_texts()]
+    for f in report["findings"]:
+        status = f["status"].replace("_", " ")
+        assert any(lab.endswith(f"{f['label']} ({f['kind']}): {status}") for lab in labels), (f["label"], labels)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+
+    # the annotated H.264 video plays in Chromium: metadata loads and lasts the clip's 13 s
+    video = page.locator("video").first
+    video.scroll_into_view_if_needed()
+    page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.readyState >= 1; }",
+                           timeout=60_000)
+    duration = page.evaluate("() => document.querySelector('video').duration")
+    assert 12.0 <= duration <= 13.5, duration
+    page.screenshot(path=str(screenshot_dir / "review-results-top.png"))
+
+    # open the first finding's evidence, then the plots, the plan and the downloads
+    page.get_by_role("heading", name="Findings").scroll_into_view_if_needed()
+    expanders.nth(1).click()
+    page.locator("[data-testid='stExpander']").nth(1).locator("img").first.wait_for()
+    page.screenshot(path=str(screenshot_dir / "review-findings.png"))
+    page.get_by_role("heading", name="Metrics over time").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "review-metrics.png"))
+    page.get_by_role("heading", name="Exercise plan").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "review-plan-downloads.png"))
+    for label in ("HTML report", "Report (JSON)", "Landmarks (CSV)", "Download edited plan (JSON)"):
+        assert page.get_by_role("button", name=label).count() == 1, label
+
+    # a download delivers the same report the job wrote
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Report (JSON)").click()
+    downloaded = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
+    assert downloaded == report
+    # the app scrolls inside its own container, so a tall window shows the whole page at once
+    page.set_viewport_size({"width": 1400, "height": 6000})
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(screenshot_dir / "review-full.png"))
