@@ -1,0 +1,116 @@
+"""History page: pick a patient, see what changed since last time, each metric over sessions with its
+uncertainty band and threshold, holds per exercise, the sessions, and download the whole record.
+
+Everything comes from the patient store (store/), the same one ``isobalance sessions`` reads. A
+change is called real only beyond the measurement uncertainty (store/progress.py explains the rule).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:          # run on its own (AppTest, streamlit run) from a source checkout
+    sys.path.insert(0, str(ROOT))
+
+from dashboard.common import app_config, show_error  # noqa: E402
+from dashboard.patients import export_zip, hold_figure, metric_figure, open_store, patient_picker  # noqa: E402
+from store.progress import progress  # noqa: E402
+from vision.errors import IsobalanceError  # noqa: E402
+
+PICKER_KEY, EXPORT_KEY = "history_patient", "history_export"
+
+
+def show_changes(prog) -> None:
+    st.subheader("What changed since last time")
+    if prog.n_assessments < 2:
+        st.info(f"{prog.n_assessments} assessment(s) so far: a comparison needs two.")
+    elif not prog.changes:
+        st.info("No metric was measured in both of the last two assessments.")
+    else:
+        real = [c for c in prog.changes if c.real]
+        if not real:
+            st.success("No metric changed beyond the measurement uncertainty since the last assessment.")
+        for c in real:
+            st.markdown(f"- **{c.sentence}**")
+        with st.expander(f"All {len(prog.changes)} compared metrics"):
+            for c in prog.changes:
+                st.markdown(f"- {c.sentence}")
+    for line in prog.hold_changes:
+        st.markdown(f"- {line}")
+    st.caption("A change is called real only when the two sessions' ranges (95% confidence interval widened by "
+               "the model error allowance) do not overlap and, where published, the difference exceeds the "
+               "minimal detectable change. These are measurements of posture, not diagnoses.")
+
+
+def show_metrics(prog) -> None:
+    st.subheader("Metrics over sessions")
+    series = sorted(prog.metrics.values(), key=lambda s: (s.kind, s.label))
+    measured = [s for s in series if any(p.measured for p in s.points)]
+    if not measured:
+        st.info("No assessment with a measurable metric yet.")
+        return
+    for s in measured:
+        st.plotly_chart(metric_figure(s), key=f"history_metric_{s.key}", use_container_width=True)
+        st.caption(f"Threshold source: {s.threshold_source}"
+                   + (f" · smallest detectable change {s.mdc:g} {s.unit} ({s.mdc_source})" if s.mdc else ""))
+    never = [s.label for s in series if s not in measured]
+    if never:
+        st.caption("Not measurable in any session: " + ", ".join(never) + ".")
+
+
+def show_holds(prog) -> None:
+    st.subheader("Exercise holds")
+    if not prog.holds:
+        st.info("No exercise hold has been checked for this patient yet.")
+        return
+    for ex, points in sorted(prog.holds.items()):
+        st.plotly_chart(hold_figure(points), key=f"history_hold_{ex}", use_container_width=True)
+
+
+def show_sessions(store, pid: str) -> None:
+    st.subheader("Sessions")
+    rows = [{"date (UTC)": s["recorded_utc"], "kind": s["kind"], "source": f"{s['source_kind']}: {s['source']}",
+             "summary": " ".join(s["summary"]), "id": s["id"][:8]} for s in store.sessions(pid)]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+
+
+def main() -> None:
+    st.title("History")
+    try:
+        cfg = app_config()
+    except IsobalanceError as exc:
+        show_error(exc, "The configuration cannot be used")
+        return
+    store = open_store(cfg)
+    if store is None:
+        return
+    try:
+        pid = patient_picker(store, key=PICKER_KEY)
+        if pid is None:
+            st.info("No patients yet. Add one above; assessments and holds saved for them appear here.")
+            return
+        prog = progress(store, pid)
+        if not store.sessions(pid):
+            st.info("No sessions for this patient yet.")
+        else:
+            show_changes(prog)
+            show_metrics(prog)
+            show_holds(prog)
+            show_sessions(store, pid)
+        if st.button("Prepare the whole record for download", key="history_prepare_export"):
+            st.session_state[EXPORT_KEY] = (pid, export_zip(store, pid))
+        ready = st.session_state.get(EXPORT_KEY)
+        if ready and ready[0] == pid:
+            st.download_button("Download record (JSON + CSV + HTML + files, zip)", ready[1],
+                               file_name=f"isobalance-{pid[:8]}.zip", mime="application/zip",
+                               key="history_download")
+    except IsobalanceError as exc:
+        show_error(exc)
+
+
+main()

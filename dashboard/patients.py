@@ -1,0 +1,136 @@
+"""Patients in the dashboard: the store every page shares, a reusable patient picker, and the
+progress figures of the history page.
+
+Any page can save into the same store the CLI uses::
+
+    from dashboard.patients import open_store, patient_picker
+    store = open_store(cfg)                      # None after showing why it cannot be opened
+    pid = patient_picker(store, key="review_patient")    # None until a patient is chosen or added
+    if store and pid:
+        save_assessment(store, pid, report_dict, {"track": ..., "video": ..., "report_html": ...})
+
+The store is ``$ISOBALANCE_DATABASE_URL`` or SQLite in the data folder (one connection pool per
+server, cached). Figures: each metric over sessions as points with their uncertainty band (95% CI
+widened by the model error allowance) and the threshold line(s); holds as held-still seconds per
+session with repetitions completed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard.common import data_folder, show_error
+from store.progress import HoldPoint, MetricSeries
+from vision.errors import IsobalanceError
+
+POINT, FLAGGED, THRESHOLD, BAND = "#1f77b4", "#d62728", "#d62728", "rgba(31,119,180,0.35)"
+
+
+@st.cache_resource(show_spinner=False)
+def _cached_store(url: str | None, data_dir: str):
+    from store import Store
+
+    return Store.open(url, data_dir)
+
+
+def open_store(cfg) -> Any:
+    """The patient store, or None after showing one plain error (bad URL, server down, newer schema)."""
+    try:
+        return _cached_store(os.environ.get("ISOBALANCE_DATABASE_URL") or None, str(data_folder(cfg)))
+    except IsobalanceError as exc:
+        show_error(exc, "The patient store cannot be opened")
+        return None
+
+
+def patient_picker(store, key: str = "patient_id", label: str = "Patient", allow_add: bool = True) -> str | None:
+    """A select box of patients (most recent activity first) plus an "add a patient" form.
+
+    Returns the chosen patient id, or None when there is none yet. The choice lives in
+    ``st.session_state[key]`` so pages can share it by using the same key.
+    """
+    patients = store.patients()
+    names = {p["id"]: p for p in patients}
+    chosen = None
+    if patients:
+        ids = [p["id"] for p in patients]
+        if st.session_state.get(key) not in names:
+            st.session_state.pop(key, None)
+        chosen = st.selectbox(label, ids, key=key, format_func=lambda i: _label(names[i]))
+    if allow_add:
+        with st.expander("Add a patient", expanded=not patients):
+            name = st.text_input("Name or pseudonym", key=f"{key}_new_name")
+            if st.button("Add patient", key=f"{key}_add"):
+                try:
+                    new = store.add_patient(name)
+                except IsobalanceError as exc:
+                    show_error(exc, "The patient was not added")
+                else:
+                    st.session_state[key] = new
+                    st.rerun()
+    return chosen
+
+
+def _label(p: dict[str, Any]) -> str:
+    last = (p["last_session_utc"] or "")[:10] or "no sessions yet"
+    return f"{p['display_name']} · {p['n_sessions']} session(s) · {last} · {p['id'][:8]}"
+
+
+def metric_figure(series: MetricSeries, height: int = 280) -> go.Figure:
+    """Value per session with its band (error bars) and the threshold line(s)."""
+    pts = [p for p in series.points if p.measured]
+    x = [p.recorded_utc.replace("T", " ").rstrip("Z") for p in pts]
+    y = [p.value for p in pts]
+    up = [(p.high - p.value) if p.high is not None else 0.0 for p in pts]
+    down = [(p.value - p.low) if p.low is not None else 0.0 for p in pts]
+    fig = go.Figure(go.Scatter(
+        x=x, y=y, mode="lines+markers", name=series.label,
+        marker={"size": 10, "color": [FLAGGED if p.status == "flagged" else POINT for p in pts]},
+        line={"color": POINT, "width": 1},
+        error_y={"type": "data", "array": up, "arrayminus": down, "color": BAND, "thickness": 6, "width": 0},
+        customdata=[[p.status.replace("_", " "), p.direction] for p in pts],
+        hovertemplate="%{x}<br>%{y:.1f} " + series.unit + "<br>%{customdata[0]}<br>%{customdata[1]}<extra></extra>"))
+    levels = []
+    if series.threshold is not None:
+        levels = [series.threshold] + ([-series.threshold] if series.threshold_direction == "abs" else [])
+    for level in levels:
+        fig.add_hline(y=level, line={"color": THRESHOLD, "dash": "dash", "width": 1},
+                      annotation_text=f"threshold {level:g} {series.unit}", annotation_position="top left")
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False,
+                      title={"text": f"{series.label} ({series.unit})", "font": {"size": 14}},
+                      xaxis={"type": "category", "title": None}, yaxis={"title": series.unit})
+    return fig
+
+
+def hold_figure(points: list[HoldPoint], height: int = 260) -> go.Figure:
+    """Held-still seconds per session, labelled with repetitions completed of planned."""
+    x = [p.recorded_utc.replace("T", " ").rstrip("Z") for p in points]
+    fig = go.Figure(go.Bar(
+        x=x, y=[p.held_still_s for p in points], marker_color=POINT,
+        text=[f"{p.repetitions_completed}/{p.repetitions_planned} reps" for p in points], textposition="outside",
+        hovertemplate="%{x}<br>%{y:.1f} s held still<br>%{text}<extra></extra>"))
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      title={"text": f"{points[-1].exercise_name}: time held still", "font": {"size": 14}},
+                      xaxis={"type": "category", "title": None}, yaxis={"title": "s"})
+    return fig
+
+
+def export_zip(store, patient_id: str) -> bytes:
+    """The patient's exported record folder (store.record.export_patient), zipped in memory."""
+    from store.record import export_patient
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = export_patient(store, patient_id, Path(tmp) / "record")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for p in sorted(folder.rglob("*")):
+                if p.is_file():
+                    zf.write(p, p.relative_to(folder))
+    return buf.getvalue()
