@@ -230,6 +230,9 @@ def show_review(cfg, upload_id: str) -> None:
 
             st.caption(f"Camera view: {describe_block(report.get('views') or {})}")
             st.caption(f"Framing: {describe_block(report.get('framing') or {})}")
+            meta = (report.get("track") or {}).get("meta") or {}
+            st.caption(f"Pose model: {Path(str(meta.get('model', ''))).name or '—'}; "
+                       f"smoothing: {describe_block(meta.get('smoothing') or {})}")
     if report is None:
         st.subheader("Downloads")
         show_downloads(result.files, upload_id, stem)

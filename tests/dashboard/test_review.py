@@ -320,3 +320,31 @@ def test_load_upload_ignores_path_parts_in_its_record(setup, sample_clip):
     meta["video"] = "../../../etc/passwd"
     (saved.folder / "upload.json").write_text(json.dumps(meta))
     assert load_upload(cfg, saved.id).video == saved.folder / "passwd"
+
+
+def test_stream_longer_than_announced_is_refused_and_leaves_nothing(setup):
+    """The size check holds even when a file's announced size is wrong: the copy stops at the limit."""
+    import io
+
+    from dashboard.uploads import UploadRejected
+
+    data = setup(max_upload_mb=1)
+    with pytest.raises(UploadRejected, match=r"^x\.mp4 is larger than the 1 MB upload limit"):
+        save_upload("x.mp4", io.BytesIO(b"\0" * (2 * MB)), 10, load_config())
+    assert saved_folders(data) == []
+
+
+def test_a_review_whose_folder_was_removed_is_one_message(setup, sample_clip):
+    import shutil
+
+    setup()
+    cfg = load_config()
+    clip = Path(sample_clip("pose2sim_static_cam02.mp4"))
+    with open(clip, "rb") as fh:
+        saved = save_upload("gone.mp4", fh, clip.stat().st_size, cfg)
+    shutil.rmtree(saved.folder)
+    at = AppTest.from_file(PAGE, default_timeout=RUN_TIMEOUT_S)
+    at.session_state["review_results"] = [{"name": "gone.mp4", "upload_id": saved.id, "error": None}]
+    at.run()
+    assert not at.exception
+    assert texts(at.error) == ["this upload is no longer on this machine (its folder was removed)."]
