@@ -397,6 +397,7 @@ class LiveSnapshot:
     size: tuple[int, int] | None = None
     inference_ms: float = float("nan")       # running mean over the last frames
     overlay_ms: float = float("nan")         # analysis + drawing
+    fps: float = float("nan")                # frames processed per second, over the last frames
     error: str = ""
     # guided capture
     step: str | None = None
@@ -424,6 +425,7 @@ class LiveSession:
         self._lock = threading.Lock()
         self._snapshot = LiveSnapshot()
         self._times: deque[tuple[float, float]] = deque(maxlen=30)
+        self._stamps: deque[float] = deque(maxlen=30)
 
     # ---------------------------------------------------------------- worker thread
     def on_frame(self, frame):
@@ -474,11 +476,13 @@ class LiveSession:
 
     def _publish(self, pose: PoseFrame, rgb: np.ndarray, error: str) -> None:
         times = np.array(self._times)
+        self._stamps.append(pose.timestamp_ms)
+        span = (self._stamps[-1] - self._stamps[0]) / 1000.0
         snap = self._snapshot
         common = dict(frames=snap.frames + 1, frames_with_pose=snap.frames_with_pose + int(pose.detected),
                       last_frame_ms=pose.timestamp_ms, size=(rgb.shape[1], rgb.shape[0]),
                       inference_ms=float(times[:, 0].mean()), overlay_ms=float(times[:, 1].mean()),
-                      error=error)
+                      fps=(len(self._stamps) - 1) / span if span > 0 else float("nan"), error=error)
         task = self.task
         if isinstance(task, GuidedCapture):
             self._snapshot = LiveSnapshot(**common, step=task.step, prompt=task.prompt(pose.timestamp_ms),
@@ -505,3 +509,4 @@ class LiveSession:
             self.task = task
             self._snapshot = LiveSnapshot()
             self._times.clear()
+            self._stamps.clear()

@@ -103,7 +103,8 @@ def live_hold_status(session: LiveSession) -> None:
         st.error(snap.error)
     status = snap.hold
     pose = "detected" if snap.frames_with_pose else "not detected yet"
-    st.caption(f"Pose {pose} in {snap.frames_with_pose} of {snap.frames} frames; pose model "
+    st.caption(f"Pose {pose} in {snap.frames_with_pose} of {snap.frames} frames; {snap.fps:.1f} frames per "
+               f"second processed; pose model "
                f"{snap.inference_ms:.0f} ms per frame, hold check and drawing {snap.overlay_ms:.1f} ms")
     if status is None:
         return

@@ -63,7 +63,8 @@ def live_status(session: LiveSession) -> None:
                     text=f"still and ready for {snap.held_s:.1f} of {session.task.settings.still_s:g} s")
         for c in snap.checks:
             st.markdown(f"{check_icon(c.ok)} **{CHECK_LABELS[c.name]}** — {c.message}")
-    st.caption(f"pose model {snap.inference_ms:.0f} ms per frame, checks and drawing {snap.overlay_ms:.1f} ms")
+    st.caption(f"{snap.fps:.1f} frames per second processed; pose model {snap.inference_ms:.0f} ms per frame, "
+               f"checks and drawing {snap.overlay_ms:.1f} ms")
     done = set(snap.captured)
     if done != set(st.session_state.get("self_assessment_seen_captures", ())):
         st.session_state["self_assessment_seen_captures"] = tuple(done)
