@@ -55,7 +55,7 @@ def show_metrics(prog) -> None:
         st.info("No assessment with a measurable metric yet.")
         return
     for s in measured:
-        st.plotly_chart(metric_figure(s), key=f"history_metric_{s.key}", use_container_width=True)
+        st.plotly_chart(metric_figure(s), key=f"history_metric_{s.key}", width="stretch")
         st.caption(f"Threshold source: {s.threshold_source}"
                    + (f" · smallest detectable change {s.mdc:g} {s.unit} ({s.mdc_source})" if s.mdc else ""))
     never = [s.label for s in series if s not in measured]
@@ -69,14 +69,14 @@ def show_holds(prog) -> None:
         st.info("No exercise hold has been checked for this patient yet.")
         return
     for ex, points in sorted(prog.holds.items()):
-        st.plotly_chart(hold_figure(points), key=f"history_hold_{ex}", use_container_width=True)
+        st.plotly_chart(hold_figure(points), key=f"history_hold_{ex}", width="stretch")
 
 
 def show_sessions(store, pid: str) -> None:
     st.subheader("Sessions")
     rows = [{"date (UTC)": s["recorded_utc"], "kind": s["kind"], "source": f"{s['source_kind']}: {s['source']}",
              "summary": " ".join(s["summary"]), "id": s["id"][:8]} for s in store.sessions(pid)]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 def main() -> None:
