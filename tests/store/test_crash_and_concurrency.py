@@ -161,3 +161,36 @@ def test_processes_opening_a_fresh_database_at_once_migrate_it_once(store_url, d
         assert p.returncode == 0, err
     with Store.open(store_url, data_dir) as store:
         assert sorted(p["display_name"] for p in store.patients()) == ["P0", "P1", "P2"]
+
+
+def test_two_dashboard_sessions_sharing_one_store_save_at_once(store, tmp_path):
+    """Streamlit serves each browser session in its own thread of one server process, sharing the
+    cached Store: three threads save at once through it."""
+    import threading
+
+    pid = store.add_patient("Shared")
+    report = docs.report(8.0)
+    errors: list[str] = []
+    start = threading.Barrier(3)
+
+    def user(tag: str) -> None:
+        try:
+            start.wait()
+            for i in range(3):
+                save_assessment(store, pid, report, docs.some_files(tmp_path / tag / str(i), f"{tag}-{i}"),
+                                notes=f"{tag}-{i}")
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=user, args=(t,)) for t in ("a", "b", "c")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    sessions = store.sessions(pid)
+    assert sorted(s["notes"] for s in sessions) == sorted(f"{t}-{i}" for t in "abc" for i in range(3))
+    for s in sessions:
+        video = next(f for f in s["files"] if f["role"] == "video")
+        assert Path(video["path"]).read_bytes().endswith(s["notes"].encode())
+    assert_consistent(store)
