@@ -22,7 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import plots
-from dashboard.common import app_config, model_path, show_error
+from dashboard.common import app_config, ensure_app_navigation, model_path, show_error
 from dashboard.plan_table import MAX_HOLD_S, MAX_REPS, SIDES, edited_plan, plan_rows
 from dashboard.review_job import (KEY_FRAME_DIR, NO_PERSON, PARTIAL, key_frame_name, load_review,
                                   review_upload)
@@ -268,6 +268,7 @@ def show_review(cfg, upload_id: str) -> None:
 
 
 def main() -> None:
+    ensure_app_navigation()
     st.title("Review videos")
     st.caption("Videos are processed on this computer and kept in its data folder under generated names. "
                "Findings are hypotheses to confirm by hand, not diagnoses.")
