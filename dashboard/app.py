@@ -18,27 +18,30 @@ if str(ROOT) not in sys.path:          # `streamlit run dashboard/app.py` from a
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
 
-def navigation_pages() -> list:
-    pages = [
-        st.Page(str(PAGES_DIR / "self_assessment.py"), title="Self-assessment", icon=":material/accessibility_new:", default=True,
-                url_path="self-assessment"),
-        st.Page(str(PAGES_DIR / "exercise.py"), title="Guided exercise", icon=":material/timer:", url_path="exercise"),
-        st.Page(str(PAGES_DIR / "review.py"), title="Review videos", icon=":material/video_library:", url_path="review"),
+def page_specs(pages_dir: Path = PAGES_DIR) -> list[dict]:
+    """The pages in menu order; History only when its file is installed."""
+    specs = [
+        dict(page=pages_dir / "self_assessment.py", title="Self-assessment", icon=":material/accessibility_new:",
+             url_path="self-assessment", default=True),
+        dict(page=pages_dir / "exercise.py", title="Guided exercise", icon=":material/timer:", url_path="exercise"),
+        dict(page=pages_dir / "review.py", title="Review videos", icon=":material/video_library:",
+             url_path="review"),
     ]
-    history = PAGES_DIR / "history.py"
-    if history.is_file():
-        pages.append(st.Page(str(history), title="History", icon=":material/monitoring:", url_path="history"))
-    return pages
+    if (pages_dir / "history.py").is_file():
+        specs.append(dict(page=pages_dir / "history.py", title="History", icon=":material/monitoring:",
+                          url_path="history"))
+    return specs
 
 
 def main() -> None:
     st.set_page_config(page_title="isobalance", page_icon="🧍", layout="wide")
     from dashboard.common import mark_navigation
 
-    page = st.navigation(navigation_pages())
+    page = st.navigation([st.Page(str(spec.pop("page")), **spec) for spec in page_specs()])
     mark_navigation()
     st.sidebar.caption("isobalance suggests hypotheses, not diagnoses. Video stays on this computer.")
     page.run()
 
 
-main()
+if __name__ == "__main__":        # `streamlit run` and AppTest run the file as __main__
+    main()

@@ -82,7 +82,7 @@ def show_instructions(ex) -> None:
 def hold_session(estimator, cfg, ex, calibrate_s: float, settle_s: float) -> LiveSession:
     from assessment.hold import HoldProtocol, HoldSettings
 
-    key = (ex.id, calibrate_s, settle_s, id(estimator))
+    key = (ex.id, calibrate_s, settle_s)
     stored = st.session_state.get(SESSION_KEY)
     if stored is None or stored[0] != key:
         protocol = HoldProtocol.from_exercise(ex)

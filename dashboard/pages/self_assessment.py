@@ -26,7 +26,7 @@ VIEW_TITLES = {"front": "Facing the camera", "side": "From the side"}
 
 def capture_session(estimator, cfg) -> LiveSession:
     session = st.session_state.get(SESSION_KEY)
-    if session is None or session.stream.estimator is not estimator:
+    if session is None:
         session = LiveSession(estimator, cfg.vision.pipeline_settings(), GuidedCapture())
         st.session_state[SESSION_KEY] = session
     return session
@@ -167,7 +167,7 @@ def main() -> None:
                 show_report(step, *reports[step])
         publish_plan()
         if st.session_state.get("plan"):
-            st.page_link("pages/exercise.py", label="Practise a suggested exercise", icon="⏱️")
+            st.markdown("[Practise a suggested exercise on the Guided exercise page](exercise)")
     st.caption("isobalance suggests hypotheses, not diagnoses. Video stays on this computer.")
 
 
