@@ -53,7 +53,7 @@ def test_live_page_shows_detected_pose(dashboard_server, browser_page_factory, m
     y4m = make_y4m(sample_clip("tfjs_pose_squats.mp4"))
     page = browser_page_factory(y4m)
     open_live_page(page, f"{dashboard_server}/", webrtc_start)
-    found = wait_for_text(page, r"Pose detected — in (\d+) of (\d+) frames", 90)
+    found = wait_for_text(page, r"Pose detected — in (\d+) of (\d+) frames", 180)
     seen, total = map(int, re.search(r"in (\d+) of (\d+)", found).groups())
     assert 0 < seen <= total
     page.wait_for_timeout(2000)          # let the annotated video render a few frames
@@ -74,7 +74,7 @@ def test_guided_capture_advances_from_front_to_side(dashboard_server, browser_pa
                    rotate_deg=LEVEL_DEG)
     page = browser_page_factory(y4m)
     open_live_page(page, f"{dashboard_server}/", webrtc_start)
-    wait_for_text(page, r"Pose detected", 90)
+    wait_for_text(page, r"Pose detected", 180)
     page.screenshot(path=str(screenshot_dir / "capture_front_step.png"), full_page=True)
     wait_for_text(page, r"Facing the camera: captured", 90)
     wait_for_text(page, r"Not a side view yet \(front view\)", 30)
@@ -84,8 +84,9 @@ def test_guided_capture_advances_from_front_to_side(dashboard_server, browser_pa
     wait_for_text(page, r"\d+ frames analysed; a person was found in 100% of them", 30)
     wait_for_text(page, r"Evidence frames", 30)
     page.wait_for_selector("[data-testid='stImage'] img, [data-testid='stFullScreenFrame'] img", timeout=30_000)
-    page.get_by_text("Your assessment").scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot_dir / "capture_front_assessment.png"), full_page=True)
+    page.locator("[data-testid='stImage']").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "capture_front_evidence.png"))
 
 
 def held_seconds(page) -> float | None:
@@ -103,7 +104,7 @@ def test_hold_timer_runs_on_a_still_clip(dashboard_server, browser_page_factory,
     page = browser_page_factory(y4m)
     # sternocleidomastoid PIR watches both shoulders from the front: 7 s holds, 3 repetitions
     open_live_page(page, f"{dashboard_server}/exercise?exercise=sternocleidomastoid-pir", webrtc_start)
-    wait_for_text(page, r"Calibrate|Position|Hold", 90)
+    wait_for_text(page, r"Calibrate|Position|Hold", 180)
     deadline = time.monotonic() + 90
     first = None
     while time.monotonic() < deadline:
