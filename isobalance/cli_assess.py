@@ -34,7 +34,8 @@ def load_input_track(path: Path, model: str | None, config: Path | None, progres
         raise AssessInputError(f"input not found: {path}")
     from isobalance.config import load_config
     from vision.landmarks_job import model_for
-    from vision.pipeline import PartialTrackError, extract_track
+    from vision.parallel import extract_track_fast
+    from vision.pipeline import PartialTrackError
     from vision.sources import open_source
 
     cfg = load_config(config).override("vision", model=model)
@@ -46,8 +47,9 @@ def load_input_track(path: Path, model: str | None, config: Path | None, progres
 
         bar = tqdm(total=src.info.n_frames, unit="frame", desc=src.info.name, disable=None)
     try:
-        track = extract_track(src, model_path, cfg.vision.pipeline_settings(),
-                              on_frame=(lambda frame, pose: bar.update(1)) if bar is not None else None)
+        # all cores for a long video file (vision.parallel), else the sequential extract_track as before
+        track = extract_track_fast(src, model_path, cfg.vision.pipeline_settings(),
+                                   on_progress=bar.update if bar is not None else None)
         error = None
     except PartialTrackError as exc:
         track, error = exc.track, exc

@@ -15,7 +15,8 @@ from typing import Any
 from vision.drawing import AnnotatedVideoWriter, draw_label, draw_pose
 from vision.errors import NoPersonError
 from vision.models import resolve_model
-from vision.pipeline import PartialTrackError, extract_track
+from vision.parallel import extract_track_fast
+from vision.pipeline import PartialTrackError
 from vision.sources import open_source
 from vision.threads import BackgroundConsumer
 from vision.track import LandmarkTrack
@@ -68,7 +69,10 @@ def run_landmarks(source: str, out: Path, vision_cfg, parquet: bool = False, wri
                 bar.update(1)
 
         try:
-            track = extract_track(src, model, vision_cfg.pipeline_settings(), on_frame=on_frame)
+            # without an annotated video nothing needs the frames in order: all cores where it pays
+            track = extract_track_fast(src, model, vision_cfg.pipeline_settings(),
+                                       on_frame=on_frame if write_video else None,
+                                       on_progress=bar.update if bar is not None and not write_video else None)
         except PartialTrackError as exc:
             error, track = exc, exc.track
     summary = write_track_outputs(track, out, parquet)
