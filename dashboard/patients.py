@@ -9,8 +9,8 @@ Any page can save into the same store the CLI uses::
     if store and pid:
         save_assessment(store, pid, report_dict, {"track": ..., "video": ..., "report_html": ...})
 
-The store is ``$ISOBALANCE_DATABASE_URL`` or SQLite in the data folder (one connection pool per
-server, cached). Figures: each metric over sessions as points with their uncertainty band (95% CI
+The store is the one the CLI opens (``store.store.resolve_url``: config ``[store] database_url``, else
+``$ISOBALANCE_DATABASE_URL``, else SQLite in the data folder; one connection pool per server, cached). Figures: each metric over sessions as points with their uncertainty band (95% CI
 widened by the model error allowance) and the threshold line(s); holds as held-still seconds per
 session with repetitions completed.
 """
@@ -18,7 +18,6 @@ session with repetitions completed.
 from __future__ import annotations
 
 import io
-import os
 import tempfile
 import zipfile
 from pathlib import Path
@@ -43,8 +42,11 @@ def _cached_store(url: str | None, data_dir: str):
 
 def open_store(cfg) -> Any:
     """The patient store, or None after showing one plain error (bad URL, server down, newer schema)."""
+    from store.store import resolve_url
+
     try:
-        return _cached_store(os.environ.get("ISOBALANCE_DATABASE_URL") or None, str(data_folder(cfg)))
+        root = data_folder(cfg)
+        return _cached_store(resolve_url(None, root, cfg.store.database_url), str(root))
     except IsobalanceError as exc:
         show_error(exc, "The patient store cannot be opened")
         return None

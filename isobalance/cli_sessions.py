@@ -1,7 +1,8 @@
 """``isobalance sessions list|show|export|import|delete`` and ``isobalance patients add|list``.
 
-The store is the one the dashboard uses: ``--db URL`` or ``$ISOBALANCE_DATABASE_URL``, else SQLite in
-the user data folder (config ``dashboard.data_dir`` / ``$ISOBALANCE_DATA``). Ids can be shortened to
+The store is the one the dashboard uses: ``--db URL``, else config ``[store] database_url``, else
+``$ISOBALANCE_DATABASE_URL``, else SQLite in the user data folder (config ``dashboard.data_dir`` /
+``$ISOBALANCE_DATA``); ``store.Store.from_config`` applies that order. Ids can be shortened to
 any unique prefix of at least 4 characters. Problems are ``StoreError`` messages (exit status 2).
 """
 
@@ -21,16 +22,16 @@ sessions_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_ex
 patients_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                            help="Add or list patients")
 
-DB = typer.Option(None, "--db", help="Database URL (default: $ISOBALANCE_DATABASE_URL or SQLite in the data folder)")
-CONFIG = typer.Option(None, "--config", help="TOML configuration file (for dashboard.data_dir)")
+DB = typer.Option(None, "--db", help="Database URL (default: config [store] database_url, else "
+                                      "$ISOBALANCE_DATABASE_URL, else SQLite in the data folder)")
+CONFIG = typer.Option(None, "--config", help="TOML configuration file (for [store] database_url and dashboard.data_dir)")
 
 
 def open_store(db: str | None, config: Path | None):
     from isobalance.config import load_config
-    from isobalance.paths import data_dir
     from store import Store
 
-    return Store.open(db, data_dir(load_config(config).dashboard.data_dir))
+    return Store.from_config(load_config(config), db)
 
 
 def _short(i: str) -> str:

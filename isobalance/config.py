@@ -54,9 +54,19 @@ class DashboardConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    """The patient store (store/). Which database, first that is set: the CLI's ``--db``, this
+    ``database_url``, ``$ISOBALANCE_DATABASE_URL``, else SQLite ``isobalance.db`` in the data folder
+    (``store.store.resolve_url`` applies this order for the CLI and the dashboard alike)."""
+
+    database_url: str = ""                 # e.g. postgresql://user@host/dbname; empty = see above
+
+
+@dataclass(frozen=True)
 class Config:
     vision: VisionConfig = field(default_factory=VisionConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
 
     def to_toml(self) -> str:
         lines: list[str] = []

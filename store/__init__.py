@@ -6,6 +6,7 @@ Stable API (the dashboard and the CLI rely on it)::
 
     store = Store.open()                      # SQLite in the user data folder (WAL, busy timeout)
     store = Store.open("postgresql://user@host/db", data_dir=...)   # same code on PostgreSQL
+    store = Store.from_config(load_config(), db_flag)   # --db, [store] database_url, $ISOBALANCE_DATABASE_URL, SQLite
     pid = store.add_patient("A. B.")          # -> patient id (32 hex characters)
     sid = save_assessment(store, pid, report.to_dict(), {"track": track_csv, "video": mp4,
                                                          "report_html": html})   # -> session id

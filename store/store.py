@@ -1,7 +1,9 @@
 """``Store``: patients, sessions and their files, in one database plus one data folder.
 
 ``Store.open(url=None, data_dir=None)`` opens (and migrates) the database: the URL given, else
-``$ISOBALANCE_DATABASE_URL``, else SQLite at ``<data folder>/isobalance.db``. Files live under the
+``$ISOBALANCE_DATABASE_URL``, else SQLite at ``<data folder>/isobalance.db``. ``Store.from_config(cfg,
+url)`` is how the CLI and the dashboard open it: ``resolve_url`` puts the configuration's ``[store]
+database_url`` between the two (one order for every caller). Files live under the
 data folder (store/files.py explains the layout and why a killed process never leaves half a
 session). Use one data folder per database. Reads return plain dicts (``session_dict``), so callers
 never hold database objects past a transaction.
@@ -29,6 +31,12 @@ from store.models import Hold, Patient, Session, StoredFile
 
 def default_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'isobalance.db'}"
+
+
+def resolve_url(url: str | None, data_dir: Path, configured: str = "") -> str:
+    """Which database, first that is set: ``url`` (a ``--db`` flag), ``configured`` (config ``[store]
+    database_url``), ``$ISOBALANCE_DATABASE_URL``, else SQLite in ``data_dir``."""
+    return url or configured or env_url() or default_url(data_dir)
 
 
 @dataclass
@@ -60,7 +68,7 @@ class Store:
 
         root = Path(data_dir).expanduser().resolve() if data_dir else user_data_dir()
         root.mkdir(parents=True, exist_ok=True)
-        url = url or env_url() or default_url(root)
+        url = resolve_url(url, root)
         engines = create_engines(url)
         try:
             check_reachable(engines)
@@ -71,6 +79,15 @@ class Store:
             engines.dispose()
             raise
         return store
+
+    @classmethod
+    def from_config(cls, config: Any, url: str | None = None) -> "Store":
+        """The store an ``isobalance.config.Config`` names (``resolve_url``'s order; data folder from
+        ``[dashboard] data_dir`` / ``$ISOBALANCE_DATA``); ``url`` is the CLI's ``--db``."""
+        from isobalance.paths import data_dir
+
+        root = data_dir(config.dashboard.data_dir)
+        return cls.open(resolve_url(url, root, config.store.database_url), root)
 
     def close(self) -> None:
         self.engines.dispose()
