@@ -44,7 +44,8 @@ from vision.subject import SubjectSelector
 from vision.track import N_LANDMARKS, LandmarkTrack, TrackMeta
 
 # Below this many frames a parallel run does not pay on 2 cores: starting worker processes and their
-# landmarkers (about 1 s) eats the gain. Chosen from bench/parallel.py (see README, "Speed").
+# landmarkers (about 1.3 s) eats the gain. bench/parallel.py on the 2-core machine, quiet: 300 frames
+# 1.49x, 600 frames 1.66x; with other jobs on the machine 300 frames can drop below 1x.
 MIN_PARALLEL_FRAMES = 300
 OVERLAP_FRAMES = 12       # lead-in of every later segment; the tracker settles within ~5 frames
 SETTLE_FRAMES = 6         # the seam is never placed in the first frames of a lead-in
