@@ -1,4 +1,5 @@
-"""Shared fixtures: the real pose model and the real sample clips.
+"""Shared fixtures: the real pose model, the real sample clips, and the patient-store databases
+(``store_url``: real SQLite and a real PostgreSQL server, one server for the whole run).
 
 They come from ``../shared`` when it is beside the checkout, otherwise they are fetched from their public
 sources (sha256-checked) by ``vision.models`` and ``sample_videos``. They are never skipped: a missing
@@ -32,6 +33,36 @@ def sample_clip():
     from sample_videos import locate
 
     return locate
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """``postgres_url()`` -> URL of a new empty database on the one throwaway PostgreSQL server of this
+    test run (tests/pgserver.py: started on first use, stopped at the end; a server that cannot start
+    fails the tests that use it, never skips them)."""
+    from tests.pgserver import PgServer
+
+    server = PgServer()
+    try:
+        server.start()
+    except Exception:
+        server.stop()
+        raise
+    yield server.createdb
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def store_url(backend, request, tmp_path) -> str:
+    """A fresh patient-store database: SQLite in tmp_path, or a new database on ``postgres_url``'s server."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'db' / 'isobalance.db'}"
+    return request.getfixturevalue("postgres_url")()
 
 
 def pytest_runtest_logreport(report):

@@ -15,7 +15,6 @@ from streamlit.testing.v1 import AppTest
 from dashboard.patients import export_zip
 from store import Store, save_assessment, save_hold
 from tests.store import documents as docs
-from tests.store.conftest import backend, pg_server, store_url  # noqa: F401  (fixtures)
 
 PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "history.py")
 

@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 from isobalance.cli_sessions import patients_app, sessions_app
 from store import NotFoundError, Store, StoreError, save_assessment, save_hold
 from tests.store import documents as docs
-from tests.store.conftest import backend, pg_server, store_url  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[2]
 

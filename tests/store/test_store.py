@@ -148,9 +148,12 @@ def test_store_reopens_with_the_same_data(store_url, data_dir, tmp_path):
         assert s.session(sid)["patient_id"] == pid and s.verify_files() == []
 
 
-def test_unreachable_or_unsupported_databases_are_clear_errors(tmp_path, pg_server):
+def test_unreachable_or_unsupported_databases_are_clear_errors(tmp_path, postgres_url):
+    from sqlalchemy.engine import make_url
+
+    missing = make_url(postgres_url()).set(username="nobody", database="no_such_db")
     with pytest.raises(StoreError, match="cannot connect"):
-        Store.open(f"postgresql://nobody@127.0.0.1:{pg_server.port}/no_such_db", tmp_path)
+        Store.open(missing.render_as_string(hide_password=False), tmp_path)
     with pytest.raises(StoreError, match="not supported"):
         Store.open("mysql://x@localhost/db", tmp_path)
     with pytest.raises(StoreError, match="in-memory"):
