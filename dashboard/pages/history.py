@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:          # run on its own (AppTest, streamlit run) from a source checkout
     sys.path.insert(0, str(ROOT))
 
-from dashboard.common import app_config, show_error  # noqa: E402
+from dashboard.common import app_config, ensure_app_navigation, show_error  # noqa: E402
 from dashboard.patients import export_zip, hold_figure, metric_figure, open_store, patient_picker  # noqa: E402
 from store.progress import progress  # noqa: E402
 from vision.errors import IsobalanceError  # noqa: E402
@@ -80,6 +80,7 @@ def show_sessions(store, pid: str) -> None:
 
 
 def main() -> None:
+    ensure_app_navigation()
     st.title("History")
     try:
         cfg = app_config()
