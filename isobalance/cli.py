@@ -55,7 +55,7 @@ def landmarks_command(
 
 def _mount_subcommands() -> None:
     """Attach command groups that live in their own modules (one job per module)."""
-    from isobalance import cli_assess, cli_dashboard, cli_hold, cli_models, cli_samples, cli_sessions
+    from isobalance import cli_assess, cli_batch, cli_dashboard, cli_hold, cli_models, cli_samples, cli_sessions
 
     if getattr(app, "_isobalance_mounted", False):
         return
@@ -64,6 +64,7 @@ def _mount_subcommands() -> None:
     app.add_typer(cli_samples.samples_app, name="samples", help="List or fetch the sample clips")
     app.command("assess")(cli_assess.assess_command)
     app.command("hold")(cli_hold.hold_command)
+    app.command("batch")(cli_batch.batch_command)
     app.add_typer(cli_sessions.sessions_app, name="sessions",
                   help="List, show, export, import or delete sessions")
     app.add_typer(cli_sessions.patients_app, name="patients", help="Add or list patients")
