@@ -7,7 +7,8 @@ Any page can save into the same store the CLI uses::
     store = open_store(cfg)                      # None after showing why it cannot be opened
     pid = patient_picker(store, key="review_patient")    # None until a patient is chosen or added
     if store and pid:
-        save_assessment(store, pid, report_dict, {"track": ..., "video": ..., "report_html": ...})
+        outcome = save_to_history(store.patient(pid), lambda: save_assessment(store, pid, report_dict, files))
+        show_saved(outcome)       # "Saved to <name>'s history" or the store's error, never an exception
 
 The store is the one the CLI opens (``store.store.resolve_url``: config ``[store] database_url``, else
 ``$ISOBALANCE_DATABASE_URL``, else SQLite in the data folder; one connection pool per server, cached). Figures: each metric over sessions as points with their uncertainty band (95% CI
@@ -20,8 +21,9 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
+import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -31,6 +33,7 @@ from store.progress import HoldPoint, MetricSeries
 from vision.errors import IsobalanceError
 
 POINT, FLAGGED, THRESHOLD, BAND = "#1f77b4", "#d62728", "#d62728", "rgba(31,119,180,0.35)"
+log = logging.getLogger("isobalance.dashboard.patients")
 
 
 @st.cache_resource(show_spinner=False)
@@ -52,11 +55,14 @@ def open_store(cfg) -> Any:
         return None
 
 
-def patient_picker(store, key: str = "patient_id", label: str = "Patient", allow_add: bool = True) -> str | None:
+def patient_picker(store, key: str = "patient_id", label: str = "Patient", allow_add: bool = True,
+                   preselect: bool = True) -> str | None:
     """A select box of patients (most recent activity first) plus an "add a patient" form.
 
     Returns the chosen patient id, or None when there is none yet. The choice lives in
-    ``st.session_state[key]`` so pages can share it by using the same key.
+    ``st.session_state[key]`` so pages can share it by using the same key. Pages that save pass
+    ``preselect=False``: nobody is chosen until the user picks or adds a patient, so nothing is saved
+    to the history of whoever happens to be first in the list.
     """
     patients = store.patients()
     names = {p["id"]: p for p in patients}
@@ -65,7 +71,8 @@ def patient_picker(store, key: str = "patient_id", label: str = "Patient", allow
         ids = [p["id"] for p in patients]
         if st.session_state.get(key) not in names:
             st.session_state.pop(key, None)
-        chosen = st.selectbox(label, ids, key=key, format_func=lambda i: _label(names[i]))
+        chosen = st.selectbox(label, ids, key=key, format_func=lambda i: _label(names[i]),
+                              index=0 if preselect else None, placeholder="Choose a patient")
     if allow_add:
         with st.expander("Add a patient", expanded=not patients):
             name = st.text_input("Name or pseudonym", key=f"{key}_new_name")
@@ -78,6 +85,32 @@ def patient_picker(store, key: str = "patient_id", label: str = "Patient", allow
                     st.session_state[key] = new
                     st.rerun()
     return chosen
+
+
+def save_to_history(patient: dict[str, Any], save: Callable[[], str]) -> dict[str, str]:
+    """Run ``save`` (a store call returning the new session id) for ``patient``; returns ``{"saved":
+    message}`` or ``{"save_error": message}``. Never raises: a failing store must not hide results."""
+    name = patient["display_name"]
+    try:
+        sid = save()
+    except IsobalanceError as exc:
+        return {"save_error": f"Not saved to {name}'s history: {exc}"}
+    except Exception as exc:  # noqa: BLE001 - a database problem must not hide the results on the page
+        log.exception("saving to the patient store failed")
+        return {"save_error": f"Not saved to {name}'s history because of an unexpected problem with the patient "
+                              f"store ({type(exc).__name__}); the details are in the dashboard's log."}
+    return {"saved": f"Saved to {name}'s history (session {sid[:8]})."}
+
+
+def show_saved(outcome: dict[str, Any] | None, nothing: str = "Not saved to any patient's history.") -> None:
+    """The outcome of ``save_to_history`` (``nothing`` when there was no save)."""
+    outcome = outcome or {}
+    if outcome.get("saved"):
+        st.success(outcome["saved"], icon=":material/folder_shared:")
+    elif outcome.get("save_error"):
+        st.error(outcome["save_error"], icon="⚠️")
+    else:
+        st.caption(nothing)
 
 
 def _label(p: dict[str, Any]) -> str:

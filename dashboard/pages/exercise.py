@@ -6,7 +6,8 @@ joints are still, a still / moving indicator, which joint moved, the repetition 
 per-repetition summary at the end. All judging is ``assessment.hold.HoldMonitor`` fed frame by frame
 (``dashboard.live.LiveHold``) - the same code path as ``isobalance hold``.
 
-A link can preselect an exercise with ``?exercise=<id>``.
+A link can preselect an exercise with ``?exercise=<id>``. With a patient chosen (the shared picker,
+``dashboard.patients``), the finished hold's result is saved to their history (``store.save_hold``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import streamlit as st
 
 from dashboard.common import ensure_app_navigation, load_settings, show_error
 from dashboard.live import LiveHold, LiveSession, shared_estimator, webrtc_view
+from dashboard.patients import open_store, patient_picker, save_to_history, show_saved
 from vision.errors import IsobalanceError
 
 SESSION_KEY = "exercise_session"
 RESULT_KEY = "exercise_result"
+SAVED_KEY = "exercise_saved"              # outcome of saving RESULT_KEY to the patient's history
+PATIENT_KEY = "exercise_patient"
 POLL_S = 0.5
 STILLNESS_WORDS = {"still": (":green[:material/radio_button_checked:]", "Still"),
                    "moving": (":orange[:material/radio_button_checked:]", "Moving…"),
@@ -90,7 +94,34 @@ def hold_session(estimator, cfg, ex, calibrate_s: float, settle_s: float) -> Liv
         stored = (key, LiveSession(estimator, cfg.vision.pipeline_settings(), task))
         st.session_state[SESSION_KEY] = stored
         st.session_state.pop(RESULT_KEY, None)
+        st.session_state.pop(SAVED_KEY, None)
     return stored[1]
+
+
+def choose_patient(cfg) -> tuple[object, dict | None]:
+    """(store or None, chosen patient or None); without a patient the result is shown, not saved."""
+    store = open_store(cfg)                    # None after showing why it cannot be opened
+    if store is None:
+        st.caption("No patient chosen: the hold is shown but not saved.")
+        return None, None
+    try:
+        pid = patient_picker(store, key=PATIENT_KEY, label="Patient (the hold is saved to their history)",
+                             preselect=False)
+        if pid is None:
+            st.caption("No patient chosen: the hold is shown but not saved.")
+        return store, (store.patient(pid) if pid else None)
+    except IsobalanceError as exc:
+        show_error(exc, "The patient store cannot be used")
+        return store, None
+
+
+def save_result(store, patient, result, exercise_id: str) -> dict | None:
+    """Save the finished hold once, as it is made (None = no patient chosen, nothing saved)."""
+    if store is None or patient is None:
+        return None
+    from store import save_hold
+
+    return save_to_history(patient, lambda: save_hold(store, patient["id"], result.to_dict(), exercise_id))
 
 
 @st.fragment(run_every=POLL_S)
@@ -166,6 +197,8 @@ def main() -> None:
     if ex is None:
         st.stop()
     show_instructions(ex)
+    with st.sidebar:
+        store, patient = choose_patient(cfg)
     with st.expander("Timing"):
         calibrate_s = st.slider("Rest calibration (s)", 0.0, 10.0, 3.0, 0.5,
                                 help="Stand relaxed and still at the start: measures how much the joints "
@@ -186,8 +219,11 @@ def main() -> None:
             st.session_state[RESULT_KEY] = session.hold_result()
         except IsobalanceError as exc:
             show_error(exc, "No summary")
+        else:
+            st.session_state[SAVED_KEY] = save_result(store, patient, st.session_state[RESULT_KEY], ex.id)
     if RESULT_KEY in st.session_state:
         show_result(st.session_state[RESULT_KEY])
+        show_saved(st.session_state.get(SAVED_KEY), "Not saved to any patient's history (no patient was chosen).")
 
 
 main()

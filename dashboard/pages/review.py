@@ -6,9 +6,14 @@ can edit, and downloads (HTML report, JSON, landmark CSV, edited plan). The anal
 (``dashboard.review_job`` runs vision/ and assessment/); this page only shows files the job wrote in
 the upload's folder under the data folder, reached through generated upload ids.
 
+With a patient chosen at the top (``dashboard.patients.patient_picker``), each finished report is saved
+as a session of that patient (``store.save_assessment`` through ``review_upload``'s ``on_report`` seam);
+a store that fails says so once and the review is still shown. No patient: nothing is saved.
+
 Session state (what AppTest can set and read): ``review_results`` is the list of handled uploads,
-each ``{"name": shown name, "upload_id": id or None, "error": message or None}``; ``review_seen`` the
-uploader file ids already handled (a file is processed once, not on every rerun).
+each ``{"name": shown name, "upload_id": id or None, "error": message or None, "saved": message or
+None, "save_error": message or None}``; ``review_seen`` the uploader file ids already handled (a file
+is processed once, not on every rerun).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import streamlit as st
 
 from dashboard import plots
 from dashboard.common import app_config, ensure_app_navigation, model_path, show_error
+from dashboard.patients import open_store, patient_picker, save_to_history, show_saved
 from dashboard.plan_table import MAX_HOLD_S, MAX_REPS, SIDES, edited_plan, plan_rows
 from dashboard.review_job import (KEY_FRAME_DIR, NO_PERSON, PARTIAL, key_frame_name, load_review,
                                   review_upload)
@@ -30,16 +36,51 @@ from dashboard.uploads import VIDEO_SUFFIXES, display_name, save_upload
 from vision.errors import IsobalanceError
 
 RESULTS_KEY, SEEN_KEY, UPLOADER_KEY, SELECTED_KEY = "review_results", "review_seen", "review_uploader", "review_selected"
+PATIENT_KEY = "review_patient"
+SAVED_FILES = {"track": "track_csv", "video": "video", "report_html": "report_html"}   # store role -> review file
 STATUS_TEXT = {"flagged": "flagged", "within": "within", "not_measurable": "not measurable"}
 log = logging.getLogger("isobalance.dashboard.review")
 
 
 # ------------------------------------------------------------------------------------------ processing
-def process_file(uploaded, cfg, model) -> dict[str, Any]:
-    """Check, save and review one uploaded file with a progress bar; never raises for a bad file."""
+def choose_patient(cfg) -> tuple[Any, dict[str, Any] | None]:
+    """(store or None, chosen patient or None), after saying whether reviews will be saved."""
+    store = open_store(cfg)                    # None after showing why it cannot be opened
+    patient = None
+    if store is not None:
+        try:
+            pid = patient_picker(store, key=PATIENT_KEY, label="Patient (reviews are saved to their history)",
+                                 preselect=False)
+            patient = store.patient(pid) if pid else None
+        except IsobalanceError as exc:
+            show_error(exc, "The patient store cannot be used")
+    if patient is None:
+        st.caption("No patient chosen: reviews are shown but not saved to any history.")
+    return store, patient
+
+
+def saver(store, patient: dict[str, Any] | None, entry: dict[str, Any]):
+    """The ``on_report`` seam: save the finished report as a session of ``patient``. The outcome goes
+    into ``entry`` ("saved" or "save_error") so a failing store never fails the review itself."""
+    if store is None or patient is None:
+        return None
+
+    def save(report, files: dict[str, Path]) -> None:
+        from store import save_assessment
+
+        keep = {role: files[kind] for role, kind in SAVED_FILES.items() if kind in files}
+        entry.update(save_to_history(patient, lambda: save_assessment(store, patient["id"], report.to_dict(), keep)))
+
+    return save
+
+
+def process_file(uploaded, cfg, model, store=None, patient: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check, save and review one uploaded file with a progress bar (and save the report to the
+    patient's history when one is chosen); never raises for a bad file."""
     name = display_name(uploaded.name)
     bar = st.progress(0.0, text=f"{name}: checking the file")
     shown = {"pct": -1}
+    entry: dict[str, Any] = {"name": name, "upload_id": None, "error": None, "saved": None, "save_error": None}
 
     def on_progress(done: int, total: int | None) -> None:
         pct = int(100 * min(done / total, 1.0)) if total else 0
@@ -50,20 +91,19 @@ def process_file(uploaded, cfg, model) -> dict[str, Any]:
     try:
         upload = save_upload(uploaded.name, uploaded, uploaded.size, cfg)
         bar.progress(0.0, text=f"{name}: finding the body in every frame")
-        review_upload(upload, cfg, model, on_progress=on_progress)
-        return {"name": name, "upload_id": upload.id, "error": None}
+        review_upload(upload, cfg, model, on_progress=on_progress, on_report=saver(store, patient, entry))
+        return entry | {"upload_id": upload.id}
     except IsobalanceError as exc:
-        return {"name": name, "upload_id": None, "error": str(exc)}
+        return entry | {"error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - one broken file must not stop the page or the other files
         log.exception("review of an uploaded file failed")
-        return {"name": name, "upload_id": None,
-                "error": f"{name} could not be processed because of an unexpected problem "
-                         f"({type(exc).__name__}); the details are in the dashboard's log."}
+        return entry | {"error": f"{name} could not be processed because of an unexpected problem "
+                                 f"({type(exc).__name__}); the details are in the dashboard's log."}
     finally:
         bar.empty()
 
 
-def handle_uploads(cfg) -> None:
+def handle_uploads(cfg, store=None, patient: dict[str, Any] | None = None) -> None:
     """The uploader, the messages about files already handled, then any new file processed in turn
     (its message, if any, appears as soon as it is known)."""
     files = st.file_uploader(
@@ -86,7 +126,7 @@ def handle_uploads(cfg) -> None:
         return
     for f in new:
         seen.append(f.file_id)
-        results.append(process_file(f, cfg, model))
+        results.append(process_file(f, cfg, model, store, patient))
         if results[-1]["error"]:
             st.error(results[-1]["error"], icon="⚠️")
         else:
@@ -198,7 +238,7 @@ def show_downloads(files: Mapping[str, Path], upload_id: str, stem: str) -> None
                                 key=f"dl_{kind}_{upload_id}")
 
 
-def show_review(cfg, upload_id: str) -> None:
+def show_review(cfg, upload_id: str, entry: Mapping[str, Any] | None = None) -> None:
     try:
         result, report = load_review(cfg, upload_id)
     except IsobalanceError as exc:
@@ -207,6 +247,8 @@ def show_review(cfg, upload_id: str) -> None:
     name = result.upload.original_name
     stem = Path(name).stem or "recording"
     st.header(name)
+    if entry is not None:
+        show_saved(entry, "Not saved to any patient's history (no patient was chosen, or there was no report).")
     if result.status == PARTIAL:
         st.warning(result.message)
     elif result.status == NO_PERSON:
@@ -277,7 +319,8 @@ def main() -> None:
     except IsobalanceError as exc:
         show_error(exc, "The configuration cannot be used")
         return
-    handle_uploads(cfg)
+    store, patient = choose_patient(cfg)
+    handle_uploads(cfg, store, patient)
     results: list[dict] = st.session_state.get(RESULTS_KEY, [])
     done = [e for e in results if e.get("upload_id")]
     if not done:
@@ -289,7 +332,7 @@ def main() -> None:
         if st.session_state.get(SELECTED_KEY) not in labels:
             st.session_state[SELECTED_KEY] = upload_id
         upload_id = st.selectbox("Recording", list(labels), format_func=labels.get, key=SELECTED_KEY)
-    show_review(cfg, upload_id)
+    show_review(cfg, upload_id, next(e for e in done if e["upload_id"] == upload_id))
 
 
 main()

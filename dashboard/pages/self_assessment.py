@@ -4,22 +4,29 @@ Live video with the skeleton drawn, then a guided capture - "stand facing the ca
 your side" - each step checked live (whole body in frame, camera level, right view, still for a few
 seconds) by ``dashboard.live.GuidedCapture``; then each captured view is assessed by the CLI's own
 ``assessment.assess.assess``: what was found in everyday words, the evidence frames, and the
-suggested exercises (also offered on the "Guided exercise" page).
+suggested exercises (also offered on the "Guided exercise" page). With a patient chosen in the sidebar
+(the shared picker, ``dashboard.patients``), each assessed view is saved to their history
+(``store.save_assessment``, with the captured clip and its landmark track).
 """
 
 from __future__ import annotations
 
 import base64
+import tempfile
+from pathlib import Path
 
 import streamlit as st
 
 from dashboard.common import ensure_app_navigation, data_folder, load_settings, show_error
 from dashboard.live import (CHECK_LABELS, STEP_PROMPTS, STEPS, GuidedCapture, LiveSession, assess_captured,
                             shared_estimator, webrtc_view)
+from dashboard.patients import open_store, patient_picker, save_to_history, show_saved
 from vision.errors import IsobalanceError
 
 SESSION_KEY = "self_assessment_session"
 REPORTS_KEY = "self_assessment_reports"
+SAVED_KEY = "self_assessment_saved"        # step -> outcome of saving that view's report
+PATIENT_KEY = "self_assessment_patient"
 POLL_S = 0.5
 VIEW_TITLES = {"front": "Facing the camera", "side": "From the side"}
 
@@ -71,10 +78,43 @@ def live_status(session: LiveSession) -> None:
         st.rerun()                    # whole page: show the buttons and results for the new capture
 
 
-def assess_views(session: LiveSession, cfg, model, steps: tuple[str, ...]) -> None:
+def choose_patient(cfg) -> tuple[object, dict | None]:
+    """(store or None, chosen patient or None); without a patient the assessment is shown, not saved."""
+    store = open_store(cfg)                    # None after showing why it cannot be opened
+    patient = None
+    if store is not None:
+        try:
+            pid = patient_picker(store, key=PATIENT_KEY, label="Patient (assessments are saved to their history)",
+                                 preselect=False)
+            patient = store.patient(pid) if pid else None
+        except IsobalanceError as exc:
+            show_error(exc, "The patient store cannot be used")
+    if patient is None:
+        st.caption("No patient chosen: the assessment is shown but not saved.")
+    return store, patient
+
+
+def save_view(store, patient, report) -> dict | None:
+    """Save one assessed view with its clip and landmark track (None = no patient, nothing saved)."""
+    if store is None or patient is None:
+        return None
+    from store import save_assessment
+
+    def save() -> str:
+        with tempfile.TemporaryDirectory() as tmp:       # the store keeps its own copy
+            files = {"track": report.track.save(Path(tmp) / "track.csv")} if report.track is not None else {}
+            if report.video_path is not None and Path(report.video_path).is_file():
+                files["video"] = report.video_path
+            return save_assessment(store, patient["id"], report.to_dict(), files)
+
+    return save_to_history(patient, save)
+
+
+def assess_views(session: LiveSession, cfg, model, steps: tuple[str, ...], store=None, patient=None) -> None:
     captured = session.captured()
     folder = data_folder(cfg) / "captures"
     reports = st.session_state.setdefault(REPORTS_KEY, {})
+    saved = st.session_state.setdefault(SAVED_KEY, {})
     for step in steps:
         if step in reports or step not in captured:
             continue
@@ -84,10 +124,14 @@ def assess_views(session: LiveSession, cfg, model, steps: tuple[str, ...]) -> No
                                                 cfg.vision.pipeline_settings().smoothing_params)
             except IsobalanceError as exc:
                 show_error(exc, f"The {step} view could not be assessed")
+                continue
+        saved[step] = save_view(store, patient, reports[step][0])
 
 
 def show_report(step: str, report, evidence: dict[int, str]) -> None:
     st.subheader(VIEW_TITLES[step])
+    show_saved(st.session_state.get(SAVED_KEY, {}).get(step),
+               "Not saved to any patient's history (no patient was chosen).")
     for line in report.summary:
         st.write(line)
     flagged = [f for f in report.findings if f.flagged]
@@ -143,6 +187,8 @@ def main() -> None:
         show_error(exc, "The pose model cannot be loaded")
         st.stop()
     session = capture_session(estimator, cfg)
+    with st.sidebar:
+        store, patient = choose_patient(cfg)
 
     webrtc_view("self-assessment", session)
     live_status(session)
@@ -152,13 +198,14 @@ def main() -> None:
     if cols[0].button("Start over", help="Forget the captured views and begin again"):
         session.reset(GuidedCapture())
         st.session_state.pop(REPORTS_KEY, None)
+        st.session_state.pop(SAVED_KEY, None)
         st.session_state.pop("self_assessment_seen_captures", None)
         st.rerun()
     if "front" in captured and "side" not in captured:
         if cols[1].button("Assess the front view now", help="Side-view measurements will say 'not measurable'"):
-            assess_views(session, cfg, model, ("front",))
+            assess_views(session, cfg, model, ("front",), store, patient)
     if len(captured) == len(STEPS):
-        assess_views(session, cfg, model, STEPS)
+        assess_views(session, cfg, model, STEPS, store, patient)
     reports = st.session_state.get(REPORTS_KEY, {})
     if reports:
         st.header("Your assessment")

@@ -68,7 +68,7 @@ def test_self_assessment_waits_for_the_camera():
     body = texts(at)
     assert "Press **START**" in body and "stand facing the camera" in body
     assert "Live video needs the dashboard server" in body
-    assert [b.label for b in at.button] == ["Start over"]       # nothing captured: no assess button
+    assert [b.label for b in at.main.button] == ["Start over"]  # nothing captured: no assess button
 
 
 def test_self_assessment_without_a_model_says_so(monkeypatch, tmp_path):
