@@ -89,7 +89,11 @@ def create_engines(url: str) -> Engines:
         if path is None:
             raise StoreError("an in-memory SQLite database cannot be shared; give a file path "
                              "(sqlite:////path/to/isobalance.db)")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"the SQLite database's folder {path.parent} cannot be created: "
+                             f"{exc.strerror or exc}") from None
         return Engines(read=_sqlite_engine(url, immediate=False), write=_sqlite_engine(url, immediate=True))
     if backend != "postgresql":
         raise StoreError(f"database {backend!r} is not supported; use SQLite (the default) or a "

@@ -158,3 +158,7 @@ def test_unreachable_or_unsupported_databases_are_clear_errors(tmp_path, postgre
         Store.open("mysql://x@localhost/db", tmp_path)
     with pytest.raises(StoreError, match="in-memory"):
         Store.open("sqlite://", tmp_path)
+    blocker = tmp_path / "a-file"                      # where the database's folder would have to be
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="folder .*a-file cannot be created"):
+        Store.open(f"sqlite:///{blocker}/isobalance.db", tmp_path)
