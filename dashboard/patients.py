@@ -3,25 +3,26 @@ progress figures of the history page.
 
 Any page can save into the same store the CLI uses::
 
-    from dashboard.patients import open_store, patient_picker
+    from dashboard.patients import open_store, patient_picker, save_to_history, show_saved
     store = open_store(cfg)                      # None after showing why it cannot be opened
-    pid = patient_picker(store, key="review_patient")    # None until a patient is chosen or added
+    pid = patient_picker(store, key="review_patient", preselect=False)   # None until chosen or added
     if store and pid:
         outcome = save_to_history(store.patient(pid), lambda: save_assessment(store, pid, report_dict, files))
         show_saved(outcome)       # "Saved to <name>'s history" or the store's error, never an exception
 
 The store is the one the CLI opens (``store.store.resolve_url``: config ``[store] database_url``, else
-``$ISOBALANCE_DATABASE_URL``, else SQLite in the data folder; one connection pool per server, cached). Figures: each metric over sessions as points with their uncertainty band (95% CI
-widened by the model error allowance) and the threshold line(s); holds as held-still seconds per
-session with repetitions completed.
+``$ISOBALANCE_DATABASE_URL``, else SQLite in the data folder; one connection pool per server, cached).
+Figures: each metric over sessions as points with their uncertainty band (95% CI widened by the model
+error allowance) and the threshold line(s); holds as held-still seconds per session with repetitions
+completed.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import tempfile
 import zipfile
-import logging
 from pathlib import Path
 from typing import Any, Callable
 
