@@ -32,6 +32,7 @@ def test_upload_processes_the_squat_clip_and_shows_its_findings(dashboard_server
     page.get_by_role("heading", name="Review videos").wait_for()
     assert page.url.endswith("/review")
     page.get_by_text("Upload a video to see its findings.").wait_for()
+    page.get_by_text("No patient chosen: reviews are shown but not saved to any history.").wait_for()
 
     page.locator("input[type='file']").set_input_files([str(fake), str(clip)])
     # the progress bar counts the clip's frames while the model runs
@@ -72,8 +73,9 @@ def test_upload_processes_the_squat_clip_and_shows_its_findings(dashboard_server
 
     # open the first finding's evidence, then the plots, the plan and the downloads
     page.get_by_role("heading", name="Findings").scroll_into_view_if_needed()
-    expanders.nth(1).click()
-    page.locator("[data-testid='stExpander']").nth(1).locator("img").first.wait_for()
+    findings = page.locator("[data-testid='stExpander']").filter(has_not_text="Add a patient")   # not the picker's
+    findings.nth(1).locator("summary").click()
+    findings.nth(1).locator("img").first.wait_for()
     page.screenshot(path=str(screenshot_dir / "review-findings.png"))
     page.get_by_role("heading", name="Metrics over time").scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot_dir / "review-metrics.png"))
