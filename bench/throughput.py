@@ -1,9 +1,12 @@
 """End-to-end throughput of `isobalance landmarks` against bare PoseLandmarker.detect_for_video.
 
-One run, side by side, on the same clip (a sample looped to a longer video, encoded like a normal
-upload). The bare baseline gets the frames already decoded in memory and calls detect_for_video with
-the same options (num_poses, confidences), so the ratio shows what decoding, subject selection,
-smoothing, drawing, encoding and writing cost on top of the model once they overlap with it.
+One run, side by side, on the same clip (a sample looped to a 40 s video, encoded like a normal
+upload). The bare baseline gets the frames already decoded in memory, creates the landmarker and calls
+detect_for_video with the same options (num_poses, confidences); the CLI job is timed from the same
+point (after Python start-up and imports) to its last file written. The ratio shows what decoding,
+subject selection, smoothing, drawing, encoding and writing cost on top of the model once they
+overlap with it. Without the annotated video the CLI may use both cores on segments of the file
+(vision.parallel) — that is its real behaviour, so it is measured as such.
 Rounds alternate between the contenders so that machine noise hits both alike.
 
 Also: peak memory of the CLI on the clip looped 1x and 10x (streaming: it must not grow with length).
@@ -72,8 +75,8 @@ def bare(clip: Path, model: Path, settings: PipelineSettings) -> float:
         num_poses=settings.num_poses, min_pose_detection_confidence=settings.min_detection_confidence,
         min_pose_presence_confidence=settings.min_presence_confidence,
         min_tracking_confidence=settings.min_tracking_confidence)
+    t0 = time.perf_counter()  # creating the landmarker is part of running it, for both contenders
     with vision.PoseLandmarker.create_from_options(opts) as lm:
-        t0 = time.perf_counter()
         for ts, image in frames:
             lm.detect_for_video(image, int(ts))
         return len(frames) / (time.perf_counter() - t0)
@@ -101,7 +104,7 @@ print(json.dumps({{"fps": s["frames"] / dt, "rss_mb": resource.getrusage(resourc
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clip", default="tfjs_pose_1.mp4")
-    ap.add_argument("--loops", type=int, default=4)
+    ap.add_argument("--loops", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     model = resolve_model("full")

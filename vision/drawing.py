@@ -81,14 +81,16 @@ class AnnotatedVideoWriter:
         import av
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._container = av.open(str(self._tmp), mode="w")
+        # faststart: the index goes first so a browser can start playing before the whole file loads
+        self._container = av.open(str(self._tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
         codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
         stream = self._container.add_stream(codec, rate=Fraction(self.fps_hint).limit_denominator(1000))
         stream.width, stream.height = self.width, self.height
         stream.pix_fmt = "yuv420p"
         stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)  # keep real timestamps
         if codec == "libx264":
-            stream.options = {"crf": "23", "preset": "veryfast", "movflags": "+faststart"}
+            # one encoder thread: the other core belongs to inference and decoding
+            stream.options = {"crf": "23", "preset": "veryfast", "threads": "1"}
         self._stream = stream
         return self
 
