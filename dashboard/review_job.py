@@ -14,7 +14,6 @@ report is on disk. It is not called when there is no report (nobody in the video
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -55,39 +54,21 @@ class ReviewResult:
 def extract_annotated(upload: SavedUpload, config: Config, model_path: str | os.PathLike,
                       on_progress: ProgressFn | None = None) -> tuple[LandmarkTrack, IsobalanceError | None]:
     """(track, error raised part-way or None). Writes ``annotated.mp4`` while the model runs."""
-    from vision.drawing import AnnotatedVideoWriter, draw_label, draw_pose
-    from vision.pipeline import PartialTrackError, extract_track
+    from vision.landmarks_job import extract_with_annotated_video
     from vision.sources import open_source
-    from vision.threads import BackgroundConsumer
 
-    src = open_source(upload.video)
-    info = src.info
     done = 0
-    with contextlib.ExitStack() as stack:
-        stack.callback(src.close)
-        writer = stack.enter_context(
-            AnnotatedVideoWriter(upload.folder / "annotated.mp4", info.width, info.height, info.fps))
 
-        def draw_and_write(item) -> None:
-            frame, pose = item
-            rgb = draw_pose(frame.rgb.copy(), pose.image)
-            draw_label(rgb, f"frame {frame.index}  {frame.timestamp_ms / 1000:.2f} s"
-                       + ("" if pose.detected else "  no person"))
-            writer.write(rgb, frame.timestamp_ms)
+    def on_frame(frame, pose) -> None:
+        nonlocal done
+        done += 1
+        if on_progress is not None:
+            on_progress(done, info.n_frames)
 
-        annotate = stack.enter_context(BackgroundConsumer(draw_and_write, depth=4))
-
-        def on_frame(frame, pose) -> None:
-            nonlocal done
-            annotate.submit((frame, pose))
-            done += 1
-            if on_progress is not None:
-                on_progress(done, info.n_frames)
-
-        try:
-            return extract_track(src, model_path, config.vision.pipeline_settings(), on_frame=on_frame), None
-        except PartialTrackError as exc:
-            return exc.track, exc
+    with open_source(upload.video) as src:
+        info = src.info
+        return extract_with_annotated_video(src, Path(model_path), config.vision.pipeline_settings(),
+                                            upload.folder / "annotated.mp4", on_frame=on_frame)
 
 
 def write_key_frames(report: Report, folder: Path) -> Path:

@@ -10,16 +10,16 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from vision.drawing import AnnotatedVideoWriter, draw_label, draw_pose
 from vision.errors import NoPersonError
 from vision.models import resolve_model
 from vision.parallel import extract_track_fast
-from vision.pipeline import PartialTrackError
-from vision.sources import open_source
+from vision.pipeline import PartialTrackError, PipelineSettings, extract_track
+from vision.sources import Frame, FrameSource, open_source
 from vision.threads import BackgroundConsumer
-from vision.track import LandmarkTrack
+from vision.track import LandmarkTrack, PoseFrame
 
 
 def model_for(spec: str) -> Path:
@@ -27,6 +27,37 @@ def model_for(spec: str) -> Path:
     if spec.endswith(".task") or os.sep in spec:
         return resolve_model("full", path=spec)
     return resolve_model(spec)
+
+
+def extract_with_annotated_video(src: FrameSource, model: Path, settings: PipelineSettings, video_path: Path,
+                                 on_frame: Callable[[Frame, PoseFrame], None] | None = None
+                                 ) -> tuple[LandmarkTrack, PartialTrackError | None]:
+    """Run the pipeline on ``src`` while a background thread draws and encodes ``video_path``.
+
+    Returns the track and the part-way error (or None): the video and the track keep every frame
+    processed before a break. Used by the CLI and the dashboard's review page alike.
+    """
+    with AnnotatedVideoWriter(video_path, src.info.width, src.info.height, src.info.fps) as writer:
+
+        def draw_and_write(item) -> None:
+            frame, pose = item
+            rgb = draw_pose(frame.rgb.copy(), pose.image)
+            draw_label(rgb, f"frame {frame.index}  {frame.timestamp_ms / 1000:.2f} s"
+                       + ("" if pose.detected else "  no person"))
+            writer.write(rgb, frame.timestamp_ms)
+
+        # drawing and H.264 encoding overlap with inference on the other core
+        with BackgroundConsumer(draw_and_write, depth=4) as annotate:
+
+            def submit(frame: Frame, pose: PoseFrame) -> None:
+                annotate.submit((frame, pose))
+                if on_frame is not None:
+                    on_frame(frame, pose)
+
+            try:
+                return extract_track(src, model, settings, on_frame=submit), None
+            except PartialTrackError as exc:
+                return exc.track, exc
 
 
 def run_landmarks(source: str, out: Path, vision_cfg, parquet: bool = False, write_video: bool = True,
@@ -47,34 +78,17 @@ def run_landmarks(source: str, out: Path, vision_cfg, parquet: bool = False, wri
         stack.callback(src.close)
         if bar is not None:
             stack.callback(bar.close)
-        annotate = None
         if write_video:
-            writer = stack.enter_context(
-                AnnotatedVideoWriter(out / "annotated.mp4", info.width, info.height, info.fps))
-
-            def draw_and_write(item) -> None:
-                frame, pose = item
-                rgb = draw_pose(frame.rgb.copy(), pose.image)
-                draw_label(rgb, f"frame {frame.index}  {frame.timestamp_ms / 1000:.2f} s"
-                           + ("" if pose.detected else "  no person"))
-                writer.write(rgb, frame.timestamp_ms)
-
-            # drawing and H.264 encoding overlap with inference on the other core
-            annotate = stack.enter_context(BackgroundConsumer(draw_and_write, depth=4))
-
-        def on_frame(frame, pose) -> None:
-            if annotate is not None:
-                annotate.submit((frame, pose))
-            if bar is not None:
-                bar.update(1)
-
-        try:
-            # without an annotated video nothing needs the frames in order: all cores where it pays
-            track = extract_track_fast(src, model, vision_cfg.pipeline_settings(),
-                                       on_frame=on_frame if write_video else None,
-                                       on_progress=bar.update if bar is not None and not write_video else None)
-        except PartialTrackError as exc:
-            error, track = exc, exc.track
+            track, error = extract_with_annotated_video(
+                src, model, vision_cfg.pipeline_settings(), out / "annotated.mp4",
+                on_frame=(lambda frame, pose: bar.update(1)) if bar is not None else None)
+        else:
+            try:
+                # without an annotated video nothing needs the frames in order: all cores where it pays
+                track = extract_track_fast(src, model, vision_cfg.pipeline_settings(),
+                                           on_progress=bar.update if bar is not None else None)
+            except PartialTrackError as exc:
+                error, track = exc, exc.track
     summary = write_track_outputs(track, out, parquet)
     summary["annotated_video"] = str(out / "annotated.mp4") if write_video and len(track) else None
     summary["error"] = str(error) if error else None
