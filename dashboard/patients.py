@@ -88,6 +88,25 @@ def patient_picker(store, key: str = "patient_id", label: str = "Patient", allow
     return chosen
 
 
+def choose_patient(cfg, key: str, label: str, unsaved: str) -> tuple[Any, dict[str, Any] | None]:
+    """(store or None, chosen patient or None) for a page that saves results to a patient's history.
+
+    Nobody is preselected, so nothing is saved to a patient by accident; ``unsaved`` is the caption
+    shown whenever no patient is chosen (results are still shown, just not saved).
+    """
+    store = open_store(cfg)                    # None after showing why it cannot be opened
+    patient = None
+    if store is not None:
+        try:
+            pid = patient_picker(store, key=key, label=label, preselect=False)
+            patient = store.patient(pid) if pid else None
+        except IsobalanceError as exc:
+            show_error(exc, "The patient store cannot be used")
+    if patient is None:
+        st.caption(unsaved)
+    return store, patient
+
+
 def save_to_history(patient: dict[str, Any], save: Callable[[], str]) -> dict[str, str]:
     """Run ``save`` (a store call returning the new session id) for ``patient``; returns ``{"saved":
     message}`` or ``{"save_error": message}``. Never raises: a failing store must not hide results."""

@@ -16,7 +16,7 @@ import streamlit as st
 
 from dashboard.common import ensure_app_navigation, load_settings, show_error
 from dashboard.live import LiveHold, LiveSession, shared_estimator, webrtc_view
-from dashboard.patients import open_store, patient_picker, save_to_history, show_saved
+from dashboard.patients import choose_patient, save_to_history, show_saved
 from vision.errors import IsobalanceError
 
 SESSION_KEY = "exercise_session"
@@ -96,23 +96,6 @@ def hold_session(estimator, cfg, ex, calibrate_s: float, settle_s: float) -> Liv
         st.session_state.pop(RESULT_KEY, None)
         st.session_state.pop(SAVED_KEY, None)
     return stored[1]
-
-
-def choose_patient(cfg) -> tuple[object, dict | None]:
-    """(store or None, chosen patient or None); without a patient the result is shown, not saved."""
-    store = open_store(cfg)                    # None after showing why it cannot be opened
-    if store is None:
-        st.caption("No patient chosen: the hold is shown but not saved.")
-        return None, None
-    try:
-        pid = patient_picker(store, key=PATIENT_KEY, label="Patient (the hold is saved to their history)",
-                             preselect=False)
-        if pid is None:
-            st.caption("No patient chosen: the hold is shown but not saved.")
-        return store, (store.patient(pid) if pid else None)
-    except IsobalanceError as exc:
-        show_error(exc, "The patient store cannot be used")
-        return store, None
 
 
 def save_result(store, patient, result, exercise_id: str) -> dict | None:
@@ -198,7 +181,8 @@ def main() -> None:
         st.stop()
     show_instructions(ex)
     with st.sidebar:
-        store, patient = choose_patient(cfg)
+        store, patient = choose_patient(cfg, PATIENT_KEY, "Patient (the hold is saved to their history)",
+                                    "No patient chosen: the hold is shown but not saved.")
     with st.expander("Timing"):
         calibrate_s = st.slider("Rest calibration (s)", 0.0, 10.0, 3.0, 0.5,
                                 help="Stand relaxed and still at the start: measures how much the joints "

@@ -28,7 +28,7 @@ import streamlit as st
 
 from dashboard import plots
 from dashboard.common import app_config, ensure_app_navigation, model_path, show_error
-from dashboard.patients import open_store, patient_picker, save_to_history, show_saved
+from dashboard.patients import choose_patient, save_to_history, show_saved
 from dashboard.plan_table import MAX_HOLD_S, MAX_REPS, SIDES, edited_plan, plan_rows
 from dashboard.review_job import (KEY_FRAME_DIR, NO_PERSON, PARTIAL, key_frame_name, load_review,
                                   review_upload)
@@ -43,22 +43,6 @@ log = logging.getLogger("isobalance.dashboard.review")
 
 
 # ------------------------------------------------------------------------------------------ processing
-def choose_patient(cfg) -> tuple[Any, dict[str, Any] | None]:
-    """(store or None, chosen patient or None), after saying whether reviews will be saved."""
-    store = open_store(cfg)                    # None after showing why it cannot be opened
-    patient = None
-    if store is not None:
-        try:
-            pid = patient_picker(store, key=PATIENT_KEY, label="Patient (reviews are saved to their history)",
-                                 preselect=False)
-            patient = store.patient(pid) if pid else None
-        except IsobalanceError as exc:
-            show_error(exc, "The patient store cannot be used")
-    if patient is None:
-        st.caption("No patient chosen: reviews are shown but not saved to any history.")
-    return store, patient
-
-
 def saver(store, patient: dict[str, Any] | None, entry: dict[str, Any]):
     """The ``on_report`` seam: save the finished report as a session of ``patient``. The outcome goes
     into ``entry`` ("saved" or "save_error") so a failing store never fails the review itself."""
@@ -319,7 +303,8 @@ def main() -> None:
     except IsobalanceError as exc:
         show_error(exc, "The configuration cannot be used")
         return
-    store, patient = choose_patient(cfg)
+    store, patient = choose_patient(cfg, PATIENT_KEY, "Patient (reviews are saved to their history)",
+                                    "No patient chosen: reviews are shown but not saved to any history.")
     handle_uploads(cfg, store, patient)
     results: list[dict] = st.session_state.get(RESULTS_KEY, [])
     done = [e for e in results if e.get("upload_id")]

@@ -20,7 +20,7 @@ import streamlit as st
 from dashboard.common import ensure_app_navigation, data_folder, load_settings, show_error
 from dashboard.live import (CHECK_LABELS, STEP_PROMPTS, STEPS, GuidedCapture, LiveSession, assess_captured,
                             shared_estimator, webrtc_view)
-from dashboard.patients import open_store, patient_picker, save_to_history, show_saved
+from dashboard.patients import choose_patient, save_to_history, show_saved
 from vision.errors import IsobalanceError
 
 SESSION_KEY = "self_assessment_session"
@@ -76,22 +76,6 @@ def live_status(session: LiveSession) -> None:
     if done != set(st.session_state.get("self_assessment_seen_captures", ())):
         st.session_state["self_assessment_seen_captures"] = tuple(done)
         st.rerun()                    # whole page: show the buttons and results for the new capture
-
-
-def choose_patient(cfg) -> tuple[object, dict | None]:
-    """(store or None, chosen patient or None); without a patient the assessment is shown, not saved."""
-    store = open_store(cfg)                    # None after showing why it cannot be opened
-    patient = None
-    if store is not None:
-        try:
-            pid = patient_picker(store, key=PATIENT_KEY, label="Patient (assessments are saved to their history)",
-                                 preselect=False)
-            patient = store.patient(pid) if pid else None
-        except IsobalanceError as exc:
-            show_error(exc, "The patient store cannot be used")
-    if patient is None:
-        st.caption("No patient chosen: the assessment is shown but not saved.")
-    return store, patient
 
 
 def save_view(store, patient, report) -> dict | None:
@@ -188,7 +172,8 @@ def main() -> None:
         st.stop()
     session = capture_session(estimator, cfg)
     with st.sidebar:
-        store, patient = choose_patient(cfg)
+        store, patient = choose_patient(cfg, PATIENT_KEY, "Patient (assessments are saved to their history)",
+                                    "No patient chosen: the assessment is shown but not saved.")
 
     webrtc_view("self-assessment", session)
     live_status(session)
