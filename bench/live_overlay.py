@@ -31,20 +31,7 @@ from sample_videos import locate  # noqa: E402
 from vision.models import resolve_model  # noqa: E402
 from vision.pipeline import PipelineSettings  # noqa: E402
 from vision.sources import open_source  # noqa: E402
-
-
-def letterbox(rgb: np.ndarray, angle_deg: float = 0.0) -> np.ndarray:
-    import cv2
-
-    h, w = rgb.shape[:2]
-    s = 480 / h
-    small = cv2.resize(rgb, (round(w * s), 480), interpolation=cv2.INTER_AREA)
-    canvas = np.zeros((480, 640, 3), np.uint8)
-    x0 = (640 - small.shape[1]) // 2
-    canvas[:, x0:x0 + small.shape[1]] = small
-    if angle_deg:
-        canvas = cv2.warpAffine(canvas, cv2.getRotationMatrix2D((320, 240), angle_deg, 1.0), (640, 480))
-    return canvas
+from tests.dashboard.frames import letterbox  # noqa: E402
 
 
 def stats(ms: np.ndarray) -> str:

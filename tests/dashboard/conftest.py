@@ -212,3 +212,24 @@ def webrtc_start():
         return frame
 
     return start
+
+
+# ------------------------------------------------------------------------- real poses for the live pages
+@pytest.fixture(scope="module")
+def estimator(model_path):
+    """The dashboard's own shared estimator factory, on the real model (one per test module)."""
+    from dashboard.live import make_estimator
+    from vision.pipeline import PipelineSettings
+
+    est = make_estimator(model_path, PipelineSettings())
+    yield est
+    est.close()
+
+
+@pytest.fixture(scope="module")
+def squat_frames(sample_clip):
+    """Every decoded frame of tfjs_pose_squats.mp4 (RGB)."""
+    from vision.sources import open_source
+
+    with open_source(str(sample_clip("tfjs_pose_squats.mp4"))) as src:
+        return [f.rgb.copy() for f in src]

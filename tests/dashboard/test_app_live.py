@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.live import CapturedView, GuidedCapture, LiveHold, LiveSession, make_estimator
+from dashboard.live import CapturedView, GuidedCapture, LiveHold, LiveSession
 from tests.dashboard.test_live_processors import FakeClock, standing_loop
 from vision.pipeline import PipelineSettings
 from vision.track import PoseFrame
@@ -97,21 +97,6 @@ def test_self_assessment_with_an_unknown_model_name_in_the_config(monkeypatch, t
     at = AppTest.from_file(str(SELF), default_timeout=TIMEOUT).run()
     no_exception(at)
     assert len(at.error) == 1 and "gigantic" in at.error[0].value
-
-
-@pytest.fixture(scope="module")
-def estimator(model_path):
-    est = make_estimator(model_path, PipelineSettings())
-    yield est
-    est.close()
-
-
-@pytest.fixture(scope="module")
-def squat_frames(sample_clip):
-    from vision.sources import open_source
-
-    with open_source(str(sample_clip("tfjs_pose_squats.mp4"))) as src:
-        return [f.rgb.copy() for f in src]
 
 
 @pytest.fixture(scope="module")

@@ -15,40 +15,11 @@ import threading
 import numpy as np
 import pytest
 
-from dashboard.live import (CHECK_NAMES, GuidedCapture, LiveHold, LiveSession, assess_captured, make_estimator)
+from dashboard.live import CHECK_NAMES, GuidedCapture, LiveHold, LiveSession, assess_captured
+from tests.dashboard.frames import letterbox
 from vision.pipeline import PipelineSettings
 
 FPS = 15.0
-
-
-def letterbox(rgb: np.ndarray, angle_deg: float = 0.0) -> np.ndarray:
-    import cv2
-
-    h, w = rgb.shape[:2]
-    s = 480 / h
-    small = cv2.resize(rgb, (round(w * s), 480), interpolation=cv2.INTER_AREA)
-    canvas = np.zeros((480, 640, 3), np.uint8)
-    x0 = (640 - small.shape[1]) // 2
-    canvas[:, x0:x0 + small.shape[1]] = small
-    if angle_deg:
-        m = cv2.getRotationMatrix2D((320, 240), angle_deg, 1.0)
-        canvas = cv2.warpAffine(canvas, m, (640, 480))
-    return canvas
-
-
-@pytest.fixture(scope="module")
-def squat_frames(sample_clip):
-    from vision.sources import open_source
-
-    with open_source(str(sample_clip("tfjs_pose_squats.mp4"))) as src:
-        return [f.rgb.copy() for f in src]
-
-
-@pytest.fixture(scope="module")
-def estimator(model_path):
-    est = make_estimator(model_path, PipelineSettings())
-    yield est
-    est.close()
 
 
 class FakeClock:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.live import GuidedCapture, LiveHold, LiveSession, make_estimator
+from dashboard.live import GuidedCapture, LiveHold, LiveSession
 from isobalance.config import load_config
 from store import Store
 from tests.dashboard.test_live_processors import FakeClock, standing_loop
@@ -159,21 +159,6 @@ def test_review_whose_save_fails_shows_the_results_and_one_clear_error(data, sam
 
 
 # ------------------------------------------------------------------------------------------- live pages
-@pytest.fixture(scope="module")
-def estimator(model_path):
-    est = make_estimator(model_path, PipelineSettings())
-    yield est
-    est.close()
-
-
-@pytest.fixture(scope="module")
-def squat_frames(sample_clip):
-    from vision.sources import open_source
-
-    with open_source(str(sample_clip("tfjs_pose_squats.mp4"))) as src:
-        return [f.rgb.copy() for f in src]
-
-
 @pytest.fixture(scope="module")
 def clock():
     return FakeClock()

@@ -1,0 +1,20 @@
+"""Frames as the browser's fake webcam sends them, shared by the dashboard tests and bench/live_overlay.py."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def letterbox(rgb: np.ndarray, angle_deg: float = 0.0) -> np.ndarray:
+    """Scale to 480 px tall, centre on a black 640x480 canvas, then turn by ``angle_deg`` (counter-clockwise)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    s = 480 / h
+    small = cv2.resize(rgb, (round(w * s), 480), interpolation=cv2.INTER_AREA)
+    canvas = np.zeros((480, 640, 3), np.uint8)
+    x0 = (640 - small.shape[1]) // 2
+    canvas[:, x0:x0 + small.shape[1]] = small
+    if angle_deg:
+        canvas = cv2.warpAffine(canvas, cv2.getRotationMatrix2D((320, 240), angle_deg, 1.0), (640, 480))
+    return canvas
