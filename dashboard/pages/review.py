@@ -53,7 +53,10 @@ def saver(store, patient: dict[str, Any] | None, entry: dict[str, Any]):
         from store import save_assessment
 
         keep = {role: files[kind] for role, kind in SAVED_FILES.items() if kind in files}
-        entry.update(save_to_history(patient, lambda: save_assessment(store, patient["id"], report.to_dict(), keep)))
+        document = report.to_dict()
+        # the history names the session by the file the therapist uploaded, not by its generated storage name
+        document["track"].setdefault("meta", {})["source"] = entry["name"]
+        entry.update(save_to_history(patient, lambda: save_assessment(store, patient["id"], document, keep)))
 
     return save
 
