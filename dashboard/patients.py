@@ -139,6 +139,13 @@ def save_to_history(patient: dict[str, Any], save: Callable[[], str]) -> dict[st
     return {"saved": f"Saved to {name}'s history (session {sid[:8]})."}
 
 
+def refresh_after_save(*outcomes: dict[str, Any] | None) -> None:
+    """Run the page once more after a successful save: the patient picker, drawn earlier in this run,
+    still shows the old session count. Results live in session state, so nothing is redone."""
+    if any(o and o.get("saved") for o in outcomes):
+        st.rerun()
+
+
 def show_saved(outcome: dict[str, Any] | None, nothing: str = "Not saved to any patient's history.") -> None:
     """The outcome of ``save_to_history`` (``nothing`` when there was no save)."""
     outcome = outcome or {}

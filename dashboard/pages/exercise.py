@@ -16,7 +16,7 @@ import streamlit as st
 
 from dashboard.common import ensure_app_navigation, load_settings, show_error
 from dashboard.live import LiveHold, LiveSession, shared_estimator, webrtc_view
-from dashboard.patients import choose_patient, save_to_history, show_saved
+from dashboard.patients import choose_patient, refresh_after_save, save_to_history, show_saved
 from dashboard.words import OUTCOME_WORDS, PHASE_TITLES, PHASE_WORDS
 from vision.errors import IsobalanceError
 
@@ -221,6 +221,7 @@ def main() -> None:
             st.session_state[RESULT_KEY + "_error"] = str(exc)
         else:
             st.session_state[SAVED_KEY] = save_result(store, patient, st.session_state[RESULT_KEY], ex.id)
+            refresh_after_save(st.session_state[SAVED_KEY])
     with status_box:
         live_hold_status(session)
     if st.session_state.get(RESULT_KEY + "_error"):

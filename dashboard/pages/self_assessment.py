@@ -20,7 +20,7 @@ import streamlit as st
 from dashboard.common import ensure_app_navigation, data_folder, load_settings, show_error
 from dashboard.live import (CHECK_LABELS, STEP_PROMPTS, STEPS, GuidedCapture, LiveSession, assess_captured,
                             shared_estimator, webrtc_view)
-from dashboard.patients import choose_patient, save_to_history, show_saved
+from dashboard.patients import choose_patient, refresh_after_save, save_to_history, show_saved
 from vision.errors import IsobalanceError
 
 SESSION_KEY = "self_assessment_session"
@@ -100,6 +100,7 @@ def assess_views(session: LiveSession, cfg, model, steps: tuple[str, ...], store
     folder = data_folder(cfg) / "captures"
     reports = st.session_state.setdefault(REPORTS_KEY, {})
     saved = st.session_state.setdefault(SAVED_KEY, {})
+    new = []
     for step in steps:
         if step in reports or step not in captured:
             continue
@@ -111,6 +112,8 @@ def assess_views(session: LiveSession, cfg, model, steps: tuple[str, ...], store
                 show_error(exc, f"The {step} view could not be assessed")
                 continue
         saved[step] = save_view(store, patient, reports[step][0])
+        new.append(saved[step])
+    refresh_after_save(*new)          # only saves made in this run (a rerun finds them done)
 
 
 def show_report(step: str, report, evidence: dict[int, str]) -> None:
@@ -212,7 +215,7 @@ def main() -> None:
             if st.button(f"Practise a suggested exercise: {first.name}", type="primary", key="practise_plan"):
                 st.session_state[EXERCISE_CHOICE_KEY] = first.id
                 st.switch_page(str(Path(__file__).resolve().parent / "exercise.py"))
-    st.caption("isobalance suggests hypotheses, not diagnoses. Video stays on this computer.")
+    st.caption("isobalance points out what to check; it does not diagnose. Video stays on this computer.")
 
 
 main()

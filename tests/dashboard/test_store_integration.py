@@ -297,6 +297,9 @@ def test_a_hold_that_finishes_on_its_own_shows_its_summary_and_is_saved(data, es
         [saved] = store.sessions(pid)
     assert saved["kind"] == "hold"
     assert [s.value for s in at.success] == [f"Saved to Ada's history (session {saved['id'][:8]})."]
+    # the sidebar picker, drawn before the save, shows the new count (the page ran once more)
+    assert [o for o in at.selectbox(key="exercise_patient").options if o.startswith("Ada · ")][0].startswith(
+        "Ada · 1 session(s)")
     run(at)                                              # the next poll: shown again, saved once
     assert "Summary" in [h.value for h in at.header]
     with open_store() as store:

@@ -59,10 +59,16 @@ def test_live_page_shows_detected_pose(dashboard_server, browser_page_factory, m
     found = wait_for_text(page, r"Pose detected — in (\d+) of (\d+) frames", 180)
     seen, total = map(int, re.search(r"in (\d+) of (\d+)", found).groups())
     assert 0 < seen <= total
-    page.wait_for_timeout(2000)          # let the annotated video render a few frames
-    found = wait_for_text(page, r"Pose detected — in (\d+) of (\d+) frames", 10)
-    seen2, total2 = map(int, re.search(r"in (\d+) of (\d+)", found).groups())
-    assert total2 > total and seen2 > seen, "frames kept arriving with a pose"
+    # frames keep arriving with a pose (liveness bound: a loaded shared machine can stall for a while)
+    wait_for_text(page, r"Pose detected — in (\d+) of (\d+) frames", 10)
+    deadline = time.monotonic() + 120
+    while True:
+        found = wait_for_text(page, r"Pose detected — in (\d+) of (\d+) frames", 10)
+        seen2, total2 = map(int, re.search(r"in (\d+) of (\d+)", found).groups())
+        if total2 > total and seen2 > seen:
+            break
+        assert time.monotonic() < deadline, f"no new frame with a pose in 120 s ({seen2} of {total2})"
+        page.wait_for_timeout(1000)
     # the returned video (skeleton drawn server-side) is playing in the component
     frame = page.frame_locator("iframe[title*='webrtc']").first
     assert frame.locator("video").count() >= 1
