@@ -345,5 +345,6 @@ def _fppa_findings(track: LandmarkTrack, reps: list[Rep], driving: str, min_visi
                            {"iqr": [float(x) for x in np.percentile(v, [25, 75])], "ci95": list(ci),
                             "ci_level": 1.0 - 2.0 ** (1 - len(v)), "n_frames": int(len(v)), "n_reps": int(len(v))},
                            [int(track.frame_index[r]) for r in deepest], side,
-                           f"{side} knee projects {abs(med):.1f} deg {how} at the deepest point", "", "movement"))
+                           f"{side} knee projects {abs(med):.1f} deg {how} at the deepest point",
+                           "" if MOVEMENT_FPPA.flags else f"reported only: {MOVEMENT_FPPA.published_for}", "movement"))
     return out
