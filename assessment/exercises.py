@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from assessment.barrier import BARRIER_ANGLES
 from assessment.hypotheses import (DATA_DIR, Hypothesis, MuscleSide, RuleSet, _read_toml, load_references,
                                    load_rules)
 from vision.errors import IsobalanceError
@@ -25,7 +26,7 @@ CATALOG_SCHEMA_VERSION = 1
 
 EXERCISE_KEYS = (
     "id", "name", "technique", "target_muscle", "crosses", "side", "start_position", "steps", "effort_pct",
-    "hold_s", "relax_s", "stretch_s", "repetitions", "still_landmarks", "still_angles", "camera_view",
+    "hold_s", "relax_s", "stretch_s", "barrier_angle", "repetitions", "still_landmarks", "still_angles", "camera_view",
     "safety", "sources",
 )
 TECHNIQUES = ("PIR", "MET", "isometric")
@@ -78,6 +79,7 @@ class Exercise:
     hold_s: float
     relax_s: float
     stretch_s: float
+    barrier_angle: str
     repetitions: int
     still_landmarks: tuple[str, ...]
     still_angles: tuple[str, ...]
@@ -198,8 +200,11 @@ def _check_entry(raw: Any, where: str, muscles: Mapping[str, str], refs: Mapping
     need(_is_number(raw["hold_s"]) and raw["hold_s"] > 0, "hold_s must be a positive number of seconds")
     for key in ("relax_s", "stretch_s"):
         need(_is_number(raw[key]) and raw[key] >= 0, f"{key} must be a number of seconds >= 0")
+    need(raw["barrier_angle"] == "" or raw["barrier_angle"] in BARRIER_ANGLES,
+         f"barrier_angle {raw['barrier_angle']!r} must be \"\" or one of {', '.join(BARRIER_ANGLES)}")
     if raw["technique"] == "isometric":
         need(raw["stretch_s"] == 0, "stretch_s must be 0 for a plain isometric")
+        need(raw["barrier_angle"] == "", "barrier_angle must be \"\" for a plain isometric (no new barrier)")
     elif raw["technique"] in TECHNIQUES:
         need(_is_number(raw["stretch_s"]) and raw["stretch_s"] > 0,
              f"stretch_s must be > 0 for {raw['technique']} (the relaxation phase takes up slack)")
@@ -226,7 +231,7 @@ def _check_entry(raw: Any, where: str, muscles: Mapping[str, str], refs: Mapping
         id=raw["id"], name=raw["name"], technique=raw["technique"], target_muscle=raw["target_muscle"],
         crosses=tuple(raw["crosses"]), side=raw["side"], start_position=raw["start_position"], steps=tuple(raw["steps"]),
         effort_pct=(float(eff[0]), float(eff[1])), hold_s=float(raw["hold_s"]),
-        relax_s=float(raw["relax_s"]), stretch_s=float(raw["stretch_s"]), repetitions=raw["repetitions"],
+        relax_s=float(raw["relax_s"]), stretch_s=float(raw["stretch_s"]), barrier_angle=raw["barrier_angle"], repetitions=raw["repetitions"],
         still_landmarks=tuple(raw["still_landmarks"]), still_angles=tuple(raw["still_angles"]),
         camera_view=raw["camera_view"], safety=tuple(raw["safety"]), sources=tuple(raw["sources"]))
 
@@ -297,10 +302,16 @@ def _resolved_side(exercise: Exercise, muscle: MuscleSide) -> str:
 def plan_for(hypotheses: Iterable[Hypothesis], catalog: Catalog | None = None) -> list[PlannedExercise]:
     """Exercises for the muscles the hypotheses name: release the short ones first, then hold the long.
 
-    One entry per (exercise, side); when several hypotheses ask for the same one their reasons merge.
+    One entry per (exercise, side); when several hypotheses ask for the same one their reasons merge,
+    and an exercise planned for both sides absorbs its one-side entries. No plan at all when a
+    referral hypothesis says the picture points beyond muscle balance; a hypothesis whose confirmation
+    test the therapist recorded as negative asks for nothing.
     """
     catalog = catalog or load_catalog()
     hypotheses = list(hypotheses)
+    if any(h.kind == "referral" for h in hypotheses):
+        return []
+    hypotheses = [h for h in hypotheses if h.confirmed is not False]
     order: list[tuple[str, str]] = []
     why: dict[tuple[str, str], list[str]] = {}
     hyp_ids: dict[tuple[str, str], list[str]] = {}
@@ -319,6 +330,11 @@ def plan_for(hypotheses: Iterable[Hypothesis], catalog: Catalog | None = None) -
                         why[key].append(reason)
                     if hyp.id not in hyp_ids[key]:
                         hyp_ids[key].append(hyp.id)
+    for eid, side in list(order):
+        if side in ("left", "right") and (eid, "both") in why:
+            order.remove((eid, side))
+            why[(eid, "both")] += [w for w in why[(eid, side)] if w not in why[(eid, "both")]]
+            hyp_ids[(eid, "both")] += [h for h in hyp_ids[(eid, side)] if h not in hyp_ids[(eid, "both")]]
     return [PlannedExercise(catalog.get(eid), side, tuple(why[(eid, side)]), tuple(hyp_ids[(eid, side)]))
             for eid, side in order]
 

@@ -216,5 +216,13 @@ def test_plan_merges_repeated_requests_and_keeps_both_sides():
 
 def test_bilateral_hypothesis_plans_both_sides():
     plan = plan_of(flagged("cva_proxy_right", None, 30.0))
-    assert plan == [("suboccipitals-pir", "both"), ("sternocleidomastoid-pir", "both"),
-                    ("deep-neck-flexors-hold", "both")]
+    assert plan == [("upper-trapezius-pir", "both"), ("levator-scapulae-pir", "both"), ("pectoralis-minor-met", "both"),
+                    ("suboccipitals-pir", "both"), ("sternocleidomastoid-pir", "both"),
+                    ("deep-neck-flexors-hold", "both"), ("lower-trapezius-low-row-hold", "both")]
+
+
+def test_an_exercise_planned_for_both_sides_absorbs_its_one_side_entries():
+    plan = plan_for(hypothesize([flagged("cva_proxy_right", None, 30.0), flagged("shoulder_line_tilt", "right", -6.0)]))
+    keyed = {(p.exercise.id, p.side): p for p in plan}
+    assert ("upper-trapezius-pir", "right") not in keyed
+    assert len(keyed[("upper-trapezius-pir", "both")].why) == 2

@@ -229,6 +229,37 @@ def test_holding_still_at_a_new_place_re_anchors():
     assert rep.held_ms == pytest.approx(rep.hold_end_ms - rep.hold_start_ms - moving_ms, abs=40)
 
 
+def test_held_still_figure_never_runs_backwards():
+    # confirmed breaks, twitches shorter than the grace period and a re-anchor: the figure the patient
+    # sees only grows within a hold, and ends at the true held time
+    moves = MOVES + [Move(("nose",), 33000 + 700 * i, 0.2, hold_ms=150) for i in range(3)]
+    rec = inject(still_recording(45.0, seed=31), moves)
+    p = HoldProtocol("mono", hold_s=40, relax_s=2, stretch_s=0, repetitions=1, still_landmarks=LANDMARKS)
+    mon = HoldMonitor(p, (rec.width, rec.height))
+    shown = [mon.update_image(rec.image[i], rec.timestamp_ms[i]) for i in range(len(rec.timestamp_ms))]
+    held = [s.held_s for s in shown if s.phase is Phase.HOLD]
+    assert len(held) > 1000 and all(b >= a for a, b in zip(held, held[1:]))
+    rep = mon.result().repetitions[0]
+    assert len(rep.breaks) == len(MOVES)
+    assert held[-1] <= rep.held_ms / 1000 <= held[-1] + 0.25 + 0.04     # lags by at most the filter window
+
+
+def test_a_repetition_counts_only_within_the_allowed_breaks():
+    p = HoldProtocol("iso-test", hold_s=10, relax_s=2, stretch_s=0, repetitions=1, still_landmarks=LANDMARKS)
+    three = [Move(("left_hip",), 4000 + 2500 * i, 0.2, hold_ms=400, rise_ms=100) for i in range(3)]
+    rec = inject(still_recording(30.0, seed=32), three)
+    for max_breaks, counted in ((2, 0), (3, 1)):
+        result = check_hold(rec.track(), p, HoldSettings(max_breaks=max_breaks))
+        rep = result.repetitions[0]
+        assert rep.outcome == "completed" and len(rep.breaks) == 3
+        assert result.counted == counted
+        [row] = result.to_dict()["summary"]["per_repetition"]
+        assert row["counted"] is bool(counted) and row["breaks"] == 3
+        assert row["held_still_s"] == pytest.approx(10.0, abs=0.05)
+        assert row["longest_still_s"] < 5.0
+        assert ("more than the 2 allowed" in row["why_not"]) if not counted else row["why_not"] == ""
+
+
 def test_a_hold_that_never_gets_still_times_out():
     p = HoldProtocol("iso-test", hold_s=5, relax_s=1, stretch_s=0, repetitions=1, still_landmarks=LANDMARKS)
     rec = still_recording(30.0, seed=12)
