@@ -55,7 +55,7 @@ VIDEO=$(sample "$CLIP") || exit 2
 HOLD_VIDEO=$(sample "$STILL") || exit 2
 
 say "1/4 pose model"
-if ! iso models verify full >/dev/null 2>&1; then
+if ! iso_try models verify full >/dev/null; then
   echo "No pose model on this machine yet: trying Google's official download, else building the 'full'"
   echo "model offline from the mediapipe==0.10.21 wheel on PyPI (about 35 MB, once)."
   iso_try models fetch full >>"$LOG" \
