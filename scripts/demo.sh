@@ -4,9 +4,10 @@
 #   1. pose model  2. landmarks + annotated video  3. assessment report (HTML, JSON)  4. hold check
 # Usage: bash scripts/demo.sh [CLIP [OUT]]   (CLIP: a sample name or a video path; OUT: default out/demo)
 #
-# ISOBALANCE_DEMO_PYTHON=/path/to/python skips setup.sh and runs this checkout's code with an interpreter
-# that already has isobalance's dependencies (the CI demo test reuses the suite's .venv this way; the
-# model is still fetched or built by this run, into whatever cache XDG_CACHE_HOME/ISOBALANCE_CACHE say).
+# ISOBALANCE_DEMO_REUSE_VENV=/path/to/.venv skips setup.sh: this checkout gets a bare .venv whose only
+# packages are that venv's (a .pth line; its editable install of another checkout is not carried over),
+# so this checkout's code runs with dependencies already installed. The CI demo test uses it to save the
+# install time; everything else (model fetch or offline build, clips, outputs) is this run's own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -18,16 +19,19 @@ OUT=${2:-out/demo}
 fail() { echo "demo: $*" >&2; exit 2; }
 say() { printf '\n== %s\n' "$*"; }
 
-if [ -n "${ISOBALANCE_DEMO_PYTHON:-}" ]; then
-  PY=$ISOBALANCE_DEMO_PYTHON
-  [ -x "$PY" ] || fail "ISOBALANCE_DEMO_PYTHON=$PY is not an executable Python."
+if [ -n "${ISOBALANCE_DEMO_REUSE_VENV:-}" ]; then
+  REUSED=$ISOBALANCE_DEMO_REUSE_VENV/bin/python
+  [ -x "$REUSED" ] || fail "ISOBALANCE_DEMO_REUSE_VENV=$ISOBALANCE_DEMO_REUSE_VENV has no bin/python."
+  [ -x .venv/bin/python ] || "$REUSED" -m venv --without-pip .venv
+  purelib() { "$1" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])"; }
+  purelib "$REUSED" > "$(purelib .venv/bin/python)/isobalance-reused-packages.pth"
 else
   ISOBALANCE_WITH_BROWSER=0 bash scripts/setup.sh || fail "setup failed (see above); fix it and run bash scripts/demo.sh again."
-  PY=.venv/bin/python
 fi
+PY=.venv/bin/python
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"   # this checkout's code, whatever interpreter runs it
 "$PY" -c "import mediapipe, av, cv2, pandas" 2>/dev/null \
-  || fail "$PY lacks isobalance's dependencies: run bash scripts/setup.sh (or unset ISOBALANCE_DEMO_PYTHON)."
+  || fail "$PY lacks isobalance's dependencies: run bash scripts/setup.sh (or unset ISOBALANCE_DEMO_REUSE_VENV)."
 rm -rf "$OUT/landmarks" "$OUT/assess" "$OUT/hold" "$OUT/demo.log"
 mkdir -p "$OUT"
 LOG="$OUT/demo.log"   # the commands' own logs and progress bars; the demo prints what matters

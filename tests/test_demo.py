@@ -5,9 +5,9 @@ folder beside it; HOME and the XDG cache/data/config folders point at empty temp
 ISOBALANCE_* variable leaks in, so the model cannot come from ../shared or a cache: the demo has to try
 Google's download (unreachable from CI) and build the model offline from the mediapipe==0.10.21 wheel,
 which pip downloads from PyPI into the empty cache. To keep CI time sane the demo reuses this suite's
-interpreter through ISOBALANCE_DEMO_PYTHON (documented in demo.sh) instead of running setup.sh; the code
-it runs is the clone's (checked below through the model cache path, which only the clone's environment
-can produce, and the clone's own outputs).
+installed packages through ISOBALANCE_DEMO_REUSE_VENV (documented in demo.sh) instead of running
+setup.sh: the clone gets its own bare .venv that sees those packages but not this checkout's editable
+install, so the code that runs is the clone's alone (checked below).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def fresh_env(tmp_path: Path) -> dict[str, str]:
         (tmp_path / name).mkdir()
     env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "cache"),
                XDG_DATA_HOME=str(tmp_path / "data"), XDG_CONFIG_HOME=str(tmp_path / "config"),
-               ISOBALANCE_DEMO_PYTHON=sys.executable)
+               ISOBALANCE_DEMO_REUSE_VENV=sys.prefix)
     return env
 
 
@@ -69,6 +69,12 @@ def test_demo_runs_every_stage_offline_on_a_fresh_clone(clone, tmp_path):
     hold = json.loads((out / "hold" / "hold.json").read_text())
     assert hold["source"] == str(clone / "sample_videos" / "pose2sim_static_cam02.mp4")
     assert "Next commands to try" in done.stdout and "isobalance dashboard" in done.stdout
+    # the clone's code alone: its venv does not reach this checkout's modules
+    paths = subprocess.run([str(clone / ".venv" / "bin" / "python"), "-c",
+                            "import vision, sample_videos; print(*vision.__path__, *sample_videos.__path__)"],
+                           cwd=tmp_path, env=dict(env, PYTHONPATH=str(clone)), capture_output=True, text=True,
+                           check=True).stdout.split()
+    assert paths == [str(clone / "vision"), str(clone / "sample_videos")]
 
 
 def test_demo_missing_piece_is_one_clear_line(clone, tmp_path):
@@ -79,7 +85,7 @@ def test_demo_missing_piece_is_one_clear_line(clone, tmp_path):
     assert "Traceback" not in done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("demo: There is no sample clip 'no_such_clip.mp4'"), lines
-    env["ISOBALANCE_DEMO_PYTHON"] = str(tmp_path / "no-python")
+    env["ISOBALANCE_DEMO_REUSE_VENV"] = str(tmp_path / "no-venv")
     done = subprocess.run(["bash", "scripts/demo.sh"], cwd=clone, env=env, capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [
-        f"demo: ISOBALANCE_DEMO_PYTHON={tmp_path / 'no-python'} is not an executable Python."]
+        f"demo: ISOBALANCE_DEMO_REUSE_VENV={tmp_path / 'no-venv'} has no bin/python."]
