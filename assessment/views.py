@@ -126,21 +126,32 @@ class ViewSummary:
                 "yaw_median": self.yaw_median, "n_frames": self.n_frames}
 
 
-def summarize_views(track: LandmarkTrack, rows: np.ndarray | None = None,
-                    min_visibility: float = DEFAULT_MIN_VISIBILITY) -> ViewSummary:
-    """Dominant view over the chosen rows (all rows by default)."""
-    views = classify_views(track, min_visibility)
+def sequence_views(track: LandmarkTrack, min_visibility: float = DEFAULT_MIN_VISIBILITY
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(yaw, view) per frame for the whole sequence (see classify_views)."""
     yaw = body_yaw(track, min_visibility) if len(track) else np.zeros(0)
+    return yaw, classify_views(track, min_visibility)
+
+
+def summarize(views: np.ndarray, yaw: np.ndarray, rows: np.ndarray | None = None) -> ViewSummary:
+    """Dominant view and median yaw of per-frame ``views``/``yaw`` over ``rows`` (all by default)."""
     if rows is not None:
         views, yaw = views[rows], yaw[rows]
     known = views[views != UNKNOWN]
     if len(known) == 0:
-        return ViewSummary(UNKNOWN, {}, None, 0, list(views))
+        return ViewSummary(UNKNOWN, {}, None, 0, [str(v) for v in views])
     names, counts = np.unique(known.astype(str), return_counts=True)
     fractions = {str(k): float(c) / len(known) for k, c in zip(names, counts)}
     dominant = str(names[np.argmax(counts)])
     return ViewSummary(dominant, fractions, _median_yaw(yaw[views != UNKNOWN]), int(len(known)),
                        [str(v) for v in views])
+
+
+def summarize_views(track: LandmarkTrack, rows: np.ndarray | None = None,
+                    min_visibility: float = DEFAULT_MIN_VISIBILITY) -> ViewSummary:
+    """Dominant view over the chosen rows (all rows by default)."""
+    yaw, views = sequence_views(track, min_visibility)
+    return summarize(views, yaw, rows)
 
 
 def _median_yaw(yaw: np.ndarray) -> float | None:

@@ -22,12 +22,13 @@ def printed_config(*args: str) -> str:
 
 
 def every_field_changed() -> Config:
-    """A Config where no field keeps its default (strings with characters TOML must escape)."""
+    """A Config where no field keeps its default (strings with characters TOML must escape; numbers stay
+    in their valid ranges, e.g. confidences within 0..1)."""
     def changed(value):
         if isinstance(value, bool):
             return not value
         if isinstance(value, (int, float)):
-            return value + 3 if isinstance(value, int) else value * 2.5 + 0.125
+            return value + 3 if isinstance(value, int) else value / 2 + 0.125
         return value + ' "quoted" \\ back-slashed ü' if value else 'set "quoted" \\ ü'
 
     sections = {s.name: dataclasses.replace(getattr(Config(), s.name),
