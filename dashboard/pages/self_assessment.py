@@ -144,6 +144,9 @@ def show_report(step: str, report, evidence: dict[int, str]) -> None:
         cols = st.columns(min(4, len(evidence)))
         for n, (col, (frame, jpeg)) in enumerate(zip(cols * 4, evidence.items()), 1):
             col.image(base64.b64decode(jpeg), caption=f"Picture {n}")
+    for h in report.hypotheses:
+        if h.kind == "referral":          # what was seen needs a professional's look before any exercise
+            st.warning(h.statement)
     st.markdown("**What to do next**")
     if report.plan:
         st.markdown("Show this to your therapist. If they agree, these gentle exercises can help "
