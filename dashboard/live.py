@@ -191,7 +191,12 @@ def step_checks(track: LandmarkTrack, step: str, level_track: LandmarkTrack | No
             Check(c, False, "waiting for a person") for c in CHECK_NAMES[1:]]
     checks = [Check("person", True, "a person is in view")]
     framing = check_framing(track, min_fraction=1.0)
-    if framing.ok:
+    if framing.ok and head_to_feet_fraction(track) < min_detected:
+        # every landmark is inside the picture, but not as a standing body: e.g. a small, far person
+        # whose whole skeleton the model fitted on the legs (the head found below the hips)
+        checks.append(Check("in_frame", False, "Your head and feet must both be seen: come closer or "
+                                               "move the camera so it sees your whole body clearly"))
+    elif framing.ok:
         checks.append(Check("in_frame", True, "head to feet are in the picture"))
     else:
         worst = max(framing.cut_off.items(), key=lambda kv: kv[1])[0] if framing.cut_off else ""
@@ -236,6 +241,28 @@ def step_checks(track: LandmarkTrack, step: str, level_track: LandmarkTrack | No
     else:
         checks.append(Check("still", False, "Stand still, arms relaxed"))
     return checks
+
+
+HEAD_TO_FEET = (("nose",), ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
+                ("left_knee", "right_knee"), ("left_ankle", "right_ankle"))
+
+
+def head_to_feet_fraction(track: LandmarkTrack, min_visibility: float = 0.5) -> float:
+    """Share of the frames with a pose in which head, shoulders, hips, knees and ankles are all visible
+    and stacked top to bottom in that order, as in a standing person (image y grows downward)."""
+    from vision.track import LANDMARK_INDEX
+
+    img = track.image[track.detected]
+    if not len(img):
+        return 0.0
+    levels, seen = [], np.ones(len(img), bool)
+    for names in HEAD_TO_FEET:
+        idx = [LANDMARK_INDEX[n] for n in names]
+        seen &= (np.nan_to_num(img[:, idx, 3]) >= min_visibility).all(axis=1)
+        levels.append(img[:, idx, 1].mean(axis=1))
+    y = np.stack(levels, axis=1)
+    stacked = (np.diff(y, axis=1) > 0).all(axis=1)
+    return float((seen & stacked).mean())
 
 
 class GuidedCapture:
