@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from isobalance.cli import app
 from isobalance.config import Config, ConfigError, load_config
+from isobalance.paths import open_store
 from store import Store
 
 
@@ -76,14 +77,14 @@ def test_store_database_order_flag_then_config_then_environment_then_sqlite(tmp_
     for name in urls:
         (tmp_path / name).mkdir()
     monkeypatch.setenv("ISOBALANCE_DATABASE_URL", urls["env"])
-    with Store.from_config(_config(tmp_path, urls["config"]), urls["flag"]) as s:
+    with open_store(_config(tmp_path, urls["config"]), urls["flag"]) as s:
         assert s.url == urls["flag"]
-    with Store.from_config(_config(tmp_path, urls["config"])) as s:
+    with open_store(_config(tmp_path, urls["config"])) as s:
         assert s.url == urls["config"]
-    with Store.from_config(_config(tmp_path, "")) as s:
+    with open_store(_config(tmp_path, "")) as s:
         assert s.url == urls["env"]
     monkeypatch.delenv("ISOBALANCE_DATABASE_URL")
-    with Store.from_config(_config(tmp_path, "")) as s:
+    with open_store(_config(tmp_path, "")) as s:
         assert s.url == f"sqlite:///{(tmp_path / 'data').resolve() / 'isobalance.db'}"
         assert s.root == (tmp_path / "data").resolve()
     for name in urls:                                     # each store really was created where it said
