@@ -94,6 +94,7 @@ class TrackMeta:
     subject: str = ""                  # how the single subject was chosen when several people appear
     notes: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
+    scene_roll: dict[str, Any] = field(default_factory=dict)   # vision.scene_roll.SceneRoll.to_dict(); {} = none
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
