@@ -13,10 +13,16 @@ so every 2-D angle computed afterwards is relative to gravity at the subject.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from assessment.thresholds import ROLL_AGREEMENT_DEG, ROLL_MIN_DEG
 from vision.track import LANDMARK_INDEX, LandmarkTrack
+
+if TYPE_CHECKING:
+    from assessment.context import RollInput
+    from assessment.views import RollReport
 
 # Body axis as a roll cue in quiet standing: measured within 0.2-2.1 deg of the calibrated roll on the
 # rig's four static views (../shared/notes/capture-geometry.md, lesson 2); 2.0 deg is its 1-sigma.
@@ -52,6 +58,42 @@ def _up_angle(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
     d = top - bottom
     with np.errstate(invalid="ignore"):
         return np.degrees(np.arctan2(-d[..., 0], -d[..., 1]))
+
+
+def _line_roll(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Roll (deg, + = CCW) that a level line through a and b would show: image-left -> image-right."""
+    d = np.where((b[..., 0] >= a[..., 0])[..., None], b - a, a - b)
+    with np.errstate(invalid="ignore"):
+        return np.degrees(np.arctan2(-d[..., 1], d[..., 0]))
+
+
+def body_cues(px: np.ndarray, vis: np.ndarray, rows: np.ndarray, min_visibility: float = 0.5) -> dict[str, float]:
+    """Medians over ``rows`` of the roll each body line would imply if the body were level and upright:
+    shoulder line, pelvis line, body axis (NaN where not seen)."""
+    i = LANDMARK_INDEX
+    out = {}
+    p = px[rows].copy()
+    p[vis[rows] < min_visibility] = np.nan
+    for name, val in (
+            ("shoulder_line", _line_roll(p[:, i["left_shoulder"]], p[:, i["right_shoulder"]])),
+            ("pelvis_line", _line_roll(p[:, i["left_hip"]], p[:, i["right_hip"]])),
+            ("body_axis", _up_angle(0.5 * (p[:, i["left_shoulder"]] + p[:, i["right_shoulder"]]),
+                                    0.5 * (p[:, i["left_ankle"]] + p[:, i["right_ankle"]])))):
+        val = val[np.isfinite(val)]
+        out[name] = float(np.median(val)) if len(val) else float("nan")
+    return out
+
+
+def body_lines_agree(cues: dict[str, float], min_roll: float = ROLL_MIN_DEG, agreement: float = ROLL_AGREEMENT_DEG
+                     ) -> bool:
+    """Without the scene, suspect a rolled camera only when shoulder line, pelvis line and body axis all
+    turn alike (a body rarely tilts all three by the same angle; see thresholds.ROLL_AGREEMENT_DEG)."""
+    vals = np.array(list(cues.values()), dtype=float)
+    if len(vals) < 3 or not np.isfinite(vals).all():
+        return False
+    common = float(np.median(vals))
+    return abs(common) >= min_roll and float(vals.max() - vals.min()) <= agreement and bool(
+        np.all(np.sign(vals) == np.sign(common)))
 
 
 def body_axis_roll(px: np.ndarray, vis: np.ndarray, rows: np.ndarray, min_visibility: float = 0.5) -> dict:
@@ -134,3 +176,67 @@ def estimate_track_roll(track: LandmarkTrack, still_rows: np.ndarray, min_visibi
     body = body_axis_roll(track.pixels(), track.visibility, np.asarray(still_rows, dtype=np.int64), min_visibility) \
         if track.meta.width and track.meta.height and len(track) else {}
     return combine_roll(dict(track.meta.scene_roll or {}), body)
+
+
+# Metrics measured against the image axes (a roll shifts them); joint angles and FPPA are not.
+ROLL_SENSITIVE = frozenset({"line_tilt", "lean", "body_lean", "flexion", "cva", "head_offset"})
+
+
+def scene_and_body_roll(inp: "RollInput") -> "RollReport":
+    """The orchestrator's roll estimator (``assessment.context.RollEstimator``).
+
+    Scene verticals known well enough (combined with the body axis when they agree) -> ``corrected``:
+    the context measures every 2-D angle on the levelled track. Without a usable scene the body cannot
+    tell a rolled camera from a leaning person, so nothing is corrected: when shoulder line, pelvis
+    line and body axis all turn alike the roll is ``suspected`` and the tilt metrics are gated with the
+    reason; otherwise the camera is taken as level, and the report says so."""
+    from assessment.views import RollReport
+
+    track, rows = inp.track, np.asarray(inp.still_rows, dtype=np.int64)
+    est = estimate_track_roll(track, rows)
+    cues = {k: float(v["roll_deg"]) for k, v in (("scene", est.scene), ("body_axis", est.body)) if v}
+    if est.known and est.source != "body":
+        return RollReport(False, est.roll_deg, cues, est.message, est.uncertainty_deg, True, est.source)
+    body = body_cues(track.pixels(), track.visibility, rows) if len(rows) else {}
+    cues.update({f"{k}_body": v for k, v in body.items() if np.isfinite(v)})
+    why = "no vertical lines found in the scene" if not est.scene else (
+        f"the scene's verticals are too uncertain (+/- {est.scene['uncertainty_deg']:.1f} deg)")
+    if body_lines_agree(body):
+        common = float(np.median(list(body.values())))
+        turn = "counter-clockwise" if common > 0 else "clockwise"
+        return RollReport(True, common, cues,
+                          f"suspected camera roll of about {abs(common):.1f} deg ({turn}): shoulder line, pelvis line and "
+                          f"body axis all turn alike and {why} to tell a rolled camera from a leaning body; tilt "
+                          "metrics are not measurable. Level the camera and record again.", None, False, "body")
+    axis = body.get("body_axis", float("nan"))
+    note = f"; the body axis stands {axis:+.1f} deg from the image vertical" if np.isfinite(axis) else ""
+    return RollReport(False, float(axis) if np.isfinite(axis) else None, cues,
+                      f"camera assumed level ({why}){note}", None, False, "assumed level")
+
+
+def roll_evidence(report: "RollReport") -> dict:
+    """What a corrected tilt finding shows about the correction (added to its details)."""
+    if not report.corrected:
+        return {}
+    return {"camera_roll_correction_deg": report.angle_deg, "camera_roll_uncertainty_deg": report.uncertainty_deg,
+            "camera_roll_source": report.source}
+
+
+# Live capture: a roll the scene measures above this is worth asking the patient to fix (smaller rolls
+# are corrected in the assessment anyway; the scene's own 1-sigma is 0.5-1.6 deg on the rig).
+LEVEL_TOLERANCE_DEG = 5.0
+
+
+def level_advice(roll: CameraRoll, tolerance: float = LEVEL_TOLERANCE_DEG) -> tuple[bool | None, str]:
+    """(ok, plain words) for the live level check: which way and how far to turn the camera.
+
+    A picture rotated counter-clockwise (roll > 0) comes from a camera turned clockwise as seen from
+    behind it: its top must go toward the image's left, which is the patient's right as they face it."""
+    if roll.roll_deg is None:
+        return False, "Camera level cannot be checked yet: shoulders, hips and ankles must be visible"
+    size = abs(roll.roll_deg)
+    if size <= tolerance:
+        return True, f"camera level within {max(size, 0.5):.0f}° ({roll.source})"
+    toward = "right" if roll.roll_deg > 0 else "left"
+    return False, (f"The camera is tilted by about {size:.0f}°: turn it so its top moves toward your {toward} "
+                   f"(as you face it) by about {size:.0f}°")

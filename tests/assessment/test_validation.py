@@ -1,7 +1,8 @@
 """The validation harness against the 4-camera rig: calibration conventions, 3-D reference, roll.
 
-Real model on the rig's four real clips (cached per session in tests/rig.py). Ground truth: the rig's
-Qualisys calibration, and the measured facts of ../shared/notes/capture-geometry.md.
+Real model on the rig's four real clips (``realclips.real_track``: the same cached runs as
+test_swaps.py). Ground truth: the rig's Qualisys calibration and the measured facts of
+../shared/notes/capture-geometry.md. Lives beside the other rig tests so the model runs once per clip.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ import pytest
 
 from bench.validation.rig import read_qca
 from bench.validation.run import evaluate_tracks, tables
-from tests.rig import CAMERAS, NOTE_TRUE_ROLL, RIG, rig_track
+from bench.validation.run import CAMERAS, RIG
+from realclips import real_track
+
+# True roll at the subject from the calibration, as measured in capture-geometry.md.
+NOTE_TRUE_ROLL = {"cam01": -12.6, "cam02": 2.1, "cam03": 3.3, "cam04": 26.5}
 
 
 @pytest.fixture(scope="module")
 def harness(model_path):
-    return evaluate_tracks({c: rig_track(c, str(model_path)) for c in CAMERAS}, RIG)
+    return evaluate_tracks({c: real_track(str(RIG / f"{c}.mp4"), str(model_path)) for c in CAMERAS}, RIG)
 
 
 def test_calibration_conventions_match_the_rig_facts():
