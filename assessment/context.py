@@ -28,6 +28,7 @@ import pandas as pd
 
 from assessment.angles import ANGLE_BY_ID, DEFAULT_MIN_VISIBILITY, FRONTAL, compute_angles, compute_world_joint_angles
 from assessment.findings import TrackInputError
+from assessment.gates import track_perspective_gate
 from assessment.swaps import SwapReport, find_swaps
 from assessment.views import (FramingReport, RollReport, ViewSummary, check_framing,
                               sequence_views, summarize, view_gate, visibility_gate)
@@ -81,7 +82,8 @@ def has_world(track: LandmarkTrack) -> bool:
 def static_gate(metric: str, ctx_track: LandmarkTrack, rows: np.ndarray, view: ViewSummary,
                 framing: FramingReport, roll: RollReport, min_visibility: float) -> str:
     """Why a static metric cannot be measured on this capture ('' when it can): view, visibility,
-    framing, then a suspected camera roll (frontal tilts only; FPPA is a joint-chain angle)."""
+    framing, a suspected camera roll (frontal tilts only; FPPA is a joint-chain angle), then the
+    perspective gate (assessment.gates: fake tilt predicted from yaw and camera height)."""
     d = ANGLE_BY_ID[metric]
     reason = view_gate(d, view) or visibility_gate(d, ctx_track, rows, min_visibility)
     if not reason:
@@ -91,6 +93,10 @@ def static_gate(metric: str, ctx_track: LandmarkTrack, rows: np.ndarray, view: V
             reason = f"{name.replace('_', ' ')} outside the frame in {f:.0%} of frames"
     if not reason and roll.suspected and set(d.views) <= set(FRONTAL) and metric not in FPPA_METRICS:
         reason = roll.message
+    if not reason:
+        reason = track_perspective_gate(metric, ctx_track.pixels(), ctx_track.visibility, rows, view.yaw_median,
+                                        ctx_track.meta.scene_roll, (ctx_track.meta.width, ctx_track.meta.height),
+                                        min_visibility)
     return reason
 
 

@@ -23,6 +23,15 @@ LINE_LANDMARKS = {
     "trunk_lateral_lean": ("left_hip", "right_hip"),
     "body_axis_lean": ("left_hip", "right_hip"),
 }
+# Allowed predicted fake tilt per metric (deg), derived by the validation harness
+# (``python -m bench.validation``, bench/validation/run.py derive_allowances; README "Validation"): the
+# predicted fake tilt at which the single-camera error on the 4-camera rig first reaches a median of the
+# 5-deg flag threshold. None: even the least perspective errs past the threshold on the rig (the pelvis:
+# MediaPipe's flat hip line, capture-geometry.md lesson 4), so perspective is not what limits it.
+ALLOWANCE_DEG: dict[str, float | None] = {
+    "head_tilt": 1.7, "shoulder_line_tilt": 2.9, "pelvis_line_tilt": None,
+    "trunk_lateral_lean": 2.8, "body_axis_lean": 1.8,
+}
 # |dh| / D assumed when it cannot be estimated: a camera at head height (1.7 m) 3 m from a pelvis at
 # 0.9 m gives 0.27; the rig's cameras give 0.07-0.37 (measured). 0.3 keeps the gate on the safe side.
 DEFAULT_DH_OVER_D = 0.3
@@ -65,9 +74,11 @@ def dh_over_d_from_image(line_y: float, scene_vp: tuple[float, float, float] | N
     return float(abs(np.tan(below)))
 
 
-def perspective_gate(metric: str, off_square_deg: float | None, dh_over_d: float | None, allowance: float) -> str:
-    """'' when the predicted fake tilt of ``metric`` is within ``allowance`` deg, else the reason."""
-    if metric not in LINE_LANDMARKS or off_square_deg is None or not np.isfinite(off_square_deg):
+def perspective_gate(metric: str, off_square_deg: float | None, dh_over_d: float | None,
+                     allowance: float | None = None) -> str:
+    """'' when the predicted fake tilt of ``metric`` is within its allowance (ALLOWANCE_DEG), else the reason."""
+    allowance = ALLOWANCE_DEG.get(metric) if allowance is None else allowance
+    if allowance is None or off_square_deg is None or not np.isfinite(off_square_deg):
         return ""
     ratio = DEFAULT_DH_OVER_D if dh_over_d is None else dh_over_d
     fake = float(fake_tilt_deg(off_square_deg, ratio))
@@ -77,3 +88,28 @@ def perspective_gate(metric: str, off_square_deg: float | None, dh_over_d: float
     return (f"the body is turned {off_square_deg:.0f} deg from square-on; with the camera's height off this line "
             f"({how} |dh|/D = {ratio:.2f}) perspective alone would tilt it by about {fake:.1f} deg, more than "
             f"the {allowance:.1f} deg this metric allows")
+
+
+def off_square(yaw_deg: float | None) -> float | None:
+    """Degrees from a square front or back view (0..90) of a body yaw (views.body_yaw convention)."""
+    if yaw_deg is None or not np.isfinite(yaw_deg):
+        return None
+    a = abs(float(yaw_deg)) % 360.0
+    a = min(a, 360.0 - a)
+    return min(a, 180.0 - a)
+
+
+def track_perspective_gate(metric: str, px: np.ndarray, vis: np.ndarray, rows: np.ndarray, yaw_deg: float | None,
+                           scene: dict, size: tuple[int, int], min_visibility: float = 0.5) -> str:
+    """``perspective_gate`` for a track: the line's image height over ``rows`` and the scene's vanishing
+    point give |dh| / D (``dh_over_d_from_image``); without a scene the conservative default is used."""
+    from vision.track import LANDMARK_INDEX
+
+    if metric not in LINE_LANDMARKS or len(rows) == 0:
+        return ""
+    a, b = (LANDMARK_INDEX[n] for n in LINE_LANDMARKS[metric])
+    ok = (vis[rows][:, a] >= min_visibility) & (vis[rows][:, b] >= min_visibility)
+    ys = 0.5 * (px[rows][ok, a, 1] + px[rows][ok, b, 1])
+    line_y = float(np.median(ys)) if len(ys) else None
+    ratio = dh_over_d_from_image(line_y, tuple(scene["vp"]), size) if (scene and line_y is not None) else None
+    return perspective_gate(metric, off_square(yaw_deg), ratio)

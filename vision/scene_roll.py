@@ -335,7 +335,7 @@ def scene_roll_of_video(source, track) -> dict:
     src = source if hasattr(source, "info") else open_source(str(source))
     try:
         info = src.info
-        sampler = SceneRollSampler(info.width, info.height, len(track) or info.n_frames, info.fps)
+        sampler = SceneRollSampler(info.width, info.height, info.n_frames or len(track), info.fps)   # as extract_track
         rows = {int(f): k for k, f in enumerate(track.frame_index)}
         for frame in src:
             k = rows.get(int(frame.index))
