@@ -194,11 +194,12 @@ def derive_allowances(res: dict, budget: float | None = None) -> dict[str, dict]
     perspective already errs past the budget, perspective is not what limits the metric: no allowance
     (None; the gate leaves it to the model-error allowance, and the README table shows its error)."""
     from assessment.gates import LINE_LANDMARKS
-    from assessment.thresholds import POSTURE_ANGLE_MDC_DEG
+    from assessment.thresholds import POSTURE_ANGLE_MDC_DEG, STATIC_THRESHOLDS
 
-    budget = POSTURE_ANGLE_MDC_DEG if budget is None else budget
     out = {}
     for m in LINE_LANDMARKS:
+        thr = STATIC_THRESHOLDS[m].value
+        budget_m = budget if budget is not None else (thr if thr is not None else POSTURE_ANGLE_MDC_DEG)
         j = res["metrics"].index(m)
         line = "shoulder" if m in ("head_tilt", "shoulder_line_tilt") else "pelvis"
         err, pred = [], []
@@ -214,7 +215,7 @@ def derive_allowances(res: dict, budget: float | None = None) -> dict[str, dict]
         w = MIN_FRAMES_FOR_ALLOWANCE
         allowance = float(p[-1]) if len(p) else 0.0
         for k in range(0, max(len(e) - w + 1, 0)):
-            if np.median(e[k:k + w]) >= budget:
+            if np.median(e[k:k + w]) >= budget_m:
                 allowance = float(p[k]) if k else None
                 break
         within = p <= allowance if allowance is not None else np.zeros(len(p), bool)
