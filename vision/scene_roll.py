@@ -96,16 +96,6 @@ def _lines(segs: np.ndarray) -> np.ndarray:
     return l / np.linalg.norm(l[:, :2], axis=1, keepdims=True)
 
 
-def _angular_residual(segs: np.ndarray, vp: np.ndarray) -> np.ndarray:
-    """Angle (deg) between each segment and the line from its midpoint to the vanishing point."""
-    mid = 0.5 * (segs[:, :2] + segs[:, 2:])
-    to_vp = vp[:2][None, :] - mid * vp[2]              # direction mid -> vp (also for vp at infinity)
-    d = segs[:, 2:] - segs[:, :2]
-    cross = d[:, 0] * to_vp[:, 1] - d[:, 1] * to_vp[:, 0]
-    dot = d[:, 0] * to_vp[:, 0] + d[:, 1] * to_vp[:, 1]
-    return np.degrees(np.arctan(np.abs(cross) / np.maximum(np.abs(dot), 1e-12)))
-
-
 def roll_at(vp: np.ndarray, point: np.ndarray) -> float:
     """Roll (deg, + = counter-clockwise) at image ``point`` given the vertical vanishing point ``vp``."""
     d = vp[:2] - np.asarray(point, float) * vp[2]
@@ -147,7 +137,7 @@ def fit_vanishing_point(segs: np.ndarray, scale: float, rng: np.random.Generator
         return None
     for _ in range(3):                                 # refit on inliers, then re-select them
         vp = _weighted_vp(lines[best], length[best])
-        inl = _angular_residual(s, vp) < inlier_deg
+        inl = np.abs(_signed_residual(s, vp)) < inlier_deg
         if inl.sum() < MIN_INLIERS or not _far(vp[None])[0]:
             break
         best = inl
@@ -268,6 +258,8 @@ def estimate_scene_roll(segments: list[np.ndarray], size: tuple[int, int], point
 
 
 def _signed_residual(segs: np.ndarray, vp: np.ndarray) -> np.ndarray:
+    """Signed angle (deg) between each segment and the line from its midpoint to the vanishing point
+    (also for a vanishing point at infinity, vp[2] = 0)."""
     mid = 0.5 * (segs[:, :2] + segs[:, 2:])
     to_vp = vp[:2][None, :] - mid * vp[2]
     d = segs[:, 2:] - segs[:, :2]

@@ -187,7 +187,7 @@ MIN_FRAMES_FOR_ALLOWANCE = 20
 def derive_allowances(res: dict, budget: float | None = None) -> dict[str, dict]:
     """Per line metric, the predicted fake tilt (gates.fake_tilt_deg from the calibrated geometry) at
     which the single-camera error (after the true roll, swapped frames left out) first reaches a
-    median of ``budget`` (the flag threshold, thresholds.POSTURE_ANGLE_MDC_DEG): past it a camera
+    median of ``budget`` (default: the metric's own flag threshold, 5 deg for the reported-only body axis): past it a camera
     invents findings of the threshold's size. Frames are pooled over cameras, sorted by predicted fake
     tilt, and the median is taken over MIN_FRAMES_FOR_ALLOWANCE consecutive frames; the allowance is
     the lowest predicted fake tilt of the first window at or over the budget. When even the least
