@@ -10,6 +10,7 @@ reported.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Optional
 
@@ -30,6 +31,8 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
     from assessment.hold import HoldMonitor, HoldProtocol, HoldSettings, Phase
     from assessment.hold_drawing import draw_hold_overlay
     from isobalance.config import load_config
+    from isobalance.paths import output_folder
+    from vision.errors import NoPersonError, PartialInputError
     from vision.drawing import AnnotatedVideoWriter
     from vision.landmarker import PoseEstimator
     from vision.landmarks_job import model_for
@@ -37,12 +40,12 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
     from vision.sources import open_source
     from vision.subject import SubjectSelector
 
-    if calibrate_s < 0 or settle_s <= 0:
-        raise HoldInputError("--calibrate-s must be >= 0 and --settle-s > 0 (seconds)")
+    if not (math.isfinite(calibrate_s) and math.isfinite(settle_s)) or calibrate_s < 0 or settle_s <= 0:
+        raise HoldInputError("--calibrate-s must be >= 0 and --settle-s > 0 (finite seconds), "
+                             f"not {calibrate_s} and {settle_s}")
     protocol = HoldProtocol.from_exercise(load_catalog().get(exercise))    # CatalogError lists valid ids
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise HoldInputError(f"output folder {out} is a file; pass a folder with -o")
+    output_folder(out)                  # checked before the long analysis, not after it
     spec = str(video)
     live = spec.startswith("webcam:")
     if not live and not Path(spec).exists():
@@ -54,7 +57,6 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
     info = src.info
     monitor = HoldMonitor(protocol, (info.width, info.height),
                           HoldSettings(calibrate_s=calibrate_s, settle_s=settle_s))
-    out.mkdir(parents=True, exist_ok=True)
     video_path = out / "hold.mp4"
     bar = None
     if progress:
@@ -64,8 +66,9 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
     writer = None
     try:
         # a long file on every core; otherwise (or a file that must be read in order) frames stream
-        frames = _hold_on_every_core(src, model_path, settings, monitor, protocol,
-                                     video_path if write_video else None, bar) if not live and not max_frames else 0
+        frames, seen = _hold_on_every_core(src, model_path, settings, monitor, protocol,
+                                           video_path if write_video else None, bar) \
+            if not live and not max_frames else (0, 0)
         if not frames:
             writer = AnnotatedVideoWriter(video_path, info.width, info.height, info.fps) if write_video else None
             if writer is not None:
@@ -78,6 +81,7 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
                                                 settings.prefetch):
                     status = monitor.update(pose)
                     frames += 1
+                    seen += pose.detected
                     if writer is not None:
                         rgb = frame.rgb.copy()
                         draw_hold_overlay(rgb, status, pose.image, protocol.still_landmarks)
@@ -94,6 +98,8 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
         src.close()
     if frames == 0:
         raise HoldInputError(f"{info.name} has no frames")
+    if seen == 0:
+        raise NoPersonError(f"no person detected in any of the {frames} frames of {info.name}; nothing to check")
     result = monitor.result()            # NotMeasurableError when the watched joints were never seen
     result.source = spec
     if src.error is not None:
@@ -103,14 +109,16 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
                "repetitions_completed": result.completed, "repetitions_planned": protocol.repetitions,
                "breaks": sum(len(r.breaks) for r in result.repetitions), "frames": frames}
     if src.error is not None:
-        raise src.error
+        raise PartialInputError(f"{src.error} The result for the frames read is in {written['result']}.")
     return written
 
 
-def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path: Path | None, bar) -> int:
+def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path: Path | None,
+                        bar) -> tuple[int, int]:
     """A long video file: the track on every core (``vision.parallel``), the monitor over it frame by
-    frame, then the annotated video drawn in parallel parts (``vision.render``); frames checked, or 0
-    when the file is short or must be read sequentially (the caller's streaming loop then runs)."""
+    frame, then the annotated video drawn in parallel parts (``vision.render``). Returns (frames checked,
+    frames with a person), or (0, 0) when the file is short or must be read sequentially (the caller's
+    streaming loop then runs)."""
     from functools import partial
 
     from vision.parallel import available_cores, parallel_pays, run_parallel
@@ -119,10 +127,10 @@ def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path
     from vision.track import PoseFrame
 
     if not isinstance(src, VideoFileSource) or not parallel_pays(src.info.n_frames):
-        return 0
+        return 0, 0
     run = run_parallel(src.path, model_path, settings, on_progress=bar.update if bar is not None else None)
     if run is None:
-        return 0
+        return 0, 0
     track = run.track
     statuses = [monitor.update(PoseFrame(int(track.frame_index[i]), float(track.timestamp_ms[i]), track.image[i],
                                          track.world[i], int(track.n_people[i]))) for i in range(len(track))]
@@ -130,7 +138,7 @@ def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path
         render_video(src.path, video_path, list(zip(statuses, track.image)),
                      partial(draw_hold_frame, still_landmarks=protocol.still_landmarks),
                      workers=available_cores(), info=src.info)
-    return len(track)
+    return len(track), int(track.detected.sum())
 
 
 def draw_hold_frame(rgb, index: int, timestamp_ms: float, payload, still_landmarks: tuple[str, ...] = ()) -> None:
@@ -155,12 +163,13 @@ def hold_command(
     progress: bool = typer.Option(True, help="Show a progress bar"),
 ) -> None:
     """Check that the joints an exercise names stay still during its isometric holds."""
+    from isobalance.cli_errors import fail
+
     try:
         written = run_hold(video, exercise, out, model=model, calibrate_s=calibrate_s, settle_s=settle_s,
                            write_video=video_out, max_frames=max_frames, config=config, progress=progress)
     except IsobalanceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(getattr(exc, "exit_code", 2)) from None
+        fail(exc)                       # one escaped line, the error's exit code
     typer.echo(f"result: {written['result']}")
     if written["video"]:
         typer.echo(f"video: {written['video']}")
