@@ -399,7 +399,7 @@ def _finding(metric: str, summary: MetricSummary | None, views: ViewSummary, rol
         side = None     # inside the model's own left/right error: which side is higher cannot be told
     note = ""
     if thr.value is None:
-        note = "reported only: no published cut-off"
+        note = f"reported only: {thr.published_for or 'no published cut-off'}"
     elif summary.n_frames < MIN_FLAG_FRAMES:
         note = f"only {summary.n_frames} frame(s): measurement uncertainty unknown, so never flagged"
     elif thr.exceeds(summary.median) and not flag:
