@@ -27,6 +27,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from vision.errors import IsobalanceError
+
 SCHEMA_VERSION = 1
 
 LANDMARK_NAMES: tuple[str, ...] = (
@@ -76,8 +78,9 @@ def track_columns() -> list[str]:
     return cols
 
 
-class TrackFormatError(ValueError):
-    """A track file or DataFrame does not follow the documented schema."""
+class TrackFormatError(IsobalanceError, ValueError):
+    """A track file or DataFrame does not follow the documented schema (a user-facing error: the CLI
+    prints its one line and exits 2)."""
 
 
 @dataclass(frozen=True)
@@ -102,14 +105,36 @@ class TrackMeta:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrackMeta":
-        known = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: v for k, v in d.items() if k in known}
+        """From a track file's metadata (outside input): each known field checked for its type."""
+        if not isinstance(d, dict):
+            raise TrackFormatError("track metadata must be a JSON object")
+        kw = {k: v for k, v in d.items() if k in _META_CHECKS}
+        for key, value in kw.items():
+            if not _META_CHECKS[key](value):
+                raise TrackFormatError(f"track metadata field {key!r} has an invalid value {str(value)[:40]!r}")
         if "notes" in kw:
             kw["notes"] = tuple(kw["notes"])
+        if "fps" in kw:
+            kw["fps"] = float(kw["fps"]) if kw["fps"] is not None else float("nan")
         return cls(**kw)
 
     def replace(self, **changes: Any) -> "TrackMeta":
         return dataclasses.replace(self, **changes)
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 31
+
+
+_META_CHECKS = {
+    "source": lambda v: isinstance(v, str), "model": lambda v: isinstance(v, str),
+    "subject": lambda v: isinstance(v, str), "width": _int, "height": _int, "schema_version": _int,
+    "rotation": lambda v: v in (0, 90, 180, 270) and not isinstance(v, bool),
+    "fps": lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                   and (v != v or 0 < v < 1e6)),
+    "smoothing": lambda v: isinstance(v, dict),
+    "notes": lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v),
+}
 
 
 @dataclass
@@ -217,11 +242,15 @@ class LandmarkTrack:
             meta = TrackMeta.from_dict(df.attrs.get("isobalance_meta", {}))
         try:
             values = df[expected[len(FRAME_COLUMNS):]].to_numpy(dtype=np.float64)
-            frames = df["frame"].to_numpy(dtype=np.int64)
+            counts = df[["frame", "n_people"]].to_numpy(dtype=np.float64)
             ts = df["timestamp_ms"].to_numpy(dtype=np.float64)
-            n_people = df["n_people"].to_numpy(dtype=np.int64)
         except (ValueError, TypeError) as exc:
             raise TrackFormatError(f"landmark track has non-numeric values: {exc}") from None
+        if not (np.isfinite(ts).all() and np.isfinite(values[~np.isnan(values)]).all()
+                and np.isfinite(counts).all() and (counts == np.round(counts)).all() and (np.abs(counts) < 2**53).all()):
+            raise TrackFormatError("landmark track has missing or infinite values (frame, n_people: whole "
+                                   "numbers; timestamp_ms: a number; coordinates: numbers or empty)")
+        frames, n_people = counts[:, 0].astype(np.int64), counts[:, 1].astype(np.int64)
         n = len(df)
         block = values.reshape(n, N_LANDMARKS, len(IMAGE_FIELDS) + len(WORLD_FIELDS))
         return cls(frames, ts, block[..., :5], block[..., 5:], n_people, meta)
