@@ -5,7 +5,7 @@ metric. Deciding them in each analysis meant a track travelled static -> views -
 several times, angles were computed more than once, and the analyses could disagree about the same
 frame. ``build_context`` decides them in one pass, in one direction:
 
-    track -> angles (2-D, and 3-D joint angles) -> per-frame views
+    track -> left/right relabelling (assessment.swaps) -> angles (2-D, and 3-D joint angles) -> per-frame views
           -> still windows -> framing -> camera roll (a pluggable estimator) -> static gates
 
 and hands the result to ``assess_static`` / ``assess_movement`` as plain data (``TrackContext``).
@@ -25,6 +25,7 @@ import pandas as pd
 
 from assessment.angles import ANGLE_BY_ID, DEFAULT_MIN_VISIBILITY, FRONTAL, compute_angles, compute_world_joint_angles
 from assessment.findings import TrackInputError
+from assessment.swaps import SwapReport, find_swaps
 from assessment.views import (FramingReport, RollReport, ViewSummary, check_framing, detect_camera_roll,
                               sequence_views, summarize, view_gate, visibility_gate)
 from vision.track import LandmarkTrack
@@ -67,6 +68,7 @@ class TrackContext:
     world_angles: pd.DataFrame | None     # 3-D joint angles (None when the track has too few world landmarks)
     yaw: np.ndarray                       # body yaw per row, deg (views.body_yaw), after relabelling
     views: np.ndarray                     # view per row (views.sequence_views)
+    swaps: SwapReport                     # rows (per body part) whose left/right labels were exchanged back
     still: tuple                          # static.StillWindow runs of quiet standing
     still_rows: np.ndarray                # rows inside them
     view: ViewSummary                     # dominant view over the still rows (all rows if none)
@@ -106,7 +108,7 @@ def static_gate(metric: str, ctx_track: LandmarkTrack, rows: np.ndarray, view: V
 
 def build_context(track: LandmarkTrack, *, min_visibility: float = DEFAULT_MIN_VISIBILITY,
                   max_speed: float | None = None, min_duration_s: float | None = None,
-                  roll_estimator: RollEstimator = body_roll) -> TrackContext:
+                  roll_estimator: RollEstimator = body_roll, relabel: bool = True) -> TrackContext:
     """Decide views, left/right labels, still windows, framing, roll and gates once for ``track``."""
     from assessment.static import MIN_STILL_S, STATIC_METRICS, STILL_SPEED, still_windows
 
@@ -115,6 +117,8 @@ def build_context(track: LandmarkTrack, *, min_visibility: float = DEFAULT_MIN_V
     if not (track.meta.width and track.meta.height):
         raise TrackInputError("the track does not record its frame size, so angles cannot be measured "
                               "in pixels; re-extract it with isobalance")
+    swaps = find_swaps(track, min_visibility) if relabel else SwapReport.none(len(track))
+    track = swaps.apply(track)
     angles = compute_angles(track, min_visibility=min_visibility)
     world = compute_world_joint_angles(track, min_visibility=min_visibility) if has_world(track) else None
     yaw, views = sequence_views(track, min_visibility)
@@ -125,7 +129,9 @@ def build_context(track: LandmarkTrack, *, min_visibility: float = DEFAULT_MIN_V
     view = summarize(views, yaw, rows if len(rows) else None)
     framing = check_framing(track, rows if len(rows) else None)
     roll = roll_estimator(RollInput(track, angles, rows, view))
+    if swaps.n_swapped:
+        notes.append(swaps.message)
     gates = {m: static_gate(m, track, rows, view, framing, roll, min_visibility) for m in STATIC_METRICS}
-    return TrackContext(track, angles, world, yaw, views, tuple(windows), rows, view, framing, roll,
+    return TrackContext(track, angles, world, yaw, views, swaps, tuple(windows), rows, view, framing, roll,
                         gates, min_visibility, tuple(notes))
 

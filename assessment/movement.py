@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from assessment.angles import ANGLE_BY_ID, DEFAULT_MIN_VISIBILITY, FRONT, compute_world_joint_angles
+from assessment.angles import (ANGLE_BY_ID, BACK, DEFAULT_MIN_VISIBILITY, FRONT, OBLIQUE,
+                               compute_world_joint_angles)
 from assessment.findings import FLAGGED, NOT_MEASURABLE, WITHIN, Finding, TrackInputError
 from assessment.thresholds import (MOVEMENT_FPPA, MOVEMENT_ROM_DIFF, MOVEMENT_TIMING_DIFF, ROM_MODEL_ERROR_DEG,
                                    SQUARE_VIEW_MAX_YAW_DEG)
-from assessment.views import VIEW_WORDS
+from assessment.views import FRONTAL_MAX_YAW, VIEW_WORDS, knee_travel_yaw
 from vision.track import LandmarkTrack
 
 if TYPE_CHECKING:
@@ -315,39 +316,59 @@ def _rom_findings(per_rep: list[dict], reps: list[Rep], driving: str, source: st
 
 
 def _fppa_findings(ctx: "TrackContext", reps: list[Rep], driving: str) -> list[Finding]:
-    """Knee frontal-plane projection angle at the deepest point of each squat/lunge rep."""
+    """Knee frontal-plane projection angle at the deepest point of each squat/lunge rep.
+
+    View: decided from the whole movement (``views.knee_travel_yaw``: the knees' sideways travel),
+    not from one frame's shoulder width. The 2-D FPPA needs a front view turned at most
+    SQUARE_VIEW_MAX_YAW_DEG: beyond it the knees' forward travel shows as sideways travel (removing
+    the common part of both knees' travel was tried on the squat sample, turned 28 deg: it left
+    -31 deg on one knee and -2 deg on the other, so it is not used)."""
     if driving not in ("knee", "hip") or not reps:
         return []
     out = []
     deepest = np.array([r.extreme_row for r in reps])
-    views = ctx.summary(deepest)
-    yaw = views.yaw_median
+    standing = np.concatenate([np.arange(a, b) for a, b in _rest_spans(reps, len(ctx.track))]) \
+        if reps else np.zeros(0, dtype=int)
+    yaw = knee_travel_yaw(ctx.track, deepest, standing, ctx.min_visibility)
+    if yaw is None:
+        yaw = ctx.summary(deepest).yaw_median
+    view = ctx.summary(deepest).dominant if yaw is None else (
+        FRONT if abs(yaw) <= FRONTAL_MAX_YAW else BACK if abs(yaw) >= 180 - FRONTAL_MAX_YAW else OBLIQUE)
     fppa = ctx.angles
     for side in ("left", "right"):
         metric = f"knee_fppa_{side}"
         d = ANGLE_BY_ID[metric]
         reason = ""
-        if views.dominant != FRONT:
-            reason = f"needs a front view at the deepest point; this clip is {VIEW_WORDS.get(views.dominant, views.dominant)}"
-        elif yaw is None or abs(yaw) > SQUARE_VIEW_MAX_YAW_DEG:
-            reason = (f"needs a square-on front view (body turned at most {SQUARE_VIEW_MAX_YAW_DEG:g} deg); "
-                      f"the body is turned about {abs(yaw or 0):.0f} deg, which projects knee flexion sideways")
+        if view != FRONT:
+            reason = f"needs a front view at the deepest point; this clip is {VIEW_WORDS.get(view, view)}"
+        elif abs(yaw) > SQUARE_VIEW_MAX_YAW_DEG:
+            reason = (f"needs a square-on front view (body turned at most {SQUARE_VIEW_MAX_YAW_DEG:g} deg); the "
+                      f"knees' sideways travel shows the body turned about {abs(yaw):.0f} deg, which projects "
+                      "knee flexion sideways")
         vals = fppa[metric].to_numpy()[deepest]
         if not reason and not np.isfinite(vals).any():
             reason = f"{side} hip, knee or ankle not visible at the deepest point"
         if reason:
-            out.append(Finding(metric, d.label, views.dominant, NOT_MEASURABLE, None, "deg", MOVEMENT_FPPA.value,
-                               MOVEMENT_FPPA.source_text, {}, [], side, "", reason, "movement"))
+            out.append(Finding(metric, d.label, view, NOT_MEASURABLE, None, "deg", MOVEMENT_FPPA.value,
+                               MOVEMENT_FPPA.source_text, {}, [], side, "", reason, "movement",
+                               details={"yaw_deg": yaw}))
             continue
         v = vals[np.isfinite(vals)]
         med = float(np.median(v))
         ci = (float(v.min()), float(v.max()))
         flag = len(v) >= MIN_REPS_TO_FLAG and MOVEMENT_FPPA.exceeds(med) and MOVEMENT_FPPA.ci_beyond(*ci)
         how = "medially (valgus)" if med > 0 else "laterally (varus)"
-        out.append(Finding(metric, d.label, views.dominant, FLAGGED if flag else WITHIN, med, "deg",
+        out.append(Finding(metric, d.label, view, FLAGGED if flag else WITHIN, med, "deg",
                            MOVEMENT_FPPA.value, MOVEMENT_FPPA.source_text,
                            {"iqr": [float(x) for x in np.percentile(v, [25, 75])], "ci95": list(ci),
                             "ci_level": 1.0 - 2.0 ** (1 - len(v)), "n_frames": int(len(v)), "n_reps": int(len(v))},
                            [int(ctx.track.frame_index[r]) for r in deepest], side,
-                           f"{side} knee projects {abs(med):.1f} deg {how} at the deepest point", "", "movement"))
+                           f"{side} knee projects {abs(med):.1f} deg {how} at the deepest point", "",
+                           "movement", details={"yaw_deg": yaw}))
     return out
+
+
+def _rest_spans(reps: list[Rep], n: int) -> list[tuple[int, int]]:
+    """Rows outside every rep (the standing rest between reps)."""
+    edges = [0] + [x for r in reps for x in (r.start, r.stop)] + [n]
+    return [(a, b) for a, b in zip(edges[0::2], edges[1::2]) if b > a]
