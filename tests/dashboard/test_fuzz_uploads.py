@@ -6,6 +6,7 @@ are refused and leave nothing behind."""
 from __future__ import annotations
 
 import io
+import shutil
 
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -68,5 +69,4 @@ def test_bytes_that_are_not_a_video_are_refused_and_leave_nothing(tmp_path, data
         assert list(uploads_dir(cfg).iterdir()) == []
     else:                                     # a few bytes can be a valid stream header; then it is kept whole
         assert saved.video.read_bytes() == data
-        import shutil
         shutil.rmtree(saved.folder)
