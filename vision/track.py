@@ -131,7 +131,7 @@ _META_CHECKS = {
     "subject": lambda v: isinstance(v, str), "width": _int, "height": _int, "schema_version": _int,
     "rotation": lambda v: v in (0, 90, 180, 270) and not isinstance(v, bool),
     "fps": lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                   and (v != v or 0 < v < 1e6)),
+                                   and (v != v or 0 <= v < 1e6)),
     "smoothing": lambda v: isinstance(v, dict),
     "notes": lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v),
 }
