@@ -38,7 +38,7 @@ def load_is_clean(path) -> LandmarkTrack | None:
     except TrackFormatError as exc:
         assert isinstance(exc, IsobalanceError) and str(exc)     # the CLI shows it as one line, exit 2
         return None
-    assert isinstance(track.meta.fps, float) and (math.isnan(track.meta.fps) or track.meta.fps >= 0)
+    assert isinstance(track.meta.fps, float) and (math.isnan(track.meta.fps) or track.meta.fps > 0)
     assert np.all(np.isfinite(track.timestamp_ms))
     return track
 
