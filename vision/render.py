@@ -15,7 +15,6 @@ absolute timestamps: ``join_parts`` copies them into one MP4 as they are (no sec
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing as mp
 import os
 import shutil
 import tempfile
@@ -28,6 +27,7 @@ import numpy as np
 from vision.drawing import AnnotatedVideoWriter, draw_label, draw_pose
 from vision.segments import FrameTable, SegmentError, SegmentSource, scan_frames
 from vision.sources import SourceInfo, VideoFileSource
+from vision.workers import worker_pool
 
 DrawFn = Callable[[np.ndarray, int, float, Any], None]
 
@@ -116,8 +116,8 @@ def render_video(path: str | os.PathLike, out: str | os.PathLike, payloads: Sequ
             if on_progress is not None:
                 on_progress(frames)
         else:
-            ctx = mp.get_context("spawn")
-            with cf.ProcessPoolExecutor(max_workers=len(jobs), mp_context=ctx) as pool:
+            # workers ignore Ctrl+C, die with this process, are stopped on an interrupt (vision.workers)
+            with worker_pool(len(jobs)) as pool:
                 for future in cf.as_completed([pool.submit(render_part, job) for job in jobs]):
                     frames = future.result()   # a worker's error is raised here
                     if on_progress is not None:
