@@ -192,13 +192,14 @@ def save_plan_button(plan: Mapping[str, Any], catalog, store, patient, upload_id
     if not plan["exercises"]:
         st.caption("Include at least one exercise to save a plan.")
         return
-    if st.button(f"Save plan for {patient['display_name']}", key=f"save_plan_{upload_id}"):
+    name = escape_markdown(patient["display_name"])
+    if st.button(f"Save plan for {name}", key=f"save_plan_{upload_id}"):
         try:
             plan_id = save_plan(store, patient["id"], therapy_plan(plan, catalog, patient["id"]))
         except IsobalanceError as exc:
             show_error(exc, "The plan was not saved")
         else:
-            st.success(f"Plan saved for {patient['display_name']} (plan {plan_id[:8]}): their guided exercise "
+            st.success(f"Plan saved for {name} (plan {plan_id[:8]}): their guided exercise "
                        "page and 'isobalance hold --patient' now offer exactly these exercises.")
 
 
