@@ -21,6 +21,7 @@ finished hold is saved to the patient's history and recorded against the plan it
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Optional
 
@@ -73,6 +74,8 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
     from assessment.hold import HoldMonitor, HoldProtocol, HoldSettings, Phase
     from assessment.hold_drawing import draw_hold_overlay
     from isobalance.config import load_config
+    from isobalance.paths import output_folder
+    from vision.errors import NoPersonError, PartialInputError
     from vision.drawing import AnnotatedVideoWriter
     from vision.landmarker import PoseEstimator
     from vision.landmarks_job import model_for
@@ -80,8 +83,9 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
     from vision.sources import open_source
     from vision.subject import SubjectSelector
 
-    if calibrate_s < 0 or settle_s <= 0:
-        raise HoldInputError("--calibrate-s must be >= 0 and --settle-s > 0 (seconds)")
+    if not (math.isfinite(calibrate_s) and math.isfinite(settle_s)) or calibrate_s < 0 or settle_s <= 0:
+        raise HoldInputError("--calibrate-s must be >= 0 and --settle-s > 0 (finite seconds), "
+                             f"not {calibrate_s} and {settle_s}")
     from assessment.safety import may_start
 
     catalog = load_catalog()
@@ -89,8 +93,7 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
     may_start(ex, therapist_confirmed=plan_item is not None).raise_if_stopped()
     protocol = plan_item.protocol(catalog) if plan_item is not None else HoldProtocol.from_exercise(ex)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise HoldInputError(f"output folder {out} is a file; pass a folder with -o")
+    output_folder(out)                  # checked before the long analysis, not after it
     spec = str(video)
     live = spec.startswith("webcam:")
     if not live and not Path(spec).exists():
@@ -102,7 +105,6 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
     info = src.info
     monitor = HoldMonitor(protocol, (info.width, info.height),
                           HoldSettings(calibrate_s=calibrate_s, settle_s=settle_s))
-    out.mkdir(parents=True, exist_ok=True)
     video_path = out / "hold.mp4"
     bar = None
     if progress:
@@ -110,7 +112,7 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
 
         bar = tqdm(total=info.n_frames, unit="frame", desc=info.name, disable=None)
     writer = AnnotatedVideoWriter(video_path, info.width, info.height, info.fps) if write_video else None
-    frames = 0
+    frames = seen = 0
     try:
         if writer is not None:
             writer.__enter__()
@@ -121,6 +123,7 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
             for frame, pose in stream_poses(src, est, SubjectSelector(), make_smoother(settings), settings.prefetch):
                 status = monitor.update(pose)
                 frames += 1
+                seen += pose.detected
                 if writer is not None:
                     rgb = frame.rgb.copy()
                     draw_hold_overlay(rgb, status, pose.image, protocol.still_landmarks)
@@ -137,6 +140,8 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
         src.close()
     if frames == 0:
         raise HoldInputError(f"{info.name} has no frames")
+    if seen == 0:
+        raise NoPersonError(f"no person detected in any of the {frames} frames of {info.name}; nothing to check")
     result = monitor.result()            # NotMeasurableError when the watched joints were never seen
     result.source = spec
     result.context = {"safety": safety or {},
@@ -151,7 +156,7 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
                "breaks": sum(len(r.breaks) for r in result.repetitions), "frames": frames,
                "document": result.to_dict(), "protocol": protocol}
     if src.error is not None:
-        raise src.error
+        raise PartialInputError(f"{src.error} The result for the frames read is in {written['result']}.")
     return written
 
 
@@ -182,8 +187,11 @@ def hold_command(
     """Check that the joints an exercise names stay still during its isometric holds."""
     import sys
 
+    from isobalance.cli_errors import fail
+
     interactive = sys.stdin.isatty()
     store = None
+
     try:
         if plan is not None and patient is not None:
             raise HoldInputError("give --plan FILE or --patient ID, not both")
@@ -225,8 +233,7 @@ def hold_command(
                 typer.echo(f"  {row['exercise_id']} ({row['side']}): {row['done_this_week']}/{row['per_week']} "
                            f"this week ({row['week']})")
     except IsobalanceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(getattr(exc, "exit_code", 2)) from None
+        fail(exc)                       # one escaped line, the error's exit code
     finally:
         if store is not None:
             store.close()
@@ -251,6 +258,5 @@ def hold_command(
         try:
             decision = check_after(pain, after)
         except IsobalanceError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+            fail(exc)
         typer.echo(decision.message)

@@ -113,9 +113,9 @@ def test_the_plan_edited_in_review_is_what_the_exercise_page_offers(data):
     picker.set_value(0)
     at = answer(run(at))
     body = texts(at)
-    assert "for the upper trapezius (left side)" in body
+    assert "for the upper trapezius, on the left side" in body
     assert "for 8 s, relax 3 s, stretch 10 s; 5 repetitions" in body and finish_buttons(at)
     at.selectbox(key="plan_item").set_value(1)                         # therapist-only, but in the plan
     at = run(at)
-    assert "for the sternocleidomastoid (right side)" in texts(at) and finish_buttons(at)
+    assert "for the sternocleidomastoid, on the right side" in texts(at) and finish_buttons(at)
     assert not [e for e in at.error if "therapist-only" in e.value]
