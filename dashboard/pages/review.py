@@ -359,6 +359,10 @@ def show_review(cfg, upload_id: str, entry: Mapping[str, Any] | None = None, sto
     show_plan(report, upload_id, stem, store, patient)
     st.subheader("Downloads")
     show_downloads(result.files, upload_id, stem)
+    from assessment.report_pdf import render_pdf
+
+    st.download_button("Printable report (PDF, A4)", data=lambda: render_pdf(report), file_name=f"{stem}-report.pdf",
+                       mime="application/pdf", key=f"dl_pdf_{upload_id}")
     for d in report.get("disclaimers", []):
         st.caption(d)
 
