@@ -152,10 +152,10 @@ class Ctx:
         return self._sample("tfjs_pose_squats.mp4")
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[f"{r.command}: {r.failure}" for r in ROWS])
 SCREENED = ("--no-red-flags", "--pain-before", "0")     # hold's safety screen answered (no terminal here)
 
 
+@pytest.mark.parametrize("row", ROWS, ids=[f"{r.command}: {r.failure}" for r in ROWS])
 def test_exit_code_table(row: Row, tmp_path, sample_clip, model_path):
     r = run_cli(*row.args(tmp_path, Ctx(tmp_path, sample_clip, model_path)),
                 env={"ISOBALANCE_MODEL": str(model_path), "ISOBALANCE_DATA": str(tmp_path / "data")})
