@@ -77,7 +77,7 @@ def process_file(uploaded, cfg, model, store=None, patient: dict[str, Any] | Non
             bar.progress(pct / 100, text=f"{name}: frame {done} of {total or '?'}")
 
     try:
-        upload = save_upload(uploaded.name, uploaded, uploaded.size, cfg)
+        upload = save_upload(uploaded.name, uploaded, uploaded.size, cfg, store=store)
         bar.progress(0.0, text=f"{name}: finding the body in every frame")
         review_upload(upload, cfg, model, on_progress=on_progress, on_report=saver(store, patient, entry))
         return entry | {"upload_id": upload.id}
