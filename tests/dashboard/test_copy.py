@@ -108,7 +108,7 @@ def test_exercise_copy_during_the_hold_and_in_the_summary(estimator, squat_frame
     from tests.dashboard.test_live_processors import FakeClock, standing_loop
     from vision.pipeline import PipelineSettings
 
-    ex = load_catalog().get("sternocleidomastoid-pir")
+    ex = load_catalog().get("upper-trapezius-pir")     # not therapist-only: no plan needed
     clock = FakeClock()
     clock.t = 2 * 10 ** 9                                      # after every other session of this module
     session = LiveSession(estimator, PipelineSettings(),
@@ -121,6 +121,7 @@ def test_exercise_copy_during_the_hold_and_in_the_summary(estimator, squat_frame
     at = AppTest.from_file(str(EXERCISE), default_timeout=TIMEOUT)
     at.query_params["exercise"] = ex.id
     at.session_state["exercise_session"] = ((ex.id, 3.0, 1.0), session)
+    at.session_state["exercise_safety"] = {"ok": True, "message": "", "pain_before": 0}   # screen answered: no flags
     at.run()
     assert "Held still" in [m.label for m in at.metric]
     check(at, "exercise page, live hold")

@@ -275,7 +275,7 @@ def test_a_hold_that_finishes_on_its_own_shows_its_summary_and_is_saved(data, es
     from assessment.hold import HoldProtocol, HoldSettings, Phase
 
     pid = add_patient("Ada")
-    ex = load_catalog().get("sternocleidomastoid-pir")
+    ex = load_catalog().get("upper-trapezius-pir")     # not therapist-only: no plan needed
     protocol = HoldProtocol(ex.id, hold_s=2.0, relax_s=0.5, stretch_s=0.0, repetitions=1,
                             still_landmarks=tuple(ex.still_landmarks), name=ex.name)
     session = LiveSession(estimator, PipelineSettings(),
@@ -292,6 +292,7 @@ def test_a_hold_that_finishes_on_its_own_shows_its_summary_and_is_saved(data, es
     at.query_params["exercise"] = ex.id
     at.session_state["exercise_session"] = ((ex.id, 3.0, 1.0), session)
     at.session_state["exercise_patient"] = pid
+    at.session_state["exercise_safety"] = {"ok": True, "message": "", "pain_before": 0}   # screen answered: no flags
     run(at)
     assert "Summary" in [h.value for h in at.header]
     assert list(at.table[0].value["outcome"]) == ["completed"]
