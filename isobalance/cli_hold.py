@@ -31,7 +31,7 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
     from assessment.hold_drawing import draw_hold_overlay
     from isobalance.config import load_config
     from vision.drawing import AnnotatedVideoWriter
-    from vision.landmarker import PoseEstimator
+    from vision.search import open_estimator
     from vision.landmarks_job import model_for
     from vision.pipeline import make_smoother, stream_poses
     from vision.sources import open_source
@@ -66,10 +66,7 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
     try:
         if writer is not None:
             writer.__enter__()
-        with PoseEstimator(model_path, mode="video", num_poses=settings.num_poses,
-                           min_detection_confidence=settings.min_detection_confidence,
-                           min_presence_confidence=settings.min_presence_confidence,
-                           min_tracking_confidence=settings.min_tracking_confidence) as est:
+        with open_estimator(model_path, settings) as est:   # one tracked pose + the search (vision.search)
             for frame, pose in stream_poses(src, est, SubjectSelector(), make_smoother(settings), settings.prefetch):
                 status = monitor.update(pose)
                 frames += 1
