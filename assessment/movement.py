@@ -14,16 +14,21 @@ uses the 2-D angles (exact when the limbs move in the image plane, e.g. a true s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from assessment.angles import ANGLE_BY_ID, DEFAULT_MIN_VISIBILITY, FRONT, compute_angles, compute_world_joint_angles
+from assessment.angles import (ANGLE_BY_ID, BACK, DEFAULT_MIN_VISIBILITY, FRONT, OBLIQUE,
+                               compute_world_joint_angles)
 from assessment.findings import FLAGGED, NOT_MEASURABLE, WITHIN, Finding, TrackInputError
 from assessment.thresholds import (MOVEMENT_FPPA, MOVEMENT_ROM_DIFF, MOVEMENT_TIMING_DIFF, ROM_MODEL_ERROR_DEG,
                                    SQUARE_VIEW_MAX_YAW_DEG)
-from assessment.views import VIEW_WORDS, summarize_views
+from assessment.views import FRONTAL_MAX_YAW, VIEW_WORDS, knee_travel_yaw
 from vision.track import LandmarkTrack
+
+if TYPE_CHECKING:
+    from assessment.context import TrackContext
 
 JOINTS = ("knee", "hip", "shoulder", "elbow")   # candidate driving joints (left/right pairs)
 # Joints compared as findings for each driving joint: the limb group the movement tests. Other joints
@@ -79,17 +84,14 @@ class MovementResult:
                 "notes": list(self.notes), "signal_range": self.signal_range}
 
 
-def joint_angles(track: LandmarkTrack, angle_source: str = "auto",
-                 min_visibility: float = DEFAULT_MIN_VISIBILITY) -> tuple[pd.DataFrame, str]:
+def joint_angles(ctx: "TrackContext", angle_source: str = "auto") -> tuple[pd.DataFrame, str]:
     """Left/right joint angles from the chosen source ("auto" = world when the track has it)."""
-    if angle_source not in ("auto", "world", "image"):
-        raise TrackInputError(f"unknown angle source {angle_source!r}: use auto, world or image")
-    has_world = len(track) > 0 and np.isfinite(track.world[track.detected]).all(axis=(1, 2)).mean() >= 0.5 \
-        if track.detected.any() else False
-    if angle_source == "world" or (angle_source == "auto" and has_world):
-        return compute_world_joint_angles(track, min_visibility=min_visibility), "world"
-    ids = tuple(f"{s}_{j}_angle" for j in JOINTS for s in ("left", "right"))
-    return compute_angles(track, min_visibility=min_visibility, ids=ids), "image"
+    if angle_source == "world" or (angle_source == "auto" and ctx.world_angles is not None):
+        if ctx.world_angles is None:
+            return compute_world_joint_angles(ctx.track, min_visibility=ctx.min_visibility), "world"
+        return ctx.world_angles, "world"
+    ids = [f"{s}_{j}_angle" for j in JOINTS for s in ("left", "right")]
+    return ctx.angles[ids], "image"
 
 
 def _robust_range(x: np.ndarray) -> float:
@@ -185,19 +187,22 @@ def _symmetry_index(left: float, right: float) -> float:
     return float((left - right) / mean * 100.0) if mean else float("nan")
 
 
-def assess_movement(track: LandmarkTrack, *, angle_source: str = "auto",
+def assess_movement(track: LandmarkTrack, ctx: "TrackContext | None" = None, *, angle_source: str = "auto",
                     min_visibility: float = DEFAULT_MIN_VISIBILITY) -> MovementResult:
     """Reps and left/right comparisons for a repeated movement. Never raises on empty or still
-    tracks: those give no reps and a note."""
-    if not isinstance(track, LandmarkTrack):
-        raise TrackInputError("assess_movement needs a LandmarkTrack (see vision.track)")
-    if not (track.meta.width and track.meta.height):
-        raise TrackInputError("the track does not record its frame size, so angles cannot be measured "
-                              "in pixels; re-extract it with isobalance")
+    tracks: those give no reps and a note. ``ctx``: the capture decisions made once by
+    ``assessment.context.build_context`` (made here for this track when not given)."""
+    from assessment.context import build_context
+
+    if angle_source not in ("auto", "world", "image"):
+        raise TrackInputError(f"unknown angle source {angle_source!r}: use auto, world or image")
+    if ctx is None:
+        ctx = build_context(track, min_visibility=min_visibility)
+    track = ctx.track
     if len(track) == 0 or not track.detected.any():
         why = "the track is empty" if len(track) == 0 else "nobody was found in any frame"
         return MovementResult("", "down", "none", [], [], [], [f"no movement analysed: {why}"])
-    angles, source = joint_angles(track, angle_source, min_visibility)
+    angles, source = joint_angles(ctx, angle_source)
     joint, signal, rng = pick_driving_signal(angles)
     t_s = track.timestamp_ms / 1000.0
     if rng < MIN_SIGNAL_RANGE:
@@ -233,14 +238,14 @@ def assess_movement(track: LandmarkTrack, *, angle_source: str = "auto",
     notes = []
     if not reps:
         notes.append(f"{joint} angle moves over {rng:.0f} deg but no complete repetition was found")
-    findings = _rom_findings(per_rep, reps, joint, source, track) + _fppa_findings(track, reps, joint, min_visibility)
+    findings = _rom_findings(per_rep, reps, joint, source, ctx) + _fppa_findings(ctx, reps, joint)
     return MovementResult(joint, direction, source, reps, per_rep, findings, notes, rng)
 
 
 def _rom_findings(per_rep: list[dict], reps: list[Rep], driving: str, source: str,
-                  track: LandmarkTrack) -> list[Finding]:
+                  ctx: "TrackContext") -> list[Finding]:
     out = []
-    summary = summarize_views(track)
+    summary = ctx.summary()
     view = summary.dominant
     allowance = ROM_MODEL_ERROR_DEG[source]
     gate = ""
@@ -310,40 +315,60 @@ def _rom_findings(per_rep: list[dict], reps: list[Rep], driving: str, source: st
     return out
 
 
-def _fppa_findings(track: LandmarkTrack, reps: list[Rep], driving: str, min_visibility: float) -> list[Finding]:
-    """Knee frontal-plane projection angle at the deepest point of each squat/lunge rep."""
+def _fppa_findings(ctx: "TrackContext", reps: list[Rep], driving: str) -> list[Finding]:
+    """Knee frontal-plane projection angle at the deepest point of each squat/lunge rep.
+
+    View: decided from the whole movement (``views.knee_travel_yaw``: the knees' sideways travel),
+    not from one frame's shoulder width. The 2-D FPPA needs a front view turned at most
+    SQUARE_VIEW_MAX_YAW_DEG: beyond it the knees' forward travel shows as sideways travel (removing
+    the common part of both knees' travel was tried on the squat sample, turned 28 deg: it left
+    -31 deg on one knee and -2 deg on the other, so it is not used)."""
     if driving not in ("knee", "hip") or not reps:
         return []
     out = []
     deepest = np.array([r.extreme_row for r in reps])
-    views = summarize_views(track, deepest, min_visibility)
-    yaw = views.yaw_median
-    fppa = compute_angles(track, min_visibility=min_visibility, ids=("knee_fppa_left", "knee_fppa_right"))
+    standing = np.concatenate([np.arange(a, b) for a, b in _rest_spans(reps, len(ctx.track))]) \
+        if reps else np.zeros(0, dtype=int)
+    yaw = knee_travel_yaw(ctx.track, deepest, standing, ctx.min_visibility)
+    if yaw is None:
+        yaw = ctx.summary(deepest).yaw_median
+    view = ctx.summary(deepest).dominant if yaw is None else (
+        FRONT if abs(yaw) <= FRONTAL_MAX_YAW else BACK if abs(yaw) >= 180 - FRONTAL_MAX_YAW else OBLIQUE)
+    fppa = ctx.angles
     for side in ("left", "right"):
         metric = f"knee_fppa_{side}"
         d = ANGLE_BY_ID[metric]
         reason = ""
-        if views.dominant != FRONT:
-            reason = f"needs a front view at the deepest point; this clip is {VIEW_WORDS.get(views.dominant, views.dominant)}"
-        elif yaw is None or abs(yaw) > SQUARE_VIEW_MAX_YAW_DEG:
-            reason = (f"needs a square-on front view (body turned at most {SQUARE_VIEW_MAX_YAW_DEG:g} deg); "
-                      f"the body is turned about {abs(yaw or 0):.0f} deg, which projects knee flexion sideways")
+        if view != FRONT:
+            reason = f"needs a front view at the deepest point; this clip is {VIEW_WORDS.get(view, view)}"
+        elif abs(yaw) > SQUARE_VIEW_MAX_YAW_DEG:
+            reason = (f"needs a square-on front view (body turned at most {SQUARE_VIEW_MAX_YAW_DEG:g} deg); the "
+                      f"knees' sideways travel shows the body turned about {abs(yaw):.0f} deg, which projects "
+                      "knee flexion sideways")
         vals = fppa[metric].to_numpy()[deepest]
         if not reason and not np.isfinite(vals).any():
             reason = f"{side} hip, knee or ankle not visible at the deepest point"
         if reason:
-            out.append(Finding(metric, d.label, views.dominant, NOT_MEASURABLE, None, "deg", MOVEMENT_FPPA.value,
-                               MOVEMENT_FPPA.source_text, {}, [], side, "", reason, "movement"))
+            out.append(Finding(metric, d.label, view, NOT_MEASURABLE, None, "deg", MOVEMENT_FPPA.value,
+                               MOVEMENT_FPPA.source_text, {}, [], side, "", reason, "movement",
+                               details={"yaw_deg": yaw}))
             continue
         v = vals[np.isfinite(vals)]
         med = float(np.median(v))
         ci = (float(v.min()), float(v.max()))
         flag = len(v) >= MIN_REPS_TO_FLAG and MOVEMENT_FPPA.exceeds(med) and MOVEMENT_FPPA.ci_beyond(*ci)
         how = "medially (valgus)" if med > 0 else "laterally (varus)"
-        out.append(Finding(metric, d.label, views.dominant, FLAGGED if flag else WITHIN, med, "deg",
+        out.append(Finding(metric, d.label, view, FLAGGED if flag else WITHIN, med, "deg",
                            MOVEMENT_FPPA.value, MOVEMENT_FPPA.source_text,
                            {"iqr": [float(x) for x in np.percentile(v, [25, 75])], "ci95": list(ci),
                             "ci_level": 1.0 - 2.0 ** (1 - len(v)), "n_frames": int(len(v)), "n_reps": int(len(v))},
-                           [int(track.frame_index[r]) for r in deepest], side,
-                           f"{side} knee projects {abs(med):.1f} deg {how} at the deepest point", "", "movement"))
+                           [int(ctx.track.frame_index[r]) for r in deepest], side,
+                           f"{side} knee projects {abs(med):.1f} deg {how} at the deepest point", "",
+                           "movement", details={"yaw_deg": yaw}))
     return out
+
+
+def _rest_spans(reps: list[Rep], n: int) -> list[tuple[int, int]]:
+    """Rows outside every rep (the standing rest between reps)."""
+    edges = [0] + [x for r in reps for x in (r.start, r.stop)] + [n]
+    return [(a, b) for a, b in zip(edges[0::2], edges[1::2]) if b > a]

@@ -12,16 +12,18 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from assessment.angles import (ANGLE_BY_ID, DEFAULT_MIN_VISIBILITY, FRONTAL, compute_angles)
-from assessment.findings import FLAGGED, NOT_MEASURABLE, WITHIN, Finding, TrackInputError
+from assessment.angles import ANGLE_BY_ID, DEFAULT_MIN_VISIBILITY
+from assessment.findings import FLAGGED, NOT_MEASURABLE, WITHIN, Finding
 from assessment.thresholds import LANDMARK_ERROR_TORSO, STATIC_THRESHOLDS, Threshold
-from assessment.views import (FramingReport, RollReport, ViewSummary, check_framing, detect_camera_roll,
-                              summarize_views, view_gate, visibility_gate)
+from assessment.views import FramingReport, RollReport, ViewSummary
 from vision.track import LANDMARK_INDEX, LandmarkTrack
+
+if TYPE_CHECKING:
+    from assessment.context import TrackContext
 
 # Landmarks whose speed decides stillness (arms may move in a still stance, e.g. a T-pose hold).
 STILL_LANDMARKS = ("nose", "left_shoulder", "right_shoulder", "left_hip", "right_hip",
@@ -329,36 +331,36 @@ def _not_measurable(metric: str, view: str, reason: str, threshold: Threshold | 
                    reason=reason, kind="static")
 
 
-def assess_static(track: LandmarkTrack, *, min_visibility: float = DEFAULT_MIN_VISIBILITY,
-                  max_speed: float = STILL_SPEED, min_duration_s: float = MIN_STILL_S) -> StaticResult:
+def assess_static(track: LandmarkTrack, ctx: "TrackContext | None" = None, *,
+                  min_visibility: float = DEFAULT_MIN_VISIBILITY, max_speed: float = STILL_SPEED,
+                  min_duration_s: float = MIN_STILL_S) -> StaticResult:
     """Static posture findings for one track (see module docstring). Never raises on empty or
-    gappy tracks: those give "not measurable" findings with the reason."""
-    if not isinstance(track, LandmarkTrack):
-        raise TrackInputError("assess_static needs a LandmarkTrack (see vision.track)")
-    if not (track.meta.width and track.meta.height):
-        raise TrackInputError("the track does not record its frame size, so angles cannot be measured "
-                              "in pixels; re-extract it with isobalance")
-    notes: list[str] = []
-    windows, wnotes = still_windows(track, max_speed, min_duration_s, min_visibility)
-    notes += wnotes
-    rows = np.concatenate([np.arange(w.start, w.stop) for w in windows]) if windows else np.zeros(0, dtype=np.int64)
-    views = summarize_views(track, rows if len(rows) else None, min_visibility)
-    framing = check_framing(track, rows if len(rows) else None)
+    gappy tracks: those give "not measurable" findings with the reason.
+
+    ``ctx`` carries the capture decisions (views, labels, still windows, roll, gates) made once by
+    ``assessment.context.build_context``; without it they are made here for this track."""
+    from assessment.context import build_context
+
+    if ctx is None:
+        ctx = build_context(track, min_visibility=min_visibility, max_speed=max_speed,
+                            min_duration_s=min_duration_s)
+    track, min_visibility = ctx.track, ctx.min_visibility
+    notes = list(ctx.notes)
+    windows, rows, views, framing = list(ctx.still), ctx.still_rows, ctx.view, ctx.framing
     if len(track) == 0 or not track.detected.any():
         reason = "the track is empty" if len(track) == 0 else "nobody was found in any frame"
-        roll = RollReport(False, None, {}, "")
-        return StaticResult(views, framing, roll, [], [_not_measurable(m, views.dominant, reason, STATIC_THRESHOLDS[m])
-                                                       for m in STATIC_METRICS], notes + [reason])
+        return StaticResult(views, framing, ctx.roll, [],
+                            [_not_measurable(m, views.dominant, reason, STATIC_THRESHOLDS[m])
+                             for m in STATIC_METRICS], notes + [reason])
     if not windows:
         reason = (f"no still standing window of at least {min_duration_s:g} s was found "
                   f"(landmarks moved faster than {max_speed:g} torso lengths per second)")
-        return StaticResult(views, framing, RollReport(False, None, {}, ""), [],
+        return StaticResult(views, framing, ctx.roll, [],
                             [_not_measurable(m, views.dominant, reason, STATIC_THRESHOLDS[m]) for m in STATIC_METRICS],
                             notes + [reason])
-    angles = compute_angles(track, min_visibility=min_visibility, ids=STATIC_METRICS)
     torso = body_size(track.select(rows), min_visibility)
     px_still = track.pixels()[rows]
-    values = angles.to_numpy()
+    values = ctx.angles[list(STATIC_METRICS)].to_numpy()
     frame_idx = track.frame_index
     summaries: dict[str, MetricSummary | None] = {}
     for j, metric in enumerate(STATIC_METRICS):
@@ -367,35 +369,21 @@ def assess_static(track: LandmarkTrack, *, min_visibility: float = DEFAULT_MIN_V
         summaries[metric] = summarize_metric(segs, frs)
         if summaries[metric] is not None:
             summaries[metric].systematic = systematic_error(metric, px_still, torso)
-
-    def med(m: str) -> float:
-        s = summaries.get(m)
-        return s.median if s is not None else float("nan")
-
-    roll = detect_camera_roll(med("shoulder_line_tilt"), med("pelvis_line_tilt"), med("body_axis_lean"),
-                              views.dominant)
+    roll = ctx.roll
     if roll.suspected:
         notes.append(roll.message)
-    findings = [_finding(m, summaries[m], track, rows, views, framing, roll, min_visibility)
-                for m in STATIC_METRICS]
+    findings = [_finding(m, summaries[m], views, roll, ctx.gates[m]) for m in STATIC_METRICS]
     return StaticResult(views, framing, roll, windows, findings, notes)
 
 
-def _finding(metric: str, summary: MetricSummary | None, track: LandmarkTrack, rows: np.ndarray,
-             views: ViewSummary, framing: FramingReport, roll: RollReport, min_visibility: float) -> Finding:
+def _finding(metric: str, summary: MetricSummary | None, views: ViewSummary, roll: RollReport,
+             gate: str) -> Finding:
     d = ANGLE_BY_ID[metric]
     thr = STATIC_THRESHOLDS[metric]
     view = views.dominant
-    reason = view_gate(d, views) or visibility_gate(d, track, rows, min_visibility)
-    if not reason:
-        cut = {n: f for n, f in framing.cut_off.items() if n in d.landmarks and f > 0.5}
-        if cut:
-            name, f = max(cut.items(), key=lambda kv: kv[1])
-            reason = f"{name.replace('_', ' ')} outside the frame in {f:.0%} of frames"
-    if not reason and summary is None:
+    reason = gate
+    if summary is None and (not reason or reason == roll.message):
         reason = "landmarks not visible in the still frames"
-    if not reason and roll.suspected and set(d.views) <= set(FRONTAL) and metric not in ("knee_fppa_left", "knee_fppa_right"):
-        reason = roll.message
     if reason:
         return _not_measurable(metric, view, reason, thr, summary if reason == roll.message else None)
     assert summary is not None

@@ -11,6 +11,7 @@ View of a frame (subject's sides): ``front`` (camera faces the subject), ``back`
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,21 +127,60 @@ class ViewSummary:
                 "yaw_median": self.yaw_median, "n_frames": self.n_frames}
 
 
-def summarize_views(track: LandmarkTrack, rows: np.ndarray | None = None,
-                    min_visibility: float = DEFAULT_MIN_VISIBILITY) -> ViewSummary:
-    """Dominant view over the chosen rows (all rows by default)."""
-    views = classify_views(track, min_visibility)
+def sequence_views(track: LandmarkTrack, min_visibility: float = DEFAULT_MIN_VISIBILITY
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(yaw, view) per frame for the whole sequence (see classify_views)."""
     yaw = body_yaw(track, min_visibility) if len(track) else np.zeros(0)
+    return yaw, classify_views(track, min_visibility)
+
+
+def knee_travel_yaw(track: LandmarkTrack, flexed: np.ndarray, standing: np.ndarray,
+                    min_visibility: float = DEFAULT_MIN_VISIBILITY) -> float | None:
+    """Body yaw (deg, sign as ``body_yaw``) of a squat or lunge from the whole movement, or None.
+
+    Why: the model's depth guess and the shoulder width both depend on the person (and the width
+    also on how far they lean); the knees' travel does not. Knees bend straight forward: seen
+    square-on they travel toward the camera and stay above the hips in the image; with the body
+    turned by yaw they also travel sideways by thigh x sin(yaw). At the bottom of a squat the thigh
+    is about horizontal, so |sin(yaw)| ~ sideways offset of mid-knee from mid-hip / standing thigh
+    length (a shallower squat over-estimates the turn: the error is on the cautious side).
+    The sign (which side turns toward the camera) comes from the model's yaw.
+    """
+    if len(flexed) == 0 or len(standing) == 0:
+        return None
+    pts = gated_points(track.pixels(), track.visibility, min_visibility)
+    i = LANDMARK_INDEX
+    knee = 0.5 * (pts[:, i["left_knee"]] + pts[:, i["right_knee"]])
+    hip = 0.5 * (pts[:, i["left_hip"]] + pts[:, i["right_hip"]])
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        thigh = float(np.nanmedian(np.linalg.norm(knee[standing] - hip[standing], axis=1)))
+        offset = float(np.nanmedian(np.abs(knee[flexed, 0] - hip[flexed, 0])))
+        sign = float(np.sign(np.nanmedian(body_yaw(track, min_visibility)[flexed])))
+    if not (np.isfinite(thigh) and thigh > 0 and np.isfinite(offset)):
+        return None
+    return (sign or 1.0) * float(np.degrees(np.arcsin(min(1.0, offset / thigh))))
+
+
+def summarize(views: np.ndarray, yaw: np.ndarray, rows: np.ndarray | None = None) -> ViewSummary:
+    """Dominant view and median yaw of per-frame ``views``/``yaw`` over ``rows`` (all by default)."""
     if rows is not None:
         views, yaw = views[rows], yaw[rows]
     known = views[views != UNKNOWN]
     if len(known) == 0:
-        return ViewSummary(UNKNOWN, {}, None, 0, list(views))
+        return ViewSummary(UNKNOWN, {}, None, 0, [str(v) for v in views])
     names, counts = np.unique(known.astype(str), return_counts=True)
     fractions = {str(k): float(c) / len(known) for k, c in zip(names, counts)}
     dominant = str(names[np.argmax(counts)])
     return ViewSummary(dominant, fractions, _median_yaw(yaw[views != UNKNOWN]), int(len(known)),
                        [str(v) for v in views])
+
+
+def summarize_views(track: LandmarkTrack, rows: np.ndarray | None = None,
+                    min_visibility: float = DEFAULT_MIN_VISIBILITY) -> ViewSummary:
+    """Dominant view over the chosen rows (all rows by default)."""
+    yaw, views = sequence_views(track, min_visibility)
+    return summarize(views, yaw, rows)
 
 
 def _median_yaw(yaw: np.ndarray) -> float | None:

@@ -2,21 +2,23 @@
 
 Every command raises ``IsobalanceError`` for problems a user can fix; ``main`` turns them into one
 line on stderr and a non-zero exit code, never a traceback (set ISOBALANCE_DEBUG=1 to see one).
-Exit codes: 0 done; 1 unexpected internal error; 2 bad input or setup; 3 nobody detected;
-4 input broke part-way (everything computed before the break is written).
+Exit codes (``isobalance.cli_errors``): 0 done; 1 unexpected internal error; 2 bad input or setup,
+usage errors included; 3 nobody detected; 4 input broke part-way (everything computed before the
+break is written); 130 interrupted (SIGINT or SIGTERM: cleanup runs, finished results are kept).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 
+from isobalance.cli_errors import BAD_INPUT, INTERNAL, INTERRUPTED, printable
 from isobalance.config import Config, load_config
 from vision.errors import IsobalanceError
 
@@ -24,6 +26,18 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Posture assessment and isometric muscle balancing from video (MediaPipe Pose).")
 
 _DEFAULT = Config()
+
+
+@app.callback()
+def _options(ctx: typer.Context,
+             verbose: bool = typer.Option(False, "--verbose", "-v",
+                                          help="Show MediaPipe/TFLite's own log lines (hidden by default)")):
+    """Posture assessment and isometric muscle balancing from video (MediaPipe Pose)."""
+    from isobalance.native_logs import native_stderr_silenced
+
+    # the dashboard becomes the Streamlit server (exec): its log must reach the terminal
+    if not verbose and ctx.invoked_subcommand != "dashboard":
+        ctx.with_resource(native_stderr_silenced())
 
 
 @app.command("config")
@@ -71,35 +85,42 @@ def _mount_subcommands() -> None:
     app.command("dashboard")(cli_dashboard.dashboard_command)
 
 
+def _interrupt(signum, frame) -> None:
+    """SIGTERM (kill, service managers) ends a command like Ctrl+C: cleanup runs, workers stop."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     _mount_subcommands()
     debug = os.environ.get("ISOBALANCE_DEBUG") == "1"
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        code = app(args=argv, standalone_mode=False)  # typer.Exit(n) comes back as n here
-        if isinstance(code, int) and code:
-            sys.exit(code)
+        code = app(args=argv, prog_name="isobalance", standalone_mode=False)  # typer.Exit(n) and Ctrl+C (130) come back as n here
     except IsobalanceError as exc:
         if debug:
             raise
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        typer.echo(f"error: {printable(exc)}", err=True)
+        code = exc.exit_code
+    except typer.Abort as exc:             # a prompt answered with Ctrl+D (end of input) or Ctrl+C
+        eof = isinstance(exc.__context__, EOFError) or isinstance(exc.__cause__, EOFError)
+        typer.echo("error: no answer (end of input)" if eof else "interrupted", err=True)
+        code = BAD_INPUT if eof else INTERRUPTED
+    except typer.TyperException as exc:    # click's usage errors (typer bundles its own click)
+        show = getattr(exc, "show", None)
+        show() if show is not None else typer.echo(f"error: {printable(exc)}", err=True)
+        code = BAD_INPUT
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+        code = INTERRUPTED
     except Exception as exc:  # a bug: one line for the user, the traceback on request
         if debug:
             raise
-        typer.echo(f"internal error: {type(exc).__name__}: {exc} (set ISOBALANCE_DEBUG=1 for details)",
-                   err=True)
-        sys.exit(1)
+        typer.echo(f"internal error: {type(exc).__name__}: {printable(exc)} "
+                   "(set ISOBALANCE_DEBUG=1 for details)", err=True)
+        code = INTERNAL
+    if code == INTERRUPTED:
+        typer.echo("interrupted", err=True)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 what they test is what users run); ``dashboard_command`` is the typer command the CLI mounts. Host,
 port and upload limit come from the one configuration (``isobalance.config``); flags override it.
 The configuration file is handed to the server through ``ISOBALANCE_CONFIG`` so the pages read the
-same settings as the command.
+same settings as the command. The command *becomes* the server (``serve``: exec), so a SIGTERM from a
+service manager or ``kill PID`` reaches Streamlit itself and no server outlives the command.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 
@@ -65,8 +66,22 @@ def dashboard_command(
         typer.echo(f"warning: binding to {cfg.dashboard.host}: other machines on the network can reach the "
                    "dashboard and see the webcam view", err=True)
     typer.echo(f"isobalance dashboard on http://{cfg.dashboard.host}:{cfg.dashboard.port} (Ctrl+C stops it)")
-    try:
-        code = subprocess.call(argv, env=server_env(config))
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    serve(argv, server_env(config))
+
+
+def serve(argv: list[str], env: dict[str, str]) -> NoReturn:
+    """Replace this process with the server: its pid, signals and exit status are the server's.
+
+    A child server would be orphaned (still serving patient data) when this process is killed; an
+    exec'd one is stopped by whatever stops the command. Off POSIX, where exec does not keep the pid,
+    the server runs as a child and the console's Ctrl+C reaches both.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        os.execve(argv[0], argv, env)
+    try:  # pragma: no cover - Windows
+        code = subprocess.call(argv, env=env)
+    except KeyboardInterrupt:  # pragma: no cover
+        code = 130
+    raise SystemExit(code)

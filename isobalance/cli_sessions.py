@@ -2,7 +2,7 @@
 
 The store is the one the dashboard uses: ``--db URL``, else config ``[store] database_url``, else
 ``$ISOBALANCE_DATABASE_URL``, else SQLite in the user data folder (config ``dashboard.data_dir`` /
-``$ISOBALANCE_DATA``); ``store.Store.from_config`` applies that order. Ids can be shortened to
+``$ISOBALANCE_DATA``); ``isobalance.paths.open_store`` applies that order. Ids can be shortened to
 any unique prefix of at least 4 characters. Problems are ``StoreError`` messages (exit status 2).
 """
 
@@ -28,10 +28,10 @@ CONFIG = typer.Option(None, "--config", help="TOML configuration file (for [stor
 
 
 def open_store(db: str | None, config: Path | None):
+    from isobalance import paths
     from isobalance.config import load_config
-    from store import Store
 
-    return Store.from_config(load_config(config), db)
+    return paths.open_store(load_config(config), db)
 
 
 def _short(i: str) -> str:

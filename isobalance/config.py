@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -35,6 +36,19 @@ class VisionConfig:
     min_cutoff: float = OneEuroParams.min_cutoff   # One-Euro parameters (vision.smoothing.OneEuroParams)
     beta: float = OneEuroParams.beta
     d_cutoff: float = OneEuroParams.d_cutoff
+
+    def __post_init__(self) -> None:
+        """Reject values MediaPipe would choke on deep inside (num_poses = -3 dumped its internals)."""
+        if isinstance(self.num_poses, bool) or not isinstance(self.num_poses, int) or not 1 <= self.num_poses <= 20:
+            raise ConfigError(f"vision.num_poses must be a whole number from 1 to 20, not {self.num_poses!r}")
+        for name in ("min_detection_confidence", "min_presence_confidence", "min_tracking_confidence"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0.0 <= value <= 1.0:
+                raise ConfigError(f"vision.{name} must be a number from 0 to 1, not {value!r}")
+        for name in ("min_cutoff", "beta", "d_cutoff"):
+            value = getattr(self, name)
+            if not _is_number(value) or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"vision.{name} must be a finite number >= 0, not {value!r}")
 
     def pipeline_settings(self) -> PipelineSettings:
         params = ({"min_cutoff": self.min_cutoff, "beta": self.beta, "d_cutoff": self.d_cutoff}
@@ -86,6 +100,23 @@ class Config:
         return dataclasses.replace(self, **{section: dataclasses.replace(current, **changes)})
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_TYPES = {"str": (str,), "int": (int,), "float": (int, float)}   # annotations are strings (PEP 563)
+_KINDS = {"str": "text", "int": "an integer", "float": "a number"}
+
+
+def _check_type(section: str, key: str, annotation: str, value: Any) -> None:
+    """A value from a TOML file has the field's type (a bool is not a number; an int is a float)."""
+    want = _TYPES.get(annotation)
+    if want is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, want):
+        raise ConfigError(f"[{section}] {key} must be {_KINDS[annotation]}, not {type(value).__name__} {value!r}")
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -115,7 +146,9 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         if unknown:
             raise ConfigError(f"config file {p}: unknown keys in [{section}]: {', '.join(unknown)}")
         try:
+            for key, value in values.items():
+                _check_type(section, key, known[key], value)
             config = config.override(section, **values)
-        except TypeError as exc:
+        except (TypeError, ConfigError) as exc:
             raise ConfigError(f"config file {p}: {exc}") from None
     return config

@@ -16,3 +16,14 @@ def data_dir(configured: str = "") -> Path:
     path = Path(base).expanduser().resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def open_store(config, url: str | None = None):
+    """The patient store a configuration names: database by ``store.store.resolve_url``'s order (``url``
+    is the CLI's ``--db``, then config ``[store] database_url``, ``$ISOBALANCE_DATABASE_URL``, SQLite),
+    files in this data folder. The one place the CLI gives the store its data folder."""
+    from store import Store
+    from store.store import resolve_url
+
+    root = data_dir(config.dashboard.data_dir)
+    return Store.open(resolve_url(url, root, config.store.database_url), root)

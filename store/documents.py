@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -17,6 +19,7 @@ from store.models import FindingRow, Hold, HoldRepetition, PlanItem, Session
 ASSESSMENT = "assessment"
 HOLD = "hold"
 HOLD_DOCUMENT_KIND = "isobalance.hold"
+UTC_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
 def utc_now() -> str:
@@ -25,10 +28,34 @@ def utc_now() -> str:
 
 def check_utc(value: str) -> str:
     try:
+        if not UTC_TEXT.fullmatch(value):
+            raise ValueError(value)
         _dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
     except (TypeError, ValueError):
         raise StoreError(f"time {value!r} must look like 2026-05-20T09:15:00Z (UTC)") from None
     return value
+
+
+MAX_NAME = 200          # patients.display_name is String(200)
+MAX_NOTES = 10_000
+
+
+def check_patient(display_name: Any, notes: Any = "") -> tuple[str, str]:
+    """A patient's (name, notes) as stored, or a ``StoreError``: the one rule for adding and importing."""
+    name = display_name.strip() if isinstance(display_name, str) else ""
+    if not name:
+        raise StoreError("a patient needs a name (a pseudonym or initials will do)")
+    if len(name) > MAX_NAME:
+        raise StoreError(f"a patient name must be at most {MAX_NAME} characters")
+    if any(unicodedata.category(c)[0] == "C" for c in name):
+        raise StoreError("a patient name must not contain control characters")
+    return name, check_notes(notes)
+
+
+def check_notes(notes: Any) -> str:
+    if not isinstance(notes, str) or len(notes) > MAX_NOTES or "\0" in notes:
+        raise StoreError(f"notes must be text of at most {MAX_NOTES} characters")
+    return notes
 
 
 def _num(v: Any) -> float | None:

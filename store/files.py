@@ -4,15 +4,22 @@ the database in step when a process dies half-way.
 Layout under the data folder::
 
     patients/<patient_id>/<session_id>/<role><suffix>   the files, referenced by relpath + sha256
+    uploads/<upload_id>/...                               dashboard uploads (store/uploads.py)
     .journal/<op_id>.json                                 one per save/delete in progress (flock-ed)
+    .journal/quarantine/<op_id>.json                      entries recovery could not replay
     .staging/<op_id>/<session_id>/...                     files being written for a save
+
+Every path below the data folder is built by ``Layout`` from generated ids through
+``store.paths.inside``, so no id, even one read back from a damaged journal, can point elsewhere.
 
 Save: write and fsync the files in ``.staging``; in one database transaction insert the rows, move
 each session folder to its final place, then commit; then drop the journal. Delete: commit the row
 deletion, then remove the folders, then drop the journal. A journal whose lock nobody holds belongs to
 a dead process; ``recover`` finishes or undoes its operation depending on what the database says
 (a session row exists = the save committed). The lock is an ``flock`` on the journal file, released
-by the kernel even on SIGKILL, so a save still running in another process is never touched.
+by the kernel even on SIGKILL, so a save still running in another process is never touched. An entry
+recovery cannot replay (unreadable, ids that are not ids, a file system error) is moved to the
+quarantine folder with a warning, so one bad entry never keeps the store from opening.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -28,8 +36,11 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from store.errors import StoreError
+from store.paths import check_id, inside, is_id
 
 CHUNK = 1 << 20
+OPS = ("save", "delete_sessions", "delete_patient")
+log = logging.getLogger("isobalance.store")
 
 
 def sha256_file(path: Path) -> str:
@@ -94,14 +105,29 @@ class Layout:
     def staging(self) -> Path:
         return self.root / ".staging"
 
+    @property
+    def quarantine(self) -> Path:
+        return self.journal / "quarantine"
+
+    @property
+    def uploads(self) -> Path:
+        return self.root / "uploads"
+
     def patient_dir(self, patient_id: str) -> Path:
-        return self.patients / patient_id
+        return inside(self.root, "patients", check_id(patient_id, "patient id"))
 
     def session_dir(self, patient_id: str, session_id: str) -> Path:
-        return self.patients / patient_id / session_id
+        return inside(self.root, "patients", check_id(patient_id, "patient id"), check_id(session_id, "session id"))
+
+    def upload_dir(self, upload_id: str) -> Path:
+        return inside(self.root, "uploads", check_id(upload_id, "upload id"))
 
     def relpath(self, patient_id: str, session_id: str, name: str) -> str:
-        return f"patients/{patient_id}/{session_id}/{name}"
+        return self.session_dir(patient_id, session_id).joinpath(name).relative_to(self.root).as_posix()
+
+    def file_path(self, relpath: str) -> Path:
+        """The stored file a ``relpath`` column names, checked to be inside the data folder."""
+        return inside(self.root, *relpath.split("/"))
 
     def ensure(self) -> None:
         for d in (self.patients, self.journal, self.staging):
@@ -111,10 +137,13 @@ class Layout:
 class Journal:
     """One operation's journal entry, created already locked (temp file, flock, rename into place)."""
 
-    def __init__(self, layout: Layout, op: str, patient_id: str, session_ids: Iterable[str]) -> None:
+    def __init__(self, layout: Layout, op: str, patient_id: str, session_ids: Iterable[str],
+                 upload_ids: Iterable[str] = ()) -> None:
         self.layout = layout
         self.op_id = uuid.uuid4().hex
-        self.entry = {"op": op, "patient_id": patient_id, "session_ids": list(session_ids)}
+        self.entry = {"op": op, "patient_id": check_id(patient_id, "patient id"),
+                      "session_ids": [check_id(s, "session id") for s in session_ids],
+                      "upload_ids": [check_id(u, "upload id") for u in upload_ids]}
         self.path = layout.journal / f"{self.op_id}.json"
         self.staging = layout.staging / self.op_id
         self._fh = None
@@ -159,13 +188,13 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def _orphan_journals(layout: Layout) -> Iterator[tuple[Path, dict]]:
-    """Journal entries whose owner is dead, each yielded while we hold its lock."""
+def _orphan_journals(layout: Layout) -> Iterator[tuple[Path, str]]:
+    """Journal entries (path, text) whose owner is dead, each yielded while we hold its lock."""
     if not layout.journal.is_dir():
         return
     for path in sorted(layout.journal.glob("*.json")):
         try:
-            fh = open(path, "r+", encoding="utf-8")
+            fh = open(path, "r+", encoding="utf-8", errors="replace")
         except FileNotFoundError:
             continue
         with fh:
@@ -176,35 +205,71 @@ def _orphan_journals(layout: Layout) -> Iterator[tuple[Path, dict]]:
             try:
                 if os.fstat(fh.fileno()).st_ino != os.stat(path).st_ino:
                     continue                  # another recoverer finished it meanwhile
-                entry = json.loads(fh.read() or "{}")
-            except (FileNotFoundError, json.JSONDecodeError):
+                text = fh.read()
+            except FileNotFoundError:
                 continue
-            yield path, entry
+            yield path, text
 
 
-def recover(layout: Layout, session_exists: Callable[[str], bool], patient_exists: Callable[[str], bool]) -> int:
-    """Finish or undo every operation a dead process left half-done; returns how many."""
+def _journal_entry(text: str) -> tuple[str, str, list[str], list[str]]:
+    """(op, patient id, session ids, upload ids) of a journal entry; ``ValueError`` when it is not one."""
+    entry = json.loads(text)
+    if not isinstance(entry, dict) or entry.get("op") not in OPS:
+        raise ValueError("not an isobalance journal entry")
+    sids, uids = entry.get("session_ids", []), entry.get("upload_ids", [])
+    if not (isinstance(sids, list) and isinstance(uids, list)
+            and all(map(is_id, [entry.get("patient_id"), *sids, *uids]))):
+        raise ValueError("its ids are not ids")
+    return entry["op"], entry["patient_id"], sids, uids
+
+
+def _replay(layout: Layout, text: str, session_exists: Callable[[str], bool],
+            patient_exists: Callable[[str], bool], upload_referenced: Callable[[str], bool]) -> None:
+    op, pid, sids, uids = _journal_entry(text)
+    if op == "save" and sids and not session_exists(sids[0]):
+        for sid in sids:                      # never committed: remove whatever reached the final place
+            remove_tree(layout.session_dir(pid, sid))
+        if not patient_exists(pid):
+            remove_tree(layout.patient_dir(pid))
+    elif op == "delete_patient" and not patient_exists(pid):
+        remove_tree(layout.patient_dir(pid))
+    elif op == "delete_sessions":
+        for sid in sids:
+            if not session_exists(sid):
+                remove_tree(layout.session_dir(pid, sid))
+    deleted = ((op == "delete_sessions" and not any(map(session_exists, sids)))
+               or (op == "delete_patient" and not patient_exists(pid)))
+    for uid in uids if deleted else ():       # the deletion committed: its uploads go too
+        if not upload_referenced(uid):
+            remove_tree(layout.upload_dir(uid))
+
+
+def _quarantine(layout: Layout, path: Path, why: BaseException) -> None:
+    layout.quarantine.mkdir(parents=True, exist_ok=True)
+    target = layout.quarantine / path.name
+    os.replace(path, target)
+    log.warning("isobalance store: journal entry %s could not be replayed (%s: %s); moved to %s. The store "
+                "opened without it; check that folder's files by hand.", path.name, type(why).__name__,
+                str(why)[:200], target)
+
+
+def recover(layout: Layout, session_exists: Callable[[str], bool], patient_exists: Callable[[str], bool],
+            upload_referenced: Callable[[str], bool] = lambda _uid: True) -> int:
+    """Finish or undo every operation a dead process left half-done; returns how many. An entry that
+    cannot be replayed is quarantined (with a warning) instead of stopping the store from opening."""
     layout.ensure()
     n = 0
-    for path, entry in _orphan_journals(layout):
-        pid, sids = str(entry.get("patient_id", "")), [str(s) for s in entry.get("session_ids", [])]
-        op = entry.get("op")
-        if op == "save" and sids and not session_exists(sids[0]):
-            for sid in sids:                  # never committed: remove whatever reached the final place
-                remove_tree(layout.session_dir(pid, sid))
-            if pid and not patient_exists(pid):
-                remove_tree(layout.patient_dir(pid))
-        elif op == "delete_patient" and pid and not patient_exists(pid):
-            remove_tree(layout.patient_dir(pid))
-        elif op == "delete_sessions":
-            for sid in sids:
-                if not session_exists(sid):
-                    remove_tree(layout.session_dir(pid, sid))
+    for path, text in _orphan_journals(layout):
+        try:
+            _replay(layout, text, session_exists, patient_exists, upload_referenced)
+        except (ValueError, TypeError, OSError, StoreError) as exc:
+            _quarantine(layout, path, exc)
+        else:
+            path.unlink(missing_ok=True)
         shutil.rmtree(layout.staging / path.stem, ignore_errors=True)
-        path.unlink(missing_ok=True)
         n += 1
     # leftovers of interrupted removals and stray temp files
-    for d in (layout.patients, *[p for p in layout.patients.iterdir() if p.is_dir()]):
+    for d in (layout.patients, layout.uploads, *[p for p in layout.patients.iterdir() if p.is_dir()]):
         for aside in d.glob(".*.removing-*"):
             shutil.rmtree(aside, ignore_errors=True)
     for staged in layout.staging.iterdir():

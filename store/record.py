@@ -5,7 +5,10 @@ list: what import reads), ``sessions.csv``, ``metrics.csv`` and ``holds.csv`` (f
 ``report.html`` (a self-contained progress report) and ``files/<session>/<name>`` (the stored files).
 ``record.json`` carries no export time, so exporting, deleting, importing and exporting again gives a
 byte-identical ``record.json`` and identical files. The export is written to a temp folder and renamed
-into place; the import is one atomic save (store/files.py).
+into place. A record comes from outside, so the import checks all of it before writing anything
+(``check_record``: ids, names, lengths, times, file names and sha256, by the same rules as adding a
+patient and saving a session), refuses a patient or session already in the store (``ConflictError``),
+then saves everything in one atomic save (store/files.py).
 """
 
 from __future__ import annotations
@@ -15,13 +18,19 @@ import datetime as _dt
 import json
 import math
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from store.documents import ASSESSMENT, HOLD, assessment_fields, hold_fields
+import sqlalchemy as sa
+
+from store.documents import ASSESSMENT, HOLD, assessment_fields, check_notes, check_patient, check_utc, hold_fields
 from store.errors import ConflictError, RecordError, StoreError
+from store.files import safe_name
+from store.models import Session
+from store.paths import check_id, inside, shown
 from store.progress import progress
 from store.store import NewSession, Store
 
@@ -29,6 +38,11 @@ FORMAT = "isobalance.patient-record"
 VERSION = 1
 SESSION_KEYS = ("id", "kind", "recorded_utc", "saved_utc", "source", "source_kind", "views", "model", "settings",
                 "summary", "notes")
+FILE_KEYS = ("role", "name", "sha256", "size_bytes", "path")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+EXERCISE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
+MAX_RECORD_BYTES = 256 << 20
+MAX_SESSIONS = 100_000
 
 
 def patient_record(store: Store, patient_ref: str) -> dict[str, Any]:
@@ -105,54 +119,114 @@ def _write_csvs(store: Store, pid: str, folder: Path) -> None:
 
 
 def import_patient(store: Store, folder: str | Path) -> str:
-    """Import a folder written by ``export_patient``; returns the patient id (the exported one)."""
+    """Import a folder written by ``export_patient``; returns the patient id (the exported one).
+    Nothing is written unless the whole record passes ``check_record``."""
     folder = Path(folder).expanduser().resolve()
+    record = read_record(folder)
     try:
-        record = json.loads((folder / "record.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RecordError(f"{folder} has no record.json; pass a folder written by 'isobalance sessions export'") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RecordError(f"{folder / 'record.json'} is not valid JSON: {exc}") from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise RecordError(f"{folder / 'record.json'} is not an isobalance patient record")
-    if record.get("version") != VERSION:
-        raise RecordError(f"patient record version {record.get('version')!r} is not supported (this isobalance "
-                          f"reads version {VERSION})")
-    try:
-        patient = record["patient"]
-        pid = str(patient["id"])
+        check_record(record)
         new = [_new_session(folder, s) for s in record["sessions"]]
-    except (KeyError, TypeError) as exc:
-        raise RecordError(f"patient record is incomplete: missing {exc}") from None
+    except StoreError as exc:
+        raise RecordError(f"{folder / 'record.json'}: {exc}") from None
+    patient = record["patient"]
+    pid = patient["id"]
     if store._patient_exists(pid):
-        raise ConflictError(f"patient {pid} ({patient.get('display_name', '')}) is already in the store; delete "
+        raise ConflictError(f"patient {pid} ({patient['display_name']}) is already in the store; delete "
                             "it first to replace it with the exported record")
+    with store.reading() as s:
+        taken = s.scalars(sa.select(Session.id).where(Session.id.in_([n.session_id for n in new])).limit(1)).all()
+    if taken:
+        raise ConflictError(f"session {taken[0]} is already in the store (under another patient); "
+                            "this record cannot be imported as it is")
     store.save_sessions(pid, new, patient={k: patient[k] for k in ("display_name", "created_utc", "notes")})
     return pid
 
 
+def read_record(folder: Path) -> Any:
+    path = folder / "record.json"
+    try:
+        if path.stat().st_size > MAX_RECORD_BYTES:
+            raise RecordError(f"{path} is larger than {MAX_RECORD_BYTES >> 20} MB; not an isobalance record")
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecordError(f"{folder} has no record.json; pass a folder written by 'isobalance sessions export'") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise RecordError(f"{path} is not valid JSON: {str(exc)[:200]}") from None
+    except OSError as exc:
+        raise RecordError(f"{path} cannot be read: {exc.strerror or exc}") from None
+
+
+def _need(ok: bool, message: str) -> None:
+    if not ok:
+        raise RecordError(message)
+
+
+def _dict(value: Any, keys: Iterable[str], what: str) -> dict[str, Any]:
+    _need(isinstance(value, dict), f"{what} must be an object")
+    missing = [k for k in keys if k not in value]
+    _need(not missing, f"{what} lacks {', '.join(missing)}")
+    return value
+
+
+def check_record(record: Any) -> None:
+    """Every field of a patient record an import uses, by the store's own rules; ``RecordError`` (or
+    the ``StoreError`` of the rule) names the first that fails. Documents are checked by
+    ``assessment_fields`` / ``hold_fields`` when the sessions are rebuilt."""
+    _dict(record, ("format", "version", "patient", "sessions"), "the record")
+    _need(record["format"] == FORMAT, "this is not an isobalance patient record")
+    _need(type(record["version"]) is int and record["version"] == VERSION, f"patient record version {shown(record['version'])} is not supported "
+                                        f"(this isobalance reads version {VERSION})")
+    patient = _dict(record["patient"], ("id", "display_name", "created_utc", "notes"), "the patient")
+    check_id(patient["id"], "patient id")
+    check_patient(patient["display_name"], patient["notes"])
+    check_utc(patient["created_utc"])
+    sessions = record["sessions"]
+    _need(isinstance(sessions, list) and len(sessions) <= MAX_SESSIONS, "sessions must be a list")
+    seen: set[str] = set()
+    for s in sessions:
+        _dict(s, (*SESSION_KEYS, "document", "files"), "a session")
+        sid = check_id(s["id"], "session id")
+        _need(sid not in seen, f"session {sid} is listed twice")
+        seen.add(sid)
+        _need(s["kind"] in (ASSESSMENT, HOLD), f"session {sid} has an unknown kind {shown(s['kind'])}")
+        check_utc(s["recorded_utc"]), check_utc(s["saved_utc"]), check_notes(s["notes"])
+        _need(isinstance(s["document"], dict), f"session {sid}: its document must be an object")
+        if s["kind"] == HOLD:
+            ids = s.get("exercise_ids")
+            _need(isinstance(ids, list) and len(ids) == 1 and isinstance(ids[0], str)
+                  and EXERCISE_ID.fullmatch(ids[0]) is not None, f"hold session {sid} must name exactly one exercise")
+        _need(isinstance(s["files"], list), f"session {sid}: files must be a list")
+        names: set[str] = set()
+        for f in s["files"]:
+            _dict(f, FILE_KEYS, f"a file of session {sid}")
+            _need(isinstance(f["role"], str) and len(f["role"]) <= 32, f"session {sid}: a file role is not valid")
+            name = safe_name(f["role"], Path(f["name"]) if isinstance(f["name"], str) else Path())
+            _need(f["name"] == name and name not in names, f"session {sid}: file name {shown(f['name'])} is not "
+                                                         f"the name isobalance gives a {shown(f['role'])} file")
+            names.add(name)
+            _need(f["path"] == f"files/{sid}/{name}", f"session {sid}: file path {shown(f['path'])} is not "
+                                                     f"files/{sid}/{name}")
+            _need(isinstance(f["sha256"], str) and SHA256.fullmatch(f["sha256"]) is not None,
+                  f"session {sid}: file {name} has no valid sha256")
+            _need(isinstance(f["size_bytes"], int) and not isinstance(f["size_bytes"], bool) and f["size_bytes"] >= 0,
+                  f"session {sid}: file {name} has no valid size")
+
+
 def _new_session(folder: Path, s: dict[str, Any]) -> NewSession:
+    """A checked record session (``check_record``) rebuilt from its document, files found in ``folder``."""
     if s["kind"] == ASSESSMENT:
         fields = assessment_fields(s["document"], recorded_utc=s["recorded_utc"], notes=s["notes"])
-    elif s["kind"] == HOLD:
-        ids = s.get("exercise_ids") or []
-        if len(ids) != 1:
-            raise RecordError(f"hold session {s['id']} must name exactly one exercise")
-        fields = hold_fields(s["document"], ids[0], recorded_utc=s["recorded_utc"], notes=s["notes"])
     else:
-        raise RecordError(f"session {s['id']} has an unknown kind {s['kind']!r}")
+        fields = hold_fields(s["document"], s["exercise_ids"][0], recorded_utc=s["recorded_utc"], notes=s["notes"])
     files, sha = {}, {}
     for f in s["files"]:
-        path = (folder / f["path"]).resolve()
-        if folder not in path.parents:
-            raise RecordError(f"file path {f['path']!r} points outside the record folder")
-        if not path.is_file():
-            raise RecordError(f"file {f['path']} listed in record.json is missing")
+        path = inside(folder, "files", s["id"], f["name"])
+        _need(path.is_file(), f"file {f['path']} listed in record.json is missing")
         files[f["role"]], sha[f["role"]] = path, f["sha256"]
     for key in ("source", "source_kind", "views", "model", "settings", "summary"):
-        if getattr(fields, key) != s[key]:
-            raise RecordError(f"session {s['id']}: {key} does not match its document (record edited by hand?)")
-    return NewSession(fields, files, session_id=str(s["id"]), saved_utc=str(s["saved_utc"]), expected_sha256=sha)
+        _need(getattr(fields, key) == s[key], f"session {s['id']}: {key} does not match its document "
+                                               "(record edited by hand?)")
+    return NewSession(fields, files, session_id=s["id"], saved_utc=s["saved_utc"], expected_sha256=sha)
 
 
 # ---------------------------------------------------------------------------------------- HTML

@@ -1,17 +1,18 @@
 """``Store``: patients, sessions and their files, in one database plus one data folder.
 
-``Store.open(url=None, data_dir=None)`` opens (and migrates) the database: the URL given, else
-``$ISOBALANCE_DATABASE_URL``, else SQLite at ``<data folder>/isobalance.db``. ``Store.from_config(cfg,
-url)`` is how the CLI and the dashboard open it: ``resolve_url`` puts the configuration's ``[store]
-database_url`` between the two (one order for every caller). Files live under the
-data folder (store/files.py explains the layout and why a killed process never leaves half a
-session). Use one data folder per database. Reads return plain dicts (``session_dict``), so callers
-never hold database objects past a transaction.
+``Store.open(url, data_dir)`` opens (and migrates) the database: the URL given, else
+``$ISOBALANCE_DATABASE_URL``, else SQLite at ``<data_dir>/isobalance.db``. The caller names the data
+folder (the CLI and the dashboard through ``isobalance.paths.open_store``, which also puts the
+configuration's ``[store] database_url`` into ``resolve_url``'s order); the store never looks one up.
+Files live under the data folder (store/files.py explains the layout and why a killed process never
+leaves half a session), every path checked to stay inside it (store/paths.py). Use one data folder per
+database. Reads return plain dicts (``session_dict``), so callers never hold database objects past a
+transaction. Deleting a session or a patient also removes the dashboard uploads those sessions were
+made from (store/uploads.py).
 """
 
 from __future__ import annotations
 
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +24,12 @@ from sqlalchemy.orm import selectinload, sessionmaker
 
 from store import crashpoints
 from store.db import Engines, check_reachable, create_engines, env_url, migrate
-from store.documents import SessionFields, check_utc, utc_now
-from store.errors import AmbiguousIdError, NotFoundError, StoreError
+from store.documents import SessionFields, check_patient, check_utc, utc_now
+from store.errors import AmbiguousIdError, ConflictError, NotFoundError, StoreError
 from store.files import Journal, Layout, copy_synced, fsync_dir, move_into_place, recover, remove_tree, safe_name
 from store.models import Hold, Patient, Session, StoredFile
+from store.paths import ID_PREFIX, check_id, new_id, shown
+from store.uploads import upload_id_of
 
 
 def default_url(data_dir: Path) -> str:
@@ -61,13 +64,16 @@ class Store:
 
     # ------------------------------------------------------------------------------ lifecycle
     @classmethod
-    def open(cls, url: str | None = None, data_dir: str | Path | None = None, *, migrate_to: str = "head") -> "Store":
-        """Open the store, bring its schema up to date and clean up after any process that died
-        while saving or deleting."""
-        from isobalance.paths import data_dir as user_data_dir
-
-        root = Path(data_dir).expanduser().resolve() if data_dir else user_data_dir()
-        root.mkdir(parents=True, exist_ok=True)
+    def open(cls, url: str | None, data_dir: str | Path, *, migrate_to: str = "head") -> "Store":
+        """Open the store whose files live in ``data_dir``, bring its schema up to date and clean up
+        after any process that died while saving or deleting."""
+        if not data_dir or "\0" in str(data_dir):
+            raise StoreError("the store needs a data folder")
+        root = Path(data_dir).expanduser().resolve()
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"the data folder {root} cannot be created: {exc.strerror or exc}") from None
         url = resolve_url(url, root)
         engines = create_engines(url)
         try:
@@ -79,15 +85,6 @@ class Store:
             engines.dispose()
             raise
         return store
-
-    @classmethod
-    def from_config(cls, config: Any, url: str | None = None) -> "Store":
-        """The store an ``isobalance.config.Config`` names (``resolve_url``'s order; data folder from
-        ``[dashboard] data_dir`` / ``$ISOBALANCE_DATA``); ``url`` is the CLI's ``--db``."""
-        from isobalance.paths import data_dir
-
-        root = data_dir(config.dashboard.data_dir)
-        return cls.open(resolve_url(url, root, config.store.database_url), root)
 
     def close(self) -> None:
         self.engines.dispose()
@@ -104,7 +101,8 @@ class Store:
 
     def recover(self) -> int:
         """Finish or undo saves/deletes left half-done by dead processes; returns how many."""
-        return recover(self.layout, self._session_exists, self._patient_exists)
+        return recover(self.layout, self._session_exists, self._patient_exists,
+                       lambda uid: uid in self.referenced_uploads())
 
     @contextmanager
     def reading(self) -> Iterator[OrmSession]:
@@ -129,16 +127,10 @@ class Store:
     def add_patient(self, display_name: str, notes: str = "", *, patient_id: str | None = None,
                     created_utc: str | None = None) -> str:
         """A new patient; ``display_name`` can be a pseudonym. Returns the patient id."""
-        name = (display_name or "").strip()
-        if not name:
-            raise StoreError("a patient needs a name (a pseudonym or initials will do)")
-        if len(name) > 200:
-            raise StoreError("a patient name must be at most 200 characters")
-        pid = patient_id or uuid.uuid4().hex
+        name, notes = check_patient(display_name, notes)
+        pid = check_id(patient_id, "patient id") if patient_id is not None else new_id()
         with self.writing() as s:
             if s.get(Patient, pid) is not None:
-                from store.errors import ConflictError
-
                 raise ConflictError(f"patient {pid} is already in the store")
             s.add(Patient(id=pid, display_name=name, notes=notes, created_utc=check_utc(created_utc or utc_now())))
         return pid
@@ -166,7 +158,10 @@ class Store:
         return self._resolve(Session, ref, "session")
 
     def _resolve(self, model: type, ref: str, what: str) -> str:
-        ref = (ref or "").strip().lower()
+        ref = ref.strip().lower() if isinstance(ref, str) else ""
+        if not ID_PREFIX.fullmatch(ref):        # never let anything but hex reach the query
+            raise NotFoundError(f"no {what} with id {shown(ref)}; ids are hexadecimal "
+                                "('isobalance sessions list' shows them)")
         with self.reading() as s:
             if ref and s.get(model, ref) is not None:
                 return ref
@@ -199,7 +194,10 @@ class Store:
         the store or none is. ``patient`` (a ``patient_dict``) creates the patient in the same transaction."""
         if patient is None:
             patient_id = self.resolve_patient(patient_id)
-        ids = [n.session_id or uuid.uuid4().hex for n in new]
+        patient_id = check_id(patient_id, "patient id")
+        ids = [check_id(n.session_id, "session id") if n.session_id is not None else new_id() for n in new]
+        if len(set(ids)) != len(ids):
+            raise ConflictError("the same session id is given twice")
         saved = utc_now()
         self.layout.ensure()
         with Journal(self.layout, "save", patient_id, ids) as journal:
@@ -219,13 +217,15 @@ class Store:
                     for sid in ids:
                         move_into_place(journal.staging / sid, self.layout.session_dir(patient_id, sid))
                     crashpoints.checkpoint("files_moved")
-            except BaseException:
+            except BaseException as exc:
                 for sid in ids:    # the transaction rolled back: undo the moves (recover() would, too)
                     if not self._session_exists(sid):
                         remove_tree(self.layout.session_dir(patient_id, sid))
                 if patient is not None and not self._patient_exists(patient_id):
                     remove_tree(self.layout.patient_dir(patient_id))
                 journal.done()
+                if isinstance(exc, sa.exc.IntegrityError):   # another process saved the same ids meanwhile
+                    raise ConflictError("a session with one of these ids is already in the store") from None
                 raise
             crashpoints.checkpoint("committed")
             journal.done()
@@ -262,29 +262,55 @@ class Store:
 
     # ------------------------------------------------------------------------------ deletion
     def delete_session(self, session_id: str) -> None:
+        """Remove the session's rows, its file folder and the upload it was made from (the uploaded
+        video, annotated video and key frames) unless another session still refers to that upload."""
         sid = self.resolve_session(session_id)
         with self.reading() as s:
             pid = s.get(Session, sid).patient_id
+        uploads = self._uploads_of(Session.id == sid)
         self.layout.ensure()
-        with Journal(self.layout, "delete_sessions", pid, [sid]) as journal:
+        with Journal(self.layout, "delete_sessions", pid, [sid], uploads) as journal:
             with self.writing() as s:
                 s.delete(s.get(Session, sid))
             crashpoints.checkpoint("delete_committed")
             remove_tree(self.layout.session_dir(pid, sid))
+            self._remove_unreferenced(uploads)
             journal.done()
 
     def delete_patient(self, patient_id: str) -> dict[str, int]:
-        """Remove the patient, every row of theirs and their whole file folder. Returns counts."""
+        """Remove the patient, every row of theirs, their whole file folder and the uploads their
+        sessions were made from. Returns counts."""
         pid = self.resolve_patient(patient_id)
         counts = self.count_rows(pid)
+        uploads = self._uploads_of(Session.patient_id == pid)
         self.layout.ensure()
-        with Journal(self.layout, "delete_patient", pid, []) as journal:
+        with Journal(self.layout, "delete_patient", pid, [], uploads) as journal:
             with self.writing() as s:
                 s.delete(s.get(Patient, pid))
             crashpoints.checkpoint("delete_committed")
             remove_tree(self.layout.patient_dir(pid))
+            self._remove_unreferenced(uploads)
             journal.done()
         return counts
+
+    # ------------------------------------------------------------------------------ uploads
+    def _uploads_of(self, where: Any = sa.true()) -> list[str]:
+        """Ids of the dashboard uploads (``<data>/uploads/<id>/``) the matching sessions were made from."""
+        prefix = str(self.layout.uploads) + "/"
+        with self.reading() as s:
+            sources = s.scalars(sa.select(Session.source).where(where)
+                                .where(Session.source.startswith(prefix, autoescape=True))).all()
+        return sorted({u for u in (upload_id_of(self.layout, src) for src in sources) if u})
+
+    def referenced_uploads(self) -> set[str]:
+        """Upload ids some saved session refers to: kept until that session is deleted."""
+        return set(self._uploads_of())
+
+    def _remove_unreferenced(self, upload_ids: Sequence[str]) -> None:
+        still = self.referenced_uploads() if upload_ids else set()
+        for uid in upload_ids:
+            if uid not in still:
+                remove_tree(self.layout.upload_dir(uid))
 
     def count_rows(self, patient_id: str | None = None) -> dict[str, int]:
         """Rows per table (for one patient, or all): what a deletion removes, what a test checks."""
@@ -338,7 +364,7 @@ def session_dict(x: Session, layout: Layout, with_document: bool = True) -> dict
     d["findings"] = [_columns(f) for f in x.findings]
     d["plan"] = [_columns(p) for p in x.plan]
     d["holds"] = [_columns(h) | {"repetitions": [_columns(r) for r in h.repetitions]} for h in x.holds]
-    d["files"] = [_columns(f) | {"path": str(layout.root / f.relpath)} for f in x.files]
+    d["files"] = [_columns(f) | {"path": str(layout.file_path(f.relpath))} for f in x.files]
     if with_document:
         d["document"] = x.document
     return d

@@ -95,21 +95,25 @@ class VideoFileSource(FrameSource):
                                rotation, self._stream.frames or None)
 
     def _decode_first(self):
+        """The first frame, from the one decode generator ``__iter__`` continues: a second generator
+        would start after the packets this one already consumed (a 4-frame clip lost frames 1-3)."""
         import av
 
+        self._frames = self._container.decode(self._stream)
         try:
-            for frame in self._container.decode(self._stream):
-                return frame
+            frame = next(self._frames, None)
         except av.error.FFmpegError as exc:
             self._container.close()
             raise SourceError(f"{self.path} could not be decoded ({_short(exc)}).") from None
-        self._container.close()
-        raise SourceError(f"{self.path} has no video frames.")
+        if frame is None:
+            self._container.close()
+            raise SourceError(f"{self.path} has no video frames.")
+        return frame
 
     def __iter__(self) -> Iterator[Frame]:
         import av
 
-        frames = self._container.decode(self._stream)
+        frames = self._frames
         t0 = None
         last_ts = -np.inf
         index = 0

@@ -34,7 +34,7 @@ class FlippedSource(FrameSource):
         self._inner.close()
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)
 def real_track(path: str, model_path: str, flipped: bool = False) -> LandmarkTrack:
     source = FlippedSource(path) if flipped else path
     try:

@@ -13,7 +13,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.patients import export_zip
-from store import Store, save_assessment, save_hold
+from isobalance.config import load_config
+from isobalance.paths import open_store
+from store import save_assessment, save_hold
 from tests.store import documents as docs
 
 PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "history.py")
@@ -54,7 +56,7 @@ def test_adding_a_patient_selects_them(env):
     assert at.selectbox(key="history_patient").value is not None
     assert "Ada" in at.selectbox(key="history_patient").format_func(at.selectbox(key="history_patient").value)
     assert "No sessions for this patient yet" in texts(at)
-    with Store.open() as store:
+    with open_store(load_config()) as store:
         assert [p["display_name"] for p in store.patients()] == ["Ada"]
 
 
@@ -63,13 +65,13 @@ def test_empty_name_is_one_error_and_adds_nobody(env):
     at.button(key="history_patient_add").click()
     at.run()
     assert not at.exception and "needs a name" in at.error[0].value
-    with Store.open() as store:
+    with open_store(load_config()) as store:
         assert store.patients() == []
 
 
 def test_patient_history_shows_real_change_charts_holds_and_exports(env, store_url, monkeypatch):
     monkeypatch.setenv("ISOBALANCE_DATABASE_URL", store_url)
-    with Store.open() as store:
+    with open_store(load_config()) as store:
         other = store.add_patient("Other", created_utc="2025-12-01T00:00:00Z")
         pid = store.add_patient("Ada")
         save_assessment(store, pid, docs.report(8.0, created_utc="2026-01-10T09:00:00Z"), docs.some_files(env / "a"))
@@ -99,7 +101,7 @@ def test_patient_history_shows_real_change_charts_holds_and_exports(env, store_u
 
 
 def test_export_zip_is_the_patient_record(env):
-    with Store.open() as store:
+    with open_store(load_config()) as store:
         pid = store.add_patient("Ada")
         save_assessment(store, pid, docs.report(8.0), docs.some_files(env / "a"))
         blob = export_zip(store, pid)          # what the page's download button offers

@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.live import GuidedCapture, LiveHold, LiveSession
 from isobalance.config import load_config
+from isobalance import paths
 from store import Store
 from tests.dashboard.test_live_processors import FakeClock, standing_loop
 from vision.pipeline import PipelineSettings
@@ -47,7 +48,7 @@ def data(tmp_path, monkeypatch, model_path) -> Path:
 
 def open_store() -> Store:
     """The store the pages open (same configuration, same resolution order)."""
-    return Store.from_config(load_config())
+    return paths.open_store(load_config())
 
 
 def add_patient(name: str) -> str:

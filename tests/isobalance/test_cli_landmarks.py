@@ -87,3 +87,25 @@ def test_nobody_detected_exits_3_with_outputs(tmp_path, model_path, sample_clip)
     r = run_cli("landmarks", empty, "-o", tmp_path / "out", "--model", model_path)
     assert r.returncode == 3 and "no person detected in any of the 10 frames" in r.stderr
     assert len(LandmarkTrack.load(tmp_path / "out" / "track.csv")) == 10
+
+
+# what MediaPipe / LiteRT / absl print on their own (measured: ~50 such lines per run before silencing)
+NATIVE_LOG_MARKERS = ("INFO: ", "WARNING: ", "W0000 ", "I0000 ", "XNNPACK", "LiteRT", "InitGoogle")
+
+
+def test_four_frame_clip_keeps_four_frames_and_stderr_has_no_mediapipe_lines(tmp_path, model_path, sample_clip):
+    """Issue 11 items 5 and 9 through the command a user runs: a valid 4-frame H.264 clip cut by ffmpeg
+    keeps its 4 frames (exit 0, not 4), and stderr holds none of MediaPipe's own log lines unless
+    ``--verbose`` asks for them."""
+    four = tmp_path / "four.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(sample_clip("tfjs_pose_squats.mp4")),
+                    "-frames:v", "4", "-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(four)], check=True)
+    r = run_cli("landmarks", four, "-o", tmp_path / "out", "--model", model_path, "--no-video")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["frames"] == 4
+    assert len(LandmarkTrack.load(tmp_path / "out" / "track.csv")) == 4
+    assert not [line for line in r.stderr.splitlines() if any(m in line for m in NATIVE_LOG_MARKERS)], r.stderr
+
+    loud = run_cli("--verbose", "landmarks", four, "-o", tmp_path / "loud", "--model", model_path, "--no-video")
+    assert loud.returncode == 0, loud.stderr
+    assert sum(any(m in line for m in NATIVE_LOG_MARKERS) for line in loud.stderr.splitlines()) >= 5

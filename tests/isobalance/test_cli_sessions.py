@@ -13,7 +13,9 @@ import typer
 from typer.testing import CliRunner
 
 from isobalance.cli_sessions import patients_app, sessions_app
-from store import NotFoundError, Store, StoreError, save_assessment, save_hold
+from isobalance.config import load_config
+from isobalance.paths import open_store
+from store import NotFoundError, StoreError, save_assessment, save_hold
 from tests.store import documents as docs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +42,7 @@ def run(*args: str):
 
 @pytest.fixture
 def filled(env):
-    with Store.open() as store:
+    with open_store(load_config()) as store:
         pid = store.add_patient("Ada")
         s1 = save_assessment(store, pid, docs.report(8.0, created_utc="2026-01-10T09:00:00Z"),
                              docs.some_files(env / "a", "a"))
@@ -92,7 +94,7 @@ def test_export_import_delete_round_trip(filled, env):
     assert r.exit_code == 0 and f"imported patient {pid} with 2 session(s)" in r.output
     r = run("sessions", "delete", s2[:8], "--yes")
     assert r.exit_code == 0 and "deleted session" in r.output
-    with Store.open() as store:
+    with open_store(load_config()) as store:
         assert [s["id"] for s in store.sessions(pid)] == [s1] and store.verify_files() == []
 
 
@@ -102,7 +104,7 @@ def test_errors_are_isobalance_errors_with_a_plain_message(filled, env):
     assert isinstance(r.exception, NotFoundError) and "sessions list" in str(r.exception)
     r = run("sessions", "delete", s1)                       # no --yes, not a terminal
     assert isinstance(r.exception, StoreError) and "--yes" in str(r.exception)
-    with Store.open() as store:
+    with open_store(load_config()) as store:
         assert len(store.sessions(pid)) == 2                # nothing deleted
     r = run("sessions", "import", env / "nowhere")
     assert isinstance(r.exception, StoreError) and "record.json" in str(r.exception)

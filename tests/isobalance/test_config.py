@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from isobalance.cli import app
 from isobalance.config import Config, ConfigError, load_config
+from isobalance.paths import open_store
 from store import Store
 
 
@@ -21,12 +22,13 @@ def printed_config(*args: str) -> str:
 
 
 def every_field_changed() -> Config:
-    """A Config where no field keeps its default (strings with characters TOML must escape)."""
+    """A Config where no field keeps its default (strings with characters TOML must escape; numbers stay
+    in their valid ranges, e.g. confidences within 0..1)."""
     def changed(value):
         if isinstance(value, bool):
             return not value
         if isinstance(value, (int, float)):
-            return value + 3 if isinstance(value, int) else value * 2.5 + 0.125
+            return value + 3 if isinstance(value, int) else value / 2 + 0.125
         return value + ' "quoted" \\ back-slashed ü' if value else 'set "quoted" \\ ü'
 
     sections = {s.name: dataclasses.replace(getattr(Config(), s.name),
@@ -75,14 +77,14 @@ def test_store_database_order_flag_then_config_then_environment_then_sqlite(tmp_
     for name in urls:
         (tmp_path / name).mkdir()
     monkeypatch.setenv("ISOBALANCE_DATABASE_URL", urls["env"])
-    with Store.from_config(_config(tmp_path, urls["config"]), urls["flag"]) as s:
+    with open_store(_config(tmp_path, urls["config"]), urls["flag"]) as s:
         assert s.url == urls["flag"]
-    with Store.from_config(_config(tmp_path, urls["config"])) as s:
+    with open_store(_config(tmp_path, urls["config"])) as s:
         assert s.url == urls["config"]
-    with Store.from_config(_config(tmp_path, "")) as s:
+    with open_store(_config(tmp_path, "")) as s:
         assert s.url == urls["env"]
     monkeypatch.delenv("ISOBALANCE_DATABASE_URL")
-    with Store.from_config(_config(tmp_path, "")) as s:
+    with open_store(_config(tmp_path, "")) as s:
         assert s.url == f"sqlite:///{(tmp_path / 'data').resolve() / 'isobalance.db'}"
         assert s.root == (tmp_path / "data").resolve()
     for name in urls:                                     # each store really was created where it said

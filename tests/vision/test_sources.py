@@ -91,3 +91,23 @@ def test_still_image_and_folder(tmp_path, sample_clip):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SourceError, match="holds no images"):
         open_source(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_a_short_h264_clip_keeps_every_frame(tmp_path, sample_clip, n):
+    """One decode generator for the first-frame probe and the iteration: an n-frame clip gives n frames
+    (with two generators a 4-frame H.264 clip kept only frame 0 and reported a decoding error)."""
+    import subprocess
+
+    src = sample_clip("tfjs_pose_squats.mp4")
+    short = tmp_path / f"short{n}.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(src), "-frames:v", str(n), "-an",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(short)], check=True)
+    original, _ = decode_all(src)
+    with open_source(short) as source:
+        frames = list(source)
+    assert source.error is None
+    assert [f.index for f in frames] == list(range(n))
+    np.testing.assert_allclose([f.timestamp_ms for f in frames], [200.0 * i for i in range(n)])
+    for got, want in zip(frames, original):   # the same pictures, up to H.264 re-encoding
+        assert np.abs(got.rgb.astype(int) - want.rgb.astype(int)).mean() < 4

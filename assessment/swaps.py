@@ -1,0 +1,165 @@
+"""Left/right consistency: find frames where the pose model exchanged left and right, and relabel them.
+
+Why: MediaPipe sometimes labels a front view as if it saw the back: the left landmarks get the
+right ones' labels (measured on the 4-camera rig: 26 of 100 frames of a front camera;
+capture-geometry.md, lesson 5). Every left/right metric then changes sign or side, so the labels are
+made consistent before anything is measured. The exchange is not always whole-body: on the rig the
+shoulders were exchanged in some frames whose legs were not, and the feet in one frame alone, so
+the upper body (shoulders, arms, face), the legs (hips, knees) and the feet are checked separately.
+
+How: a body cannot turn faster than it can. The signed width of a part in the image,
+r = (x_left - x_right) / torso length (``PARTS``: shoulders, hips + knees, ankles), changes
+by at most ``MAX_TURN_RATE`` x |r| per second while the subject turns; the model's exchange flips
+its sign within a frame or two. Over every run of frames with a pose (a gap longer than
+``MAX_GAP_S`` starts a new run), a two-state Viterbi path (labels as given / exchanged) minimises
+how far r moves beyond that bound between neighbouring frames. Continuity fixes the labels only
+relative to each other, so of the two consistent labellings of a run the one that agrees with the
+model in most frames is kept: the model is taken to be right most of the time (it was in 74 of 100
+frames on the rig's worst camera). A real turn passes through a side view (r near 0) slowly
+enough to stay within the bound, so it is not mistaken for an exchange.
+
+The model's own 3-D yaw was tried as a cue and rejected: on the rig it drifts by 40 deg in frames
+whose labels are right and does not always flip with the labels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from assessment.angles import DEFAULT_MIN_VISIBILITY
+from vision.track import LANDMARK_INDEX, LANDMARK_NAMES, MIRROR_PERMUTATION, LandmarkTrack
+
+# Body parts relabelled independently: part -> (landmark names without side, pairs whose width is
+# followed). Everything sided that is not in a listed part (shoulders, arms, face) is "upper".
+PARTS = {"upper": ((), ("shoulder",)), "legs": (("hip", "knee"), ("hip", "knee")),
+         "feet": (("ankle", "heel", "foot_index"), ("ankle",))}
+MAX_TURN_RATE = 2 * math.pi      # rad/s: one full turn per second, faster than a person turns on the spot
+MAX_GAP_S = 0.5                  # a longer run without a pose starts a new run
+EXCHANGE_COST = 0.005            # torso lengths per relabelled frame: in a near tie the model's labels stand
+
+
+def _part_of(name: str) -> str | None:
+    if not name.startswith(("left_", "right_")):
+        return None
+    base = name.split("_", 1)[1]
+    return next((p for p, (members, _) in PARTS.items() if base in members), "upper")
+
+
+def _part_permutation(part: str) -> np.ndarray:
+    """Index map exchanging left and right landmarks of one part only."""
+    perm = np.arange(len(LANDMARK_NAMES))
+    for i, name in enumerate(LANDMARK_NAMES):
+        if _part_of(name) == part:
+            perm[i] = MIRROR_PERMUTATION[i]
+    return perm
+
+
+@dataclass(frozen=True)
+class SwapReport:
+    """Rows whose left/right labels were exchanged back, per body part (``parts``: name -> bool per row)."""
+    parts: dict[str, np.ndarray]
+
+    @classmethod
+    def none(cls, n: int) -> "SwapReport":
+        return cls({p: np.zeros(n, dtype=bool) for p in PARTS})
+
+    @property
+    def swapped(self) -> np.ndarray:
+        return np.logical_or.reduce(list(self.parts.values()))
+
+    @property
+    def n_swapped(self) -> int:
+        return int(self.swapped.sum())
+
+    @property
+    def message(self) -> str:
+        if not self.n_swapped:
+            return ""
+        per = ", ".join(f"{p} {int(m.sum())}" for p, m in self.parts.items() if m.any())
+        return (f"the pose model exchanged left and right in {self.n_swapped} of {len(self.swapped)} frames "
+                f"({per}); those frames were relabelled before measuring")
+
+    def apply(self, track: LandmarkTrack) -> LandmarkTrack:
+        """The track with each swapped part's left and right landmarks exchanged back."""
+        if not self.n_swapped:
+            return track
+        image, world = track.image.copy(), track.world.copy()
+        for part, mask in self.parts.items():
+            rows = np.flatnonzero(mask)
+            perm = _part_permutation(part)
+            image[rows] = image[rows][:, perm]
+            world[rows] = world[rows][:, perm]
+        # the model believed it saw the other face of the body: its depth is mirrored (x, the image
+        # direction, is right once the labels are exchanged)
+        rows = np.flatnonzero(self.swapped)
+        world[rows, :, 2] = -world[rows, :, 2]
+        return LandmarkTrack(track.frame_index, track.timestamp_ms, image, world, track.n_people, track.meta)
+
+    def to_dict(self, frame_index: np.ndarray) -> dict:
+        return {"relabelled_frames": self.n_swapped, **{p: int(m.sum()) for p, m in self.parts.items()},
+                "frames": [int(f) for f in frame_index[self.swapped]]}
+
+
+def signed_width(track: LandmarkTrack, pairs: tuple[str, ...], min_visibility: float = DEFAULT_MIN_VISIBILITY
+                 ) -> np.ndarray:
+    """(N,) sum over landmark pairs of (x_left - x_right), in median torso lengths (NaN where not seen)."""
+    px = track.pixels()
+    vis = track.visibility
+    px = np.where((vis >= min_visibility)[..., None], px, np.nan)
+    i = LANDMARK_INDEX
+    with np.errstate(invalid="ignore"):
+        torso = np.linalg.norm(0.5 * (px[:, i["left_shoulder"]] + px[:, i["right_shoulder"]])
+                               - 0.5 * (px[:, i["left_hip"]] + px[:, i["right_hip"]]), axis=1)
+    finite = torso[np.isfinite(torso) & (torso > 0)]
+    size = float(np.median(finite)) if len(finite) else float("nan")
+    return sum(px[:, i[f"left_{p}"], 0] - px[:, i[f"right_{p}"], 0] for p in pairs) / size
+
+
+def _viterbi(r: np.ndarray, bound: np.ndarray) -> np.ndarray:
+    """Two-state path over one run: state 1 = labels exchanged (r -> -r). ``bound[t-1]``: the largest
+    change of r a turning body makes between frames t-1 and t; a step costs how far r moves beyond it.
+    NaN widths cost nothing; each exchanged frame costs ``EXCHANGE_COST``."""
+    m = len(r)
+    cost = np.zeros(2)
+    back = np.zeros((m, 2), dtype=np.int8)
+    cand = np.stack([r, -r], axis=1)
+    for t in range(1, m):
+        step = np.abs(cand[t][None, :] - cand[t - 1][:, None])            # [previous state, state]
+        trans = np.nan_to_num(np.maximum(0.0, step - bound[t - 1]), nan=0.0)
+        total = cost[:, None] + trans + [0.0, EXCHANGE_COST]
+        back[t] = np.argmin(total, axis=0)
+        cost = total.min(axis=0)
+    state = np.zeros(m, dtype=bool)
+    state[-1] = bool(np.argmin(cost))
+    for t in range(m - 1, 0, -1):
+        state[t - 1] = bool(back[t, int(state[t])])
+    return state
+
+
+def _find_part(track: LandmarkTrack, rows: np.ndarray, pairs: tuple[str, ...], min_visibility: float) -> np.ndarray:
+    out = np.zeros(len(track), dtype=bool)
+    r = signed_width(track, pairs, min_visibility)[rows]
+    if not np.isfinite(r).any():
+        return out
+    t = track.timestamp_ms[rows] / 1000.0
+    rate = MAX_TURN_RATE * float(np.nanmedian(np.abs(r)))   # |dr/dt| <= |r_square-on| * turn rate
+    cuts = np.flatnonzero(np.diff(t) > MAX_GAP_S) + 1
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(rows)]):
+        if b - a < 2:
+            continue
+        state = _viterbi(r[a:b], rate * np.diff(t[a:b]))
+        if state.sum() * 2 > b - a:              # keep the labelling the model gave most often
+            state = ~state
+        out[rows[a:b]] = state
+    return out
+
+
+def find_swaps(track: LandmarkTrack, min_visibility: float = DEFAULT_MIN_VISIBILITY) -> SwapReport:
+    """Rows whose left/right labels disagree with the track's consistent labelling (module docstring)."""
+    rows = np.flatnonzero(track.detected)
+    if len(rows) < 3:
+        return SwapReport.none(len(track))
+    return SwapReport({p: _find_part(track, rows, pairs, min_visibility) for p, (_, pairs) in PARTS.items()})
