@@ -88,7 +88,7 @@ class TrackedSearch:
         self.close()
 
 
-class Described:
+class SingleLandmarker:
     """A plain ``PoseEstimator`` (``num_poses`` >= 2, or stills) whose poses carry their appearance."""
 
     def __init__(self, estimator: PoseEstimator, num_poses: int):
@@ -102,7 +102,7 @@ class Described:
     def close(self) -> None:
         self.estimator.close()
 
-    def __enter__(self) -> "Described":
+    def __enter__(self) -> "SingleLandmarker":
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -118,7 +118,7 @@ def open_estimator(model_path: str | os.PathLike, settings, mode: str = "video")
     if mode == "video" and settings.num_poses == 1 and settings.search_every > 0:
         return TrackedSearch(model_path, every=settings.search_every, **confidences)
     n = max(settings.num_poses, SEARCH_POSES) if mode == "image" else settings.num_poses
-    return Described(PoseEstimator(model_path, mode=mode, num_poses=n, **confidences), n)
+    return SingleLandmarker(PoseEstimator(model_path, mode=mode, num_poses=n, **confidences), n)
 
 
 def _box(image: np.ndarray) -> np.ndarray | None:
