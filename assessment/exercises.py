@@ -1,7 +1,9 @@
 """The isometric balancing exercise catalog (data file) and the plan built from hypotheses.
 
 Catalog entries live in ``assessment/data/exercises.toml`` with exactly the keys in ``EXERCISE_KEYS``;
-the hold checker reads ``still_landmarks`` / ``still_angles`` to know what must stay still. Loading
+the hold checker reads ``still_landmarks`` / ``still_angles`` to know what must stay still. Each entry
+declares the joints its target muscle ``crosses``; the loader rejects one that does not watch them
+(an isometric that lets the crossed joint move is no longer isometric). Loading
 validates every entry so a typo fails loudly at start-up instead of silently mis-coaching a hold.
 PIR/MET entries treat muscles suggested short; ``isometric`` entries treat muscles suggested lengthened.
 """
@@ -11,8 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from assessment.barrier import BARRIER_ANGLES
 from assessment.hypotheses import (DATA_DIR, Hypothesis, MuscleSide, RuleSet, _read_toml, load_references,
                                    load_rules)
 from vision.errors import IsobalanceError
@@ -22,8 +25,8 @@ CATALOG_PATH = DATA_DIR / "exercises.toml"
 CATALOG_SCHEMA_VERSION = 1
 
 EXERCISE_KEYS = (
-    "id", "name", "technique", "target_muscle", "side", "start_position", "steps", "effort_pct",
-    "hold_s", "relax_s", "stretch_s", "repetitions", "still_landmarks", "still_angles", "camera_view",
+    "id", "name", "technique", "target_muscle", "crosses", "side", "start_position", "steps", "effort_pct",
+    "hold_s", "relax_s", "stretch_s", "barrier_angle", "repetitions", "still_landmarks", "still_angles", "camera_view",
     "safety", "sources",
 )
 TECHNIQUES = ("PIR", "MET", "isometric")
@@ -31,6 +34,30 @@ EXERCISE_SIDES = ("left", "right", "affected", "both")
 CAMERA_VIEWS = ("front", "side", "any")
 # Which technique treats which hypothesis role (clinical-reference §3).
 TECHNIQUES_FOR_ROLE = {"short": ("PIR", "MET"), "lengthened": ("isometric",)}
+# The joints a muscle can cross, each seen through the landmarks whose movement shows it moving.
+# Head/neck: the head moves on the cervical spine, seen at the nose and ears (the shoulders are the
+# other end, watched as the shoulder girdle). Hip: the femur against the pelvis, seen at hips + knees.
+JOINT_LANDMARKS: dict[str, tuple[str, ...]] = {
+    "head_neck": ("nose", "left_ear", "right_ear"),
+    "shoulder_girdle": ("left_shoulder", "right_shoulder"),
+    "trunk_pelvis": ("left_shoulder", "right_shoulder", "left_hip", "right_hip"),
+    "hip": ("left_hip", "right_hip", "left_knee", "right_knee"),
+    "knee": ("left_knee", "right_knee", "left_ankle", "right_ankle"),
+}
+# Anatomy (origin -> insertion) of the muscles the rules name: which of those joints each crosses.
+# An exercise for the muscle must declare (and so watch) at least these.
+MUSCLE_JOINTS: dict[str, tuple[str, ...]] = {
+    "upper_trapezius": ("head_neck", "shoulder_girdle"),   # occiput, nuchal ligament -> clavicle, acromion
+    "levator_scapulae": ("head_neck", "shoulder_girdle"),  # C1-C4 -> superior angle of the scapula
+    "sternocleidomastoid": ("head_neck",),                 # sternum, clavicle -> mastoid
+    "suboccipitals": ("head_neck",),                       # C1, C2 -> occiput
+    "deep_neck_flexors": ("head_neck",),                   # cervical vertebrae -> occiput (longus capitis)
+    "pectoralis_minor": ("shoulder_girdle",),              # ribs 3-5 -> coracoid
+    "lower_trapezius": ("shoulder_girdle",),               # T4-T12 -> spine of the scapula
+    "quadratus_lumborum": ("trunk_pelvis",),               # iliac crest -> 12th rib, L1-L4
+    "hip_adductors": ("hip",),                             # pubis -> femur
+    "gluteus_medius": ("hip",),                            # ilium -> greater trochanter
+}
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
@@ -44,6 +71,7 @@ class Exercise:
     name: str
     technique: str
     target_muscle: str
+    crosses: tuple[str, ...]
     side: str
     start_position: str
     steps: tuple[str, ...]
@@ -51,6 +79,7 @@ class Exercise:
     hold_s: float
     relax_s: float
     stretch_s: float
+    barrier_angle: str
     repetitions: int
     still_landmarks: tuple[str, ...]
     still_angles: tuple[str, ...]
@@ -171,8 +200,11 @@ def _check_entry(raw: Any, where: str, muscles: Mapping[str, str], refs: Mapping
     need(_is_number(raw["hold_s"]) and raw["hold_s"] > 0, "hold_s must be a positive number of seconds")
     for key in ("relax_s", "stretch_s"):
         need(_is_number(raw[key]) and raw[key] >= 0, f"{key} must be a number of seconds >= 0")
+    need(raw["barrier_angle"] == "" or raw["barrier_angle"] in BARRIER_ANGLES,
+         f"barrier_angle {raw['barrier_angle']!r} must be \"\" or one of {', '.join(BARRIER_ANGLES)}")
     if raw["technique"] == "isometric":
         need(raw["stretch_s"] == 0, "stretch_s must be 0 for a plain isometric")
+        need(raw["barrier_angle"] == "", "barrier_angle must be \"\" for a plain isometric (no new barrier)")
     elif raw["technique"] in TECHNIQUES:
         need(_is_number(raw["stretch_s"]) and raw["stretch_s"] > 0,
              f"stretch_s must be > 0 for {raw['technique']} (the relaxation phase takes up slack)")
@@ -184,6 +216,8 @@ def _check_entry(raw: Any, where: str, muscles: Mapping[str, str], refs: Mapping
         bad = [n for n in raw["still_landmarks"] if n not in LANDMARK_INDEX]
         need(not bad, f"still_landmarks {', '.join(map(repr, bad))} are not BlazePose landmark names "
                       f"(see vision.track.LANDMARK_NAMES, e.g. 'left_shoulder')")
+    if str_list("crosses"):
+        _check_joints(raw, need)
     if str_list("still_angles", allow_empty=True) and angle_ids is not None:
         bad = [a for a in raw["still_angles"] if a not in angle_ids]
         need(not bad, f"still_angles {', '.join(map(repr, bad))} are not angle ids of assessment.angles "
@@ -195,11 +229,27 @@ def _check_entry(raw: Any, where: str, muscles: Mapping[str, str], refs: Mapping
         return None
     return Exercise(
         id=raw["id"], name=raw["name"], technique=raw["technique"], target_muscle=raw["target_muscle"],
-        side=raw["side"], start_position=raw["start_position"], steps=tuple(raw["steps"]),
+        crosses=tuple(raw["crosses"]), side=raw["side"], start_position=raw["start_position"], steps=tuple(raw["steps"]),
         effort_pct=(float(eff[0]), float(eff[1])), hold_s=float(raw["hold_s"]),
-        relax_s=float(raw["relax_s"]), stretch_s=float(raw["stretch_s"]), repetitions=raw["repetitions"],
+        relax_s=float(raw["relax_s"]), stretch_s=float(raw["stretch_s"]), barrier_angle=raw["barrier_angle"], repetitions=raw["repetitions"],
         still_landmarks=tuple(raw["still_landmarks"]), still_angles=tuple(raw["still_angles"]),
         camera_view=raw["camera_view"], safety=tuple(raw["safety"]), sources=tuple(raw["sources"]))
+
+
+def _check_joints(raw: Mapping[str, Any], need: Callable[[bool, str], None]) -> None:
+    """The exercise declares every joint its muscle crosses, and watches every landmark of each."""
+    need(raw["target_muscle"] in MUSCLE_JOINTS,
+         f"the joints {raw['target_muscle']!r} crosses are not recorded in assessment.exercises.MUSCLE_JOINTS")
+    unknown = [j for j in raw["crosses"] if j not in JOINT_LANDMARKS]
+    need(not unknown, f"crosses {', '.join(map(repr, unknown))} are not joints "
+                      f"(valid: {', '.join(JOINT_LANDMARKS)})")
+    omitted = [j for j in MUSCLE_JOINTS.get(raw["target_muscle"], ()) if j not in raw["crosses"]]
+    need(not omitted, f"crosses must include {', '.join(omitted)}: {raw['target_muscle']} crosses it")
+    watched = set(raw["still_landmarks"]) if isinstance(raw["still_landmarks"], list) else set()
+    for joint in raw["crosses"]:
+        missing = [n for n in JOINT_LANDMARKS.get(joint, ()) if n not in watched]
+        need(not missing, f"still_landmarks must watch the {joint} joint the muscle crosses: "
+                          f"add {', '.join(missing)}")
 
 
 def load_catalog(path: Path | str | None = None, rules: RuleSet | None = None) -> Catalog:
@@ -252,10 +302,16 @@ def _resolved_side(exercise: Exercise, muscle: MuscleSide) -> str:
 def plan_for(hypotheses: Iterable[Hypothesis], catalog: Catalog | None = None) -> list[PlannedExercise]:
     """Exercises for the muscles the hypotheses name: release the short ones first, then hold the long.
 
-    One entry per (exercise, side); when several hypotheses ask for the same one their reasons merge.
+    One entry per (exercise, side); when several hypotheses ask for the same one their reasons merge,
+    and an exercise planned for both sides absorbs its one-side entries. No plan at all when a
+    referral hypothesis says the picture points beyond muscle balance; a hypothesis whose confirmation
+    test the therapist recorded as negative asks for nothing.
     """
     catalog = catalog or load_catalog()
     hypotheses = list(hypotheses)
+    if any(h.kind == "referral" for h in hypotheses):
+        return []
+    hypotheses = [h for h in hypotheses if h.confirmed is not False]
     order: list[tuple[str, str]] = []
     why: dict[tuple[str, str], list[str]] = {}
     hyp_ids: dict[tuple[str, str], list[str]] = {}
@@ -274,6 +330,11 @@ def plan_for(hypotheses: Iterable[Hypothesis], catalog: Catalog | None = None) -
                         why[key].append(reason)
                     if hyp.id not in hyp_ids[key]:
                         hyp_ids[key].append(hyp.id)
+    for eid, side in list(order):
+        if side in ("left", "right") and (eid, "both") in why:
+            order.remove((eid, side))
+            why[(eid, "both")] += [w for w in why[(eid, side)] if w not in why[(eid, "both")]]
+            hyp_ids[(eid, "both")] += [h for h in hyp_ids[(eid, side)] if h not in hyp_ids[(eid, "both")]]
     return [PlannedExercise(catalog.get(eid), side, tuple(why[(eid, side)]), tuple(hyp_ids[(eid, side)]))
             for eid, side in order]
 

@@ -16,6 +16,16 @@ Phases (per repetition):
     -> stretch   ``stretch_s`` (PIR/MET: take up the slack to the new barrier; not judged; skipped if 0)
     -> position of the next repetition (new reference: the barrier has moved) ... -> done
 
+PIR/MET outcome (``assessment.barrier``): when the exercise names a ``barrier_angle``, that angle is
+measured over the settle window that starts the first hold (the first barrier) and over the last
+``settle_s`` of every stretch phase (each new barrier), each with its error; the result reports the
+range gained over the set and whether it is beyond noise.
+
+Repetition quality: a repetition counts only when ``hold_s`` of stillness were reached with at most
+``max_breaks`` breaks. The "held still" figure shown while holding never runs backwards: it counts
+only still time that a later-detected movement can no longer take back (older than the filter
+window, ``ChannelFilter.max_smooth_ms``), so it may lag the truth by at most 0.25 s but never overstates.
+
 Break rule: the filtered deviation of some channel exceeds its band (ratio > 1) continuously for at
 least ``grace_ms`` (300 ms: longer than jitter bursts and one-frame glitches, short enough that a real
 movement is caught within a third of a second). The break is dated at its onset (first raw sample
@@ -40,6 +50,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from assessment.barrier import BARRIER_ANGLES, Barrier, gain, measure_barrier
 from assessment.stillness import (AngleFunction, Band, ChannelFilter, Channels, NotMeasurableError,
                                   Reference, StillnessError, angle_function, calibrate, deviations,
                                   reference_from_window, visible_mask)
@@ -87,8 +98,11 @@ class HoldProtocol:
     still_angles: tuple[str, ...] = ()
     name: str = ""
     technique: str = "isometric"
+    barrier_angle: str = ""          # assessment.barrier angle id measured at each new barrier ("" = none)
 
     def __post_init__(self) -> None:
+        if self.barrier_angle and self.barrier_angle not in BARRIER_ANGLES:
+            raise StillnessError(f"unknown barrier angle {self.barrier_angle!r}; known: {', '.join(BARRIER_ANGLES)}")
         if self.hold_s <= 0 or self.repetitions < 1 or self.relax_s < 0 or self.stretch_s < 0:
             raise StillnessError(f"exercise {self.exercise_id!r} has an invalid dose: hold {self.hold_s} s, "
                                  f"relax {self.relax_s} s, stretch {self.stretch_s} s, "
@@ -121,13 +135,14 @@ class HoldProtocol:
                    repetitions=int(num("repetitions", 0, 1)),
                    still_landmarks=tuple(get("still_landmarks") or ()),
                    still_angles=tuple(get("still_angles") or ()),
-                   name=str(get("name", "") or ""), technique=str(get("technique", "") or ""))
+                   name=str(get("name", "") or ""), technique=str(get("technique", "") or ""),
+                   barrier_angle=str(get("barrier_angle", "") or ""))
 
     def to_dict(self) -> dict:
         return {"exercise_id": self.exercise_id, "name": self.name, "technique": self.technique,
                 "hold_s": self.hold_s, "relax_s": self.relax_s, "stretch_s": self.stretch_s,
                 "repetitions": self.repetitions, "still_landmarks": list(self.still_landmarks),
-                "still_angles": list(self.still_angles)}
+                "still_angles": list(self.still_angles), "barrier_angle": self.barrier_angle or None}
 
 
 @dataclass(frozen=True)
@@ -138,6 +153,9 @@ class HoldSettings:
     smooth_ms: float = 100.0
     dropout_ms: float = 500.0
     hold_timeout_s: float | None = None   # None: 2 x hold_s + 10 s
+    # A contraction interrupted more often than this is not one held contraction (our choice: the
+    # method asks for the joint kept still; one or two brief corrections are tolerated).
+    max_breaks: int = 2
 
     def timeout_s(self, hold_s: float) -> float:
         return self.hold_timeout_s if self.hold_timeout_s is not None else 2 * hold_s + 10.0
@@ -145,7 +163,7 @@ class HoldSettings:
     def to_dict(self) -> dict:
         return {"calibrate_s": self.calibrate_s, "settle_s": self.settle_s, "grace_ms": self.grace_ms,
                 "smooth_ms": self.smooth_ms, "dropout_ms": self.dropout_ms,
-                "hold_timeout_s": self.hold_timeout_s}
+                "hold_timeout_s": self.hold_timeout_s, "max_breaks": self.max_breaks}
 
 
 @dataclass(frozen=True)
@@ -202,6 +220,23 @@ class Repetition:
     reanchors: int = 0                      # times the reference moved to where the joints settled
     breaks: list[Break] = field(default_factory=list)
     max_drift: np.ndarray | None = None     # per channel, filtered deviation
+    barrier: Barrier | None = None          # the new barrier at the end of this repetition's stretch
+
+    def counted(self, max_breaks: int) -> tuple[bool, str]:
+        """Whether this repetition counts, and why not."""
+        if self.outcome != "completed":
+            return False, {"timeout": "the still time was not reached in time",
+                           "stream_ended": "the recording ended during the hold"}.get(self.outcome, self.outcome)
+        if len(self.breaks) > max_breaks:
+            return False, f"{len(self.breaks)} breaks, more than the {max_breaks} allowed"
+        return True, ""
+
+    def summary_row(self, max_breaks: int) -> dict:
+        ok, why = self.counted(max_breaks)
+        return {"index": self.index, "counted": ok, "why_not": why, "held_still_s": _r(self.held_ms / 1000),
+                "longest_still_s": _r(self.longest_unbroken_ms / 1000), "breaks": len(self.breaks),
+                "barrier_deg": None if self.barrier is None else _r(self.barrier.angle_deg, 2),
+                "barrier_error_deg": None if self.barrier is None else _r(self.barrier.error_deg, 2)}
 
     def to_dict(self, channels: Channels, band: Band) -> dict:
         dur = (self.hold_end_ms or self.hold_start_ms) - self.hold_start_ms
@@ -229,6 +264,7 @@ class Repetition:
             "max_drift": drift,
             "reference": {"body_scale_px": _r(self.reference.scale, 2),
                           "body_scale_basis": self.reference.scale_basis},
+            "barrier_after_stretch": None if self.barrier is None else self.barrier.to_dict(),
         }
 
 
@@ -244,10 +280,33 @@ class HoldResult:
     final_phase: Phase
     notes: list[str]
     source: str = ""
+    first_barrier: Barrier | None = None     # at the start of the first hold
 
     @property
     def completed(self) -> int:
         return sum(r.outcome == "completed" for r in self.repetitions)
+
+    @property
+    def counted(self) -> int:
+        return sum(r.counted(self.settings.max_breaks)[0] for r in self.repetitions)
+
+    def barrier_summary(self) -> dict:
+        """First barrier, each new barrier, and the range gained over the set (see assessment.barrier)."""
+        angle = self.protocol.barrier_angle
+        if not angle:
+            why = ("a plain isometric has no stretch to a new barrier" if self.protocol.stretch_s == 0 else
+                   "this exercise's barrier cannot be measured from the camera (not judged)")
+            return {"angle": None, "note": why}
+        news = [r.barrier for r in self.repetitions if r.barrier is not None]
+        out = {"angle": angle, "label": BARRIER_ANGLES[angle][0],
+               "first": None if self.first_barrier is None else self.first_barrier.to_dict(),
+               "after_each_stretch": [b.to_dict() for b in news],
+               "last": news[-1].to_dict() if news else None, "gain": None}
+        if self.first_barrier is not None and news:
+            out["gain"] = gain(self.first_barrier, news[-1])
+        else:
+            out["note"] = "no barrier measured at both the start and the end of a stretch"
+        return out
 
     def to_dict(self) -> dict:
         ch = self.protocol.channels
@@ -257,9 +316,12 @@ class HoldResult:
             "band": self.band.to_dict(ch),
             "summary": {"repetitions_completed": self.completed,
                         "repetitions_planned": self.protocol.repetitions,
+                        "repetitions_counted": self.counted,
                         "breaks": sum(len(r.breaks) for r in self.repetitions),
                         "frames": self.frames, "duration_s": _r(self.duration_s),
-                        "final_phase": self.final_phase.value},
+                        "final_phase": self.final_phase.value,
+                        "per_repetition": [r.summary_row(self.settings.max_breaks) for r in self.repetitions]},
+            "barrier": self.barrier_summary(),
             "repetitions": [r.to_dict(ch, self.band) for r in self.repetitions],
             "timeline": self.timeline,
             "notes": self.notes,
@@ -308,6 +370,8 @@ class HoldMonitor:
         self._ever_visible = False
         self._status: HoldStatus | None = None
         self.notes: list[str] = []
+        self.first_barrier: Barrier | None = None
+        self._shown_held = 0.0
         self._reset_hold_state()
 
     # ------------------------------------------------------------------ input
@@ -400,6 +464,8 @@ class HoldMonitor:
 
     def _start_hold(self, t: float, ref: Reference) -> None:
         pos_start = self._phase_start
+        if not self.reps and self.protocol.barrier_angle:
+            self.first_barrier = self._barrier_of(self._buf)
         self._enter(Phase.HOLD, t)
         rep = Repetition(len(self.reps) + 1, pos_start, t, ref,
                          max_drift=np.full(len(self.channels.names), np.nan))
@@ -409,6 +475,7 @@ class HoldMonitor:
                               f"not judged")
         self.reps.append(rep)
         self._reset_hold_state()
+        self._shown_held = 0.0
         self._prev_hold_t = t
         self._recent = []
         self._filter = ChannelFilter(len(self.channels.names), self.settings.smooth_ms, self.settings.dropout_ms)
@@ -569,10 +636,23 @@ class HoldMonitor:
             return
         self._enter(Phase.RELAX, t)
 
+    def _barrier_of(self, frames: list) -> Barrier | None:
+        """The barrier angle over buffered (t, px, vis, ...) frames."""
+        if not frames:
+            return None
+        return measure_barrier(self.protocol.barrier_angle, np.array([f[0] for f in frames]),
+                               np.stack([f[1] for f in frames]), np.stack([f[2] for f in frames]))
+
     def _timed(self, t, px, vis, ang) -> HoldStatus:
         length = self.protocol.relax_s if self.phase is Phase.RELAX else self.protocol.stretch_s
         elapsed = (t - self._phase_start) / 1000
+        if self.phase is Phase.STRETCH and self.protocol.barrier_angle:
+            self._buf.append((t, px, vis))
         if elapsed >= length:
+            if self.phase is Phase.STRETCH and self.protocol.barrier_angle:
+                # the new barrier: where the person rests over the last settle_s of the stretch
+                window = [f for f in self._buf if f[0] >= t - self.settings.settle_s * 1000]
+                self.reps[-1].barrier = self._barrier_of(window)
             if self.phase is Phase.RELAX and self.protocol.stretch_s > 0:
                 self._enter(Phase.STRETCH, t)
             elif len(self.reps) >= self.protocol.repetitions:
@@ -592,9 +672,11 @@ class HoldMonitor:
         rep = self.reps[-1] if self.reps and self.phase is Phase.HOLD else None
         held = unbroken = 0.0
         if rep is not None:
-            tentative = self._pending if self._still in (Stillness.MOVING, Stillness.RETURNING) else 0.0
-            held = rep.held_ms + tentative
-            unbroken = self._unbroken + (self._pending if self._still is Stillness.MOVING else 0.0)
+            # only still time a later-detected movement can no longer take back (see module doc);
+            # the running maximum guards the display against any edge case of that bound
+            settled = rep.held_ms - min(self._unbroken, self._filter.max_smooth_ms)
+            self._shown_held = held = max(self._shown_held, settled)
+            unbroken = self._unbroken
             remaining = max(0.0, self.protocol.hold_s - held / 1000)
         rep_no = 0 if self.phase is Phase.CALIBRATE else min(len(self.reps) + (self.phase is Phase.POSITION),
                                                               self.protocol.repetitions)
@@ -630,7 +712,8 @@ class HoldMonitor:
             notes.append(f"no hold started: the watched joints were never visible and within the band for "
                          f"{self.settings.settle_s:g} s")
         return HoldResult(self.protocol, self.settings, self.band, list(self.reps), self._timeline(),
-                          self._frames, (self._last_t - self._first_t) / 1000, self.phase, notes)
+                          self._frames, (self._last_t - self._first_t) / 1000, self.phase, notes,
+                          first_barrier=self.first_barrier)
 
     def _timeline(self) -> list[dict]:
         """Second by second during holds: fraction of the judged time that was still, worst ratio."""

@@ -363,7 +363,8 @@ def _fppa_findings(ctx: "TrackContext", reps: list[Rep], driving: str) -> list[F
                            {"iqr": [float(x) for x in np.percentile(v, [25, 75])], "ci95": list(ci),
                             "ci_level": 1.0 - 2.0 ** (1 - len(v)), "n_frames": int(len(v)), "n_reps": int(len(v))},
                            [int(ctx.track.frame_index[r]) for r in deepest], side,
-                           f"{side} knee projects {abs(med):.1f} deg {how} at the deepest point", "",
+                           f"{side} knee projects {abs(med):.1f} deg {how} at the deepest point",
+                           "" if MOVEMENT_FPPA.flags else f"reported only: {MOVEMENT_FPPA.published_for}",
                            "movement", details={"yaw_deg": yaw}))
     return out
 

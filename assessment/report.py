@@ -160,10 +160,12 @@ def summarize(report: Report) -> list[str]:
     if unmeasurable:
         lines.append(f"{len(unmeasurable)} not measurable from this recording: "
                      + ", ".join(f["label"] for f in unmeasurable) + " (reasons below).")
-    if report.hypotheses:
-        lines.append(f"The flags suggest {len(report.hypotheses)} muscle hypothes"
-                     f"{'is' if len(report.hypotheses) == 1 else 'es'} to confirm by hand: "
-                     + "; ".join(f"{h.pattern} ({h.confidence} confidence)" for h in report.hypotheses) + ".")
+    muscle = [h for h in report.hypotheses if h.kind != "referral"]
+    lines += [h.statement for h in report.hypotheses if h.kind == "referral"]
+    if muscle:
+        lines.append(f"The flags suggest {len(muscle)} muscle hypothes"
+                     f"{'is' if len(muscle) == 1 else 'es'} to confirm by hand: "
+                     + "; ".join(f"{h.pattern} ({h.confidence} confidence)" for h in muscle) + ".")
     if report.plan:
         lines.append(f"A plan of {len(report.plan)} isometric balancing exercises is suggested, to start only "
                      "after a therapist confirms the hypotheses.")

@@ -393,7 +393,7 @@ def _finding(metric: str, summary: MetricSummary | None, views: ViewSummary, rol
     flag = (summary.n_frames >= MIN_FLAG_FRAMES and thr.exceeds(summary.median) and thr.ci_beyond(lo, hi))
     note = ""
     if thr.value is None:
-        note = "reported only: no published cut-off"
+        note = f"reported only: {thr.published_for or 'no published cut-off'}"
     elif summary.n_frames < MIN_FLAG_FRAMES:
         note = f"only {summary.n_frames} frame(s): measurement uncertainty unknown, so never flagged"
     elif thr.exceeds(summary.median) and not flag:

@@ -1,9 +1,20 @@
-"""Flag thresholds, each with its value, unit, direction and source keys (clinical-reference.md).
+"""Flag thresholds, each with its value, unit, direction, source keys and the quantity the cited
+figure was published for (clinical-reference.md).
 
 Why a table: every flag must be traceable to a published figure, and a reader must see at once
-which thresholds are weak (⚠). Where the literature gives no cut-off we say so and choose a
-conservative value grounded in published measurement error (MDC), so that a flag is at least
-larger than what the measurement itself can invent.
+which thresholds are weak (⚠). Three rules a clinician would insist on:
+
+* a cut-off is applied only to the quantity it was published for. The clinical CVA cut-off (50 deg,
+  C7 -> tragus) is not applied to our shoulder-joint -> ear proxy, and the drop-jump FPPA norms are not
+  applied to squats: those metrics are reported, never flagged, and ``published_for`` says why;
+* a minimal detectable change (MDC) says how large a *change between sessions* must be to be real
+  (``store.progress.MDC``); it is not a boundary of normal;
+* side-view metrics (CVA proxy, forward head offset, knee hyperextension, trunk flexion) stay
+  reported-only until validated against a reference (none is, for MediaPipe).
+
+Where no normal range exists for a frontal asymmetry, the flag (``basis == "measurement error"``) marks
+an asymmetry larger than a single 2-D measurement can invent, never an abnormality; the hypotheses it
+leads to say so and start at low confidence.
 
 Directions: ``"abs"`` flags |value| > threshold (left/right asymmetry, either side);
 ``"below"`` flags value < threshold; ``"above"`` flags value > threshold.
@@ -16,9 +27,15 @@ from dataclasses import dataclass
 
 WEAK = "⚠"
 
-# One figure reused by the frontal line tilts: smallest published MDC of a smartphone/vision-app
-# posture angle (CVA app MDC 5.0 deg [Gallego20]; FPPA app MDC 4.7-9.7 deg [Ceballos23]).
+# Minimal detectable change of a 2-D posture-app angle: for CHANGE between sessions only
+# (CVA app MDC 5.0 deg intra-rater [Gallego20]; FPPA app MDC 4.7-9.7 deg [Ceballos23]).
 POSTURE_ANGLE_MDC_DEG = 5.0
+# Error of one 2-D angle measurement: standard error of measurement of a vision-app angle, SEM 1.7-3.5
+# deg [Ceballos23] (2-D vs 3-D FPPA SEM 2-4 deg [Gwynne14] agrees); 2.5 deg is the middle of that range
+# (our choice, ⚠: measured for FPPA, not for line tilts). A single reading differs from level (0 deg)
+# beyond its error at 95% when |value| > 1.96 x SEM = 4.9 ~ 5 deg.
+ANGLE_SEM_DEG = 2.5
+SINGLE_READING_ERROR_DEG = 5.0     # 1.96 x ANGLE_SEM_DEG, rounded
 
 
 @dataclass(frozen=True)
@@ -29,10 +46,23 @@ class Threshold:
     direction: str          # "abs" | "below" | "above"
     source: str             # keys from clinical-reference.md and the figure used
     weak: bool = False      # True = no validated cut-off (⚠)
+    published_for: str = "" # the quantity the cited figure was published for (and why it is or is not used)
 
     @property
     def source_text(self) -> str:
         return f"{WEAK} {self.source}" if self.weak else self.source
+
+    @property
+    def flags(self) -> bool:
+        return self.value is not None
+
+    @property
+    def basis(self) -> str:
+        """What a flag means: 'published cut-off', 'measurement error' (asymmetry beyond what the
+        measurement can invent, not an abnormality) or 'reported only'."""
+        if self.value is None:
+            return "reported only"
+        return "measurement error" if "beyond measurement error" in self.published_for else "published cut-off"
 
     def exceeds(self, value: float) -> bool:
         """True when ``value`` is past the threshold in its flag direction."""
@@ -55,46 +85,65 @@ class Threshold:
         return lo > self.value
 
 
-_MDC_NOTE = (f"no published cut-off; {POSTURE_ANGLE_MDC_DEG:g} deg = smallest published MDC of a 2-D "
-             "posture-app angle ([Gallego20] 5.0 deg; [Ceballos23] 4.7-9.7 deg), chosen as a conservative flag")
+_ERROR_NOTE = (f"no published normal range; {SINGLE_READING_ERROR_DEG:g} deg = 1.96 x SEM {ANGLE_SEM_DEG:g} deg of a "
+               "2-D vision-app angle ([Ceballos23] SEM 1.7-3.5 deg): flags an asymmetry beyond measurement "
+               "error, not an abnormality")
+_FRONTAL_ERROR = "asymmetry beyond measurement error (no normal range published for this quantity)"
+_SIDE_VIEW = "side-view metric: reported only until validated against a reference for MediaPipe"
+_CVA_PUBLISHED = ("clinical CVA (C7 spinous process -> tragus, side photo): asymptomatic 50.6 +/- 2.1 deg, "
+                  "neck pain 43.9 +/- 3.6 deg [Auto25]; our proxy starts at the shoulder joint centre, not C7, "
+                  "so the 50-deg cut-off does not apply (not interchangeable, no validation found); "
+                  + _SIDE_VIEW)
 
 STATIC_THRESHOLDS: dict[str, Threshold] = {t.metric: t for t in (
-    Threshold("head_tilt", POSTURE_ANGLE_MDC_DEG, "deg", "abs",
-              f"[Roggio24] [Ferreira11] [Singla17]: {_MDC_NOTE}; 88% of young adults show some head tilt",
-              weak=True),
-    Threshold("shoulder_line_tilt", POSTURE_ANGLE_MDC_DEG, "deg", "abs",
-              f"[Roggio24] [Ferreira11] [Singla17]: {_MDC_NOTE}; joint centres, not acromion; 68% lean right",
-              weak=True),
-    Threshold("pelvis_line_tilt", POSTURE_ANGLE_MDC_DEG, "deg", "abs",
-              f"[Patel] [Krawiec03] [Preece08]: {_MDC_NOTE}; hip joints, not iliac crests; bone shape "
-              "alone gives up to 16 mm height difference", weak=True),
-    Threshold("trunk_lateral_lean", POSTURE_ANGLE_MDC_DEG, "deg", "abs",
-              f"[Ferreira11] [LTM13]: {_MDC_NOTE}; 66% lean right", weak=True),
+    Threshold("head_tilt", SINGLE_READING_ERROR_DEG, "deg", "abs",
+              f"[Roggio24] [Ferreira11] [Singla17]: {_ERROR_NOTE}; 88% of young adults show some head tilt",
+              weak=True, published_for=f"ear line vs horizontal: {_FRONTAL_ERROR}"),
+    Threshold("shoulder_line_tilt", SINGLE_READING_ERROR_DEG, "deg", "abs",
+              f"[Roggio24] [Ferreira11] [Singla17]: {_ERROR_NOTE}; joint centres, not acromion; 68% lean right",
+              weak=True, published_for=f"shoulder joint line vs horizontal: {_FRONTAL_ERROR}"),
+    Threshold("pelvis_line_tilt", SINGLE_READING_ERROR_DEG, "deg", "abs",
+              f"[Patel] [Krawiec03] [Preece08]: {_ERROR_NOTE}; hip joints, not iliac crests; bone shape "
+              "alone gives up to 16 mm height difference", weak=True,
+              published_for=f"hip joint line vs horizontal (textbook crest cut-off of 1/2 inch does not apply "
+                            f"to hip joint centres): {_FRONTAL_ERROR}"),
+    Threshold("trunk_lateral_lean", SINGLE_READING_ERROR_DEG, "deg", "abs",
+              f"[Ferreira11] [LTM13]: {_ERROR_NOTE}; 66% lean right", weak=True,
+              published_for=f"mid-hip -> mid-shoulder vs vertical: {_FRONTAL_ERROR}"),
     Threshold("body_axis_lean", None, "deg", "abs",
-              "reported only (used to recognise camera roll); no published cut-off", weak=True),
+              "reported only (used to recognise camera roll); no published cut-off", weak=True,
+              published_for="no published figure"),
     Threshold("trunk_flexion", None, "deg", "abs",
               "[Schurr17]: reported only; no normal range found (2-D vs 3-D trunk difference 1.7 deg)",
-              weak=True),
-    Threshold("cva_proxy_left", 50.0, "deg", "below",
-              "[Auto25] asymptomatic CVA 50.6 +/- 2.1 deg vs neck pain 43.9 +/- 3.6 deg; [Gallego20] app MDC "
-              "5.0 deg; proxy uses the shoulder joint, not C7, and is not validated for MediaPipe", weak=True),
-    Threshold("cva_proxy_right", 50.0, "deg", "below",
-              "[Auto25] asymptomatic CVA 50.6 +/- 2.1 deg vs neck pain 43.9 +/- 3.6 deg; [Gallego20] app MDC "
-              "5.0 deg; proxy uses the shoulder joint, not C7, and is not validated for MediaPipe", weak=True),
+              weak=True, published_for=f"no normal range published; {_SIDE_VIEW}"),
+    Threshold("cva_proxy_left", None, "deg", "below",
+              "[Auto25] [Gallego20]: reported only; the 50-deg clinical CVA cut-off is for C7 -> tragus, "
+              "not this shoulder-joint -> ear proxy", weak=True, published_for=_CVA_PUBLISHED),
+    Threshold("cva_proxy_right", None, "deg", "below",
+              "[Auto25] [Gallego20]: reported only; the 50-deg clinical CVA cut-off is for C7 -> tragus, "
+              "not this shoulder-joint -> ear proxy", weak=True, published_for=_CVA_PUBLISHED),
     Threshold("forward_head_offset_left", None, "% trunk", "above",
-              "[Mostafaee24] [Singla17]: reported only; ear-shoulder offsets are unvalidated", weak=True),
+              "[Mostafaee24] [Singla17]: reported only; ear-shoulder offsets are unvalidated", weak=True,
+              published_for=f"no published figure; {_SIDE_VIEW}"),
     Threshold("forward_head_offset_right", None, "% trunk", "above",
-              "[Mostafaee24] [Singla17]: reported only; ear-shoulder offsets are unvalidated", weak=True),
-    Threshold("knee_hyperextension_left", 5.0, "deg", "above",
-              "[BoneSpine] > 5 deg past neutral (secondary web page; no measurement-error data)", weak=True),
-    Threshold("knee_hyperextension_right", 5.0, "deg", "above",
-              "[BoneSpine] > 5 deg past neutral (secondary web page; no measurement-error data)", weak=True),
+              "[Mostafaee24] [Singla17]: reported only; ear-shoulder offsets are unvalidated", weak=True,
+              published_for=f"no published figure; {_SIDE_VIEW}"),
+    Threshold("knee_hyperextension_left", None, "deg", "above",
+              "[BoneSpine]: reported only; > 5 deg past neutral is a secondary web page's clinical figure",
+              weak=True, published_for=f"clinical (goniometer) knee extension past neutral, secondary web page; "
+                                       f"{_SIDE_VIEW}"),
+    Threshold("knee_hyperextension_right", None, "deg", "above",
+              "[BoneSpine]: reported only; > 5 deg past neutral is a secondary web page's clinical figure",
+              weak=True, published_for=f"clinical (goniometer) knee extension past neutral, secondary web page; "
+                                       f"{_SIDE_VIEW}"),
     Threshold("knee_fppa_left", None, "deg", "above",
               "[Herrington10] [Munro12]: reported only when standing; FPPA norms exist for landing and "
-              "squat tasks, not for quiet standing", weak=True),
+              "squat tasks, not for quiet standing", weak=True,
+              published_for="FPPA at the deepest point of a drop jump or step landing; none for quiet standing"),
     Threshold("knee_fppa_right", None, "deg", "above",
               "[Herrington10] [Munro12]: reported only when standing; FPPA norms exist for landing and "
-              "squat tasks, not for quiet standing", weak=True),
+              "squat tasks, not for quiet standing", weak=True,
+              published_for="FPPA at the deepest point of a drop jump or step landing; none for quiet standing"),
 )}
 
 # Movement (per repetition). Left/right range-of-motion difference: no published cut-off for
@@ -102,8 +151,11 @@ STATIC_THRESHOLDS: dict[str, Threshold] = {t.metric: t for t in (
 # side-view squat knee error SD (6.4 deg [Cosoli26]).
 MOVEMENT_ROM_DIFF = Threshold(
     "rom_difference", 10.0, "deg", "abs",
-    "[Ceballos23] app MDC 4.7-9.7 deg; [Cosoli26] side-view squat knee error -2.3 +/- 6.4 deg: no published "
-    "left/right cut-off, 10 deg chosen above both", weak=True)
+    "[Ceballos23] app SEM 1.7-3.5 deg; [Cosoli26] side-view squat knee error -2.3 +/- 6.4 deg: no published "
+    "left/right cut-off, 10 deg chosen above the error of a left-right difference (1.96 x sqrt(2) x 3.5 = "
+    "9.7 deg)", weak=True,
+    published_for="left/right difference of squat range of motion: asymmetry beyond measurement error "
+                  "(no normal range published)")
 # Model-error allowance for a per-rep left/right ROM difference, by angle source. Measured on
 # tfjs_pose_squats.mp4 as |difference(original) + difference(pixel-flipped run)| per rep, divided by
 # sqrt(2) (two independent runs): 3-D world angles 14.8-19.3 deg -> 10.5 deg; 2-D image angles
@@ -111,11 +163,18 @@ MOVEMENT_ROM_DIFF = Threshold(
 ROM_MODEL_ERROR_DEG = {"world": 10.5, "image": 3.0}
 
 MOVEMENT_TIMING_DIFF = Threshold(
-    "timing_difference", None, "s", "abs", "reported only: no published cut-off for left/right timing", weak=True)
+    "timing_difference", None, "s", "abs", "reported only: no published cut-off for left/right timing", weak=True,
+    published_for="no published figure")
+# The FPPA norms (drop jump F 7-13 deg, M 3-8 deg; step landing F 5-12, M 1-9) were published for
+# landing tasks filmed at the deepest point with a thigh-midpoint marker; a bilateral squat loads the
+# knee differently and no squat norm is in the reference, so the squat FPPA is reported, not flagged.
 MOVEMENT_FPPA = Threshold(
-    "knee_fppa", 13.0, "deg", "above",
-    "[Herrington10] [Munro12]: normal drop-jump FPPA F 7-13 deg, M 3-8 deg; upper bound used since sex is "
-    "unknown; 2-D FPPA SEM 2-4 deg [Gwynne14]", weak=False)
+    "knee_fppa", None, "deg", "above",
+    "[Herrington10] [Munro12]: reported only; the normal FPPA ranges (drop jump F 7-13 deg, M 3-8 deg) are "
+    "for landing tasks, not squats; 2-D FPPA SEM 2-4 deg [Gwynne14]", weak=True,
+    published_for="FPPA at the deepest point of a drop jump or step landing (thigh-midpoint marker); "
+                  "no squat norm published")
+
 
 # Model (systematic) landmark error, in torso lengths per landmark. Measured as the median distance
 # between the landmarks of a clip and the mirrored landmarks of the same clip with its pixels flipped

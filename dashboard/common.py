@@ -9,6 +9,7 @@ disagree. Model resolution is the CLI's (``vision.landmarks_job.model_for``), ca
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -84,10 +85,29 @@ def data_folder(cfg: Config) -> Path:
     return data_dir(cfg.dashboard.data_dir)
 
 
+# What makes markdown live in one line of text: links and images need '[', autolinks '<', '://', 'www.'
+# or '@'; emphasis '*', '~' or a word-boundary '_'; code '`'; math '$'; the escape itself '\\'.
+# Parentheses, dots and intraword '_' stay as they are (file names keep reading naturally).
+_MARKDOWN_INLINE = re.compile(r"([\\`*\[\]<>~$@]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|:(?=//))")
+_MARKDOWN_LINE_START = re.compile(r"(^|\n)(\s*)([-=+#|]|\d+(?=\.))")   # lists, headings, tables
+_WWW_AUTOLINK = re.compile(r"(?i)\b(www)\.")
+
+
+def escape_markdown(text: object) -> str:
+    """``text`` shown literally by st.error/st.markdown/st.header: whatever would make a link, an
+    autolinked URL or e-mail, emphasis, code, HTML, math, a heading, list or table is backslash-escaped,
+    so a file name, link parameter or patient name renders exactly as typed."""
+    out = _MARKDOWN_INLINE.sub(r"\\\1", str(text))
+    out = _WWW_AUTOLINK.sub(r"\1\\.", out)
+    # "- item" -> "\- item"; "1. item" -> "1\. item" (a backslash before a digit would show)
+    return _MARKDOWN_LINE_START.sub(lambda m: m[1] + m[2] + (m[3] + "\\" if m[3][0].isdigit() else "\\" + m[3]), out)
+
+
 def show_error(exc: IsobalanceError, what: str = "") -> None:
-    """One clear message for the user; the page keeps whatever it already shows."""
+    """One clear message for the user; the page keeps whatever it already shows. The message may
+    quote what a user typed or uploaded (``?exercise=...``, file names): shown escaped, never as links."""
     prefix = f"{what}: " if what else ""
-    st.error(f"{prefix}{exc}", icon="⚠️")
+    st.error(f"{prefix}{escape_markdown(exc)}", icon="⚠️")
 
 
 def load_settings() -> tuple[Config, Path] | None:

@@ -23,7 +23,6 @@ import hashlib
 import html
 import io
 import json
-import multiprocessing as mp
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -44,6 +43,12 @@ COLUMNS = ("video", "status", "frames", "detection_rate", "duration_s", "view",
 
 class BatchError(IsobalanceError):
     """The batch as a whole cannot run (no videos, bad output folder, Ray missing or unreachable)."""
+
+
+class BatchInterrupted(BatchError):
+    """Ctrl+C / SIGINT / SIGTERM: workers stopped, the finished videos kept and summarised."""
+
+    exit_code = 130
 
 
 # --------------------------------------------------------------------------------------------- inputs
@@ -179,10 +184,13 @@ def _failed(job: VideoJob, why: str) -> VideoOutcome:
 
 def local_outcomes(jobs: list[VideoJob], workers: int) -> Iterator[VideoOutcome]:
     """Jobs on a local pool of ``workers`` processes (spawn: MediaPipe is not fork-safe), as they finish."""
+    from vision.workers import worker_pool
+
     if not jobs:
         return
-    ctx = mp.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), mp_context=ctx) as pool:
+    # workers stop with an interrupt and with their driver (vision.workers); finished outcomes are
+    # already yielded, so Ctrl+C keeps them and the summary lists them
+    with worker_pool(max(1, min(workers, len(jobs)))) as pool:
         futures = {pool.submit(assess_video, job): job for job in jobs}
         for fut in cf.as_completed(futures):
             try:
@@ -277,6 +285,7 @@ def run_batch(inputs: str | os.PathLike | Iterable[os.PathLike], out: str | os.P
         from tqdm import tqdm
 
         bar = tqdm(total=len(videos), initial=len(rows), unit="video", desc="batch", disable=None)
+    interrupted = False
     try:
         outcomes = (ray_outcomes(jobs, ray_address) if use_ray
                     else local_outcomes(jobs, workers or available_cores()))
@@ -289,11 +298,16 @@ def run_batch(inputs: str | os.PathLike | Iterable[os.PathLike], out: str | os.P
             if bar is not None:
                 bar.set_postfix_str(f"{outcome.name}: {outcome.row['status']}", refresh=False)
                 bar.update(1)
+    except KeyboardInterrupt:       # the pool is already stopped (vision.workers.worker_pool)
+        interrupted = True
     finally:
         if bar is not None:
             bar.close()
         ordered = [rows[n] for n in names if n in rows]
         csv_path, html_path = write_summary(ordered, out)
+    if interrupted:
+        raise BatchInterrupted(f"{len(ordered)} of {len(videos)} videos finished before the interruption "
+                               f"and are kept; their summary: {html_path}")
     return BatchResult(ordered, out, len(videos) - len(jobs), csv_path, html_path)
 
 

@@ -21,6 +21,7 @@ import typer
 from isobalance.cli_errors import BAD_INPUT, INTERNAL, INTERRUPTED, printable
 from isobalance.config import Config, load_config
 from vision.errors import IsobalanceError
+from vision.workers import reap_helpers_at_exit
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Posture assessment and isometric muscle balancing from video (MediaPipe Pose).")
@@ -94,8 +95,10 @@ def main(argv: list[str] | None = None) -> None:
     _mount_subcommands()
     debug = os.environ.get("ISOBALANCE_DEBUG") == "1"
     signal.signal(signal.SIGTERM, _interrupt)
+    reap_helpers_at_exit()
     try:
-        code = app(args=argv, prog_name="isobalance", standalone_mode=False)  # typer.Exit(n) and Ctrl+C (130) come back as n here
+        # typer.Exit(n) and Ctrl+C (as 130) come back as n here
+        code = app(args=argv, prog_name="isobalance", standalone_mode=False)
     except IsobalanceError as exc:
         if debug:
             raise
@@ -103,7 +106,8 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except typer.Abort as exc:             # a prompt answered with Ctrl+D (end of input) or Ctrl+C
         eof = isinstance(exc.__context__, EOFError) or isinstance(exc.__cause__, EOFError)
-        typer.echo("error: no answer (end of input)" if eof else "interrupted", err=True)
+        if eof:
+            typer.echo("error: no answer (end of input)", err=True)
         code = BAD_INPUT if eof else INTERRUPTED
     except typer.TyperException as exc:    # click's usage errors (typer bundles its own click)
         show = getattr(exc, "show", None)

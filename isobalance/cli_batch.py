@@ -24,22 +24,24 @@ def batch_command(
     progress: bool = typer.Option(True, help="Show a progress bar"),
 ) -> None:
     """Assess a folder of videos: reports per video and one summary table (CSV + HTML). Resumable."""
-    from isobalance.batch import run_batch
+    from isobalance.batch import BatchInterrupted, run_batch
+    from isobalance.cli_errors import fail, printable
     from isobalance.config import load_config
 
     try:
         cfg = load_config(config).override("vision", model=model)
         result = run_batch(inputs, out, cfg.vision, workers=workers, ray_address=ray, use_ray=ray is not None,
                            progress=progress)
+    except BatchInterrupted as exc:
+        fail(exc, prefix="interrupted")
     except IsobalanceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(getattr(exc, "exit_code", 2)) from None
+        fail(exc)
     statuses = [r["status"] for r in result.rows]
     tally = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
     typer.echo(f"{len(result.rows)} videos ({tally}); {result.reused} reused from an earlier run")
     typer.echo(f"summary: {result.summary_html}")
     for row in result.rows:
         if row["status"] == "error":
-            typer.echo(f"  {row['video']}: {row['message']}", err=True)
+            typer.echo(f"  {printable(row['video'])}: {printable(row['message'])}", err=True)
     if result.failed:
         raise SystemExit(2)

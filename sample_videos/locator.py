@@ -1,7 +1,8 @@
 """Finding a sample clip on this machine, or copying/downloading it, always checked by sha256.
 
-Search order for ``locate``: ISOBALANCE_SAMPLES_DIR, ``../shared/videos`` beside the checkout, the user
-cache (``<cache>/samples``); only then the clip's public URL (into the cache). A file with the right name
+Search order for ``locate``: the clips shipped in this package (``sample_videos/``, so a first run works
+offline), ISOBALANCE_SAMPLES_DIR, ``../shared/videos`` beside the checkout, the user cache
+(``<cache>/samples``); only then the clip's public URL (into the cache). A file with the right name
 but the wrong sha256 is an error, never silently used or skipped.
 """
 
@@ -17,6 +18,7 @@ from sample_videos.manifest import Clip, load_manifest
 from vision.errors import IsobalanceError
 from vision.models import cache_dir, download_file, sha256_of
 
+SHIPPED_DIR = Path(__file__).resolve().parent  # the four small clips and their license texts
 CHECKOUT_SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
 
 
@@ -46,7 +48,7 @@ def samples_cache_dir() -> Path:
 
 def search_dirs() -> list[Path]:
     env = os.environ.get("ISOBALANCE_SAMPLES_DIR")
-    return ([Path(env).expanduser()] if env else []) + [CHECKOUT_SHARED_VIDEOS, samples_cache_dir()]
+    return [SHIPPED_DIR] + ([Path(env).expanduser()] if env else []) + [CHECKOUT_SHARED_VIDEOS, samples_cache_dir()]
 
 
 def clip_info(name: str, clips: Mapping[str, Clip] | None = None) -> Clip:

@@ -23,6 +23,7 @@ import sample_videos
 from sample_videos import locator
 
 SHARED_VIDEOS = locator.CHECKOUT_SHARED_VIDEOS
+SHIPPED = locator.SHIPPED_DIR
 MEDIA_SUFFIXES = {".mp4", ".jpg", ".png", ".mov", ".webm"}
 
 
@@ -33,10 +34,11 @@ def clips():
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
-    """Empty user cache, no ISOBALANCE_SAMPLES_DIR, no ../shared/videos."""
+    """Empty user cache, no ISOBALANCE_SAMPLES_DIR, no ../shared/videos, no shipped clips."""
     monkeypatch.setenv("ISOBALANCE_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("ISOBALANCE_SAMPLES_DIR", raising=False)
     monkeypatch.setattr(locator, "CHECKOUT_SHARED_VIDEOS", tmp_path / "no-shared")
+    monkeypatch.setattr(locator, "SHIPPED_DIR", tmp_path / "no-shipped")
     return tmp_path
 
 
@@ -68,6 +70,25 @@ def test_manifest_matches_the_shared_files(clips):
         path = SHARED_VIDEOS / clip.name
         assert path.stat().st_size == clip.bytes, clip.name
         assert hashlib.sha256(path.read_bytes()).hexdigest() == clip.sha256, clip.name
+
+
+def test_the_shipped_clips_are_the_manifest_files_with_their_licenses(clips):
+    """sample_videos/ ships every clip (so a first run needs no download), byte for byte the manifest's."""
+    on_disk = {p.name for p in SHIPPED.iterdir() if p.suffix.lower() in MEDIA_SUFFIXES}
+    assert set(clips) == on_disk
+    for clip in clips.values():
+        data = (SHIPPED / clip.name).read_bytes()
+        assert len(data) == clip.bytes and hashlib.sha256(data).hexdigest() == clip.sha256, clip.name
+    for entry in sample_videos.load_licenses().values():
+        assert (SHIPPED / entry["local_copy"]).read_bytes() == (SHARED_VIDEOS / entry["local_copy"]).read_bytes()
+
+
+def test_locate_uses_the_shipped_clips_first(clips, monkeypatch, tmp_path):
+    monkeypatch.setenv("ISOBALANCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(locator, "CHECKOUT_SHARED_VIDEOS", tmp_path / "no-shared")
+    for name in clips:
+        assert sample_videos.locate(name) == SHIPPED / name
+    assert not (tmp_path / "cache").exists()  # nothing downloaded or copied
 
 
 def test_manifest_licenses_are_referenced_and_present(clips):
@@ -139,8 +160,9 @@ def test_squat_standing_segments_are_where_the_knees_are_straight(clips, model_p
 # --- locate --------------------------------------------------------------------------------------
 
 
-def test_locate_finds_the_shared_clip(clips, monkeypatch):
+def test_locate_finds_the_shared_clip(clips, monkeypatch, tmp_path):
     monkeypatch.delenv("ISOBALANCE_SAMPLES_DIR", raising=False)
+    monkeypatch.setattr(locator, "SHIPPED_DIR", tmp_path / "no-shipped")
     for name in clips:
         assert sample_videos.locate(name) == SHARED_VIDEOS / name
 
@@ -246,7 +268,7 @@ def test_cli_list_shows_every_clip_with_license_and_segments(clips, monkeypatch)
     assert result.exit_code == 0, result.stderr
     for clip in clips.values():
         assert f"{clip.name}: {clip.view} view" in result.stdout and clip.license in result.stdout
-        assert f"local: {SHARED_VIDEOS / clip.name}" in result.stdout
+        assert f"local: {SHIPPED / clip.name}" in result.stdout
     assert "frames 19-27: standing still" in result.stdout
 
 

@@ -91,6 +91,9 @@ class AnnotatedVideoWriter:
         if codec == "libx264":
             # one encoder thread: the other core belongs to inference and decoding
             stream.options = {"crf": "23", "preset": "veryfast", "threads": "1"}
+        # no B-frames: packets come in presentation order, so parts encoded in parallel with these
+        # settings join by copying packets (vision.render.join_parts)
+        stream.codec_context.max_b_frames = 0
         self._stream = stream
         return self
 

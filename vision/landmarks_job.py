@@ -12,12 +12,13 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from vision.drawing import AnnotatedVideoWriter, draw_label, draw_pose
+from vision.drawing import AnnotatedVideoWriter
 from vision.errors import NoPersonError
 from vision.models import resolve_model
-from vision.parallel import extract_track_fast
+from vision.parallel import available_cores, extract_track_fast, parallel_pays, run_parallel
 from vision.pipeline import PartialTrackError, PipelineSettings, extract_track
-from vision.sources import Frame, FrameSource, open_source
+from vision.render import draw_track_frame, render_video
+from vision.sources import Frame, FrameSource, VideoFileSource, open_source
 from vision.threads import BackgroundConsumer
 from vision.track import LandmarkTrack, PoseFrame
 
@@ -30,20 +31,31 @@ def model_for(spec: str) -> Path:
 
 
 def extract_with_annotated_video(src: FrameSource, model: Path, settings: PipelineSettings, video_path: Path,
-                                 on_frame: Callable[[Frame, PoseFrame], None] | None = None
+                                 on_frame: Callable[[Frame, PoseFrame], None] | None = None,
+                                 on_progress: Callable[[int], None] | None = None
                                  ) -> tuple[LandmarkTrack, PartialTrackError | None]:
-    """Run the pipeline on ``src`` while a background thread draws and encodes ``video_path``.
+    """The track of ``src`` and its annotated video at ``video_path``.
 
-    Returns the track and the part-way error (or None): the video and the track keep every frame
-    processed before a break. Used by the CLI and the dashboard's review page alike.
+    A long video file with no per-frame consumer (``on_frame``) runs on every core: the parallel track
+    (``vision.parallel``), then the video drawn from that final track in parallel parts
+    (``vision.render``). Otherwise the pipeline runs sequentially while a background thread draws and
+    encodes. Returns the track and the part-way error (or None): the video and the track keep every
+    frame processed before a break. Used by the CLI and the dashboard's review page alike.
     """
+    if on_frame is None and isinstance(src, VideoFileSource) and parallel_pays(src.info.n_frames):
+        run = run_parallel(src.path, model, settings, on_progress=on_progress)
+        if run is not None:
+            render_video(src.path, video_path, run.track.image, draw_track_frame, workers=available_cores(),
+                         info=src.info)
+            return run.track, None
+    if on_frame is None and on_progress is not None:
+        on_frame = lambda frame, pose: on_progress(1)  # noqa: E731
     with AnnotatedVideoWriter(video_path, src.info.width, src.info.height, src.info.fps) as writer:
 
         def draw_and_write(item) -> None:
             frame, pose = item
-            rgb = draw_pose(frame.rgb.copy(), pose.image)
-            draw_label(rgb, f"frame {frame.index}  {frame.timestamp_ms / 1000:.2f} s"
-                       + ("" if pose.detected else "  no person"))
+            rgb = frame.rgb.copy()
+            draw_track_frame(rgb, frame.index, frame.timestamp_ms, pose.image)
             writer.write(rgb, frame.timestamp_ms)
 
         # drawing and H.264 encoding overlap with inference on the other core
@@ -81,7 +93,7 @@ def run_landmarks(source: str, out: Path, vision_cfg, parquet: bool = False, wri
         if write_video:
             track, error = extract_with_annotated_video(
                 src, model, vision_cfg.pipeline_settings(), out / "annotated.mp4",
-                on_frame=(lambda frame, pose: bar.update(1)) if bar is not None else None)
+                on_progress=bar.update if bar is not None else None)
         else:
             try:
                 # without an annotated video nothing needs the frames in order: all cores where it pays

@@ -42,6 +42,7 @@ from vision.segments import FrameTable, SegmentError, SegmentSource, scan_frames
 from vision.sources import Frame, FrameSource, SourceInfo, VideoFileSource
 from vision.subject import SubjectSelector
 from vision.track import N_LANDMARKS, LandmarkTrack, TrackMeta
+from vision.workers import worker_pool
 
 # Below this many frames a parallel run does not pay on 2 cores: starting worker processes and their
 # landmarkers (about 1.3 s) eats the gain. bench/parallel.py on the 2-core machine, quiet: 300 frames
@@ -294,10 +295,9 @@ def _run_jobs(jobs: list[SegmentJob], workers: int, on_progress: Callable[[int],
               executor: cf.Executor | None) -> list[RawSegment]:
     if executor is not None:
         return list(executor.map(run_segment, jobs))
-    ctx = mp.get_context("spawn")
-    progress = ctx.Queue() if on_progress is not None else None
-    with cf.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx,
-                                initializer=_init_worker, initargs=(progress,)) as pool:
+    progress = mp.get_context("spawn").Queue() if on_progress is not None else None
+    # spawn workers that ignore Ctrl+C, die with this process and are stopped on an interrupt
+    with worker_pool(min(workers, len(jobs)), _init_worker, (progress,)) as pool:
         futures = [pool.submit(run_segment, job) for job in jobs]
         while progress is not None:
             done, _ = cf.wait(futures, timeout=0.2)

@@ -27,7 +27,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import plots
-from dashboard.common import app_config, ensure_app_navigation, model_path, show_error
+from dashboard.common import app_config, ensure_app_navigation, escape_markdown, model_path, show_error
 from dashboard.patients import choose_patient, save_to_history, show_saved
 from dashboard.plan_table import MAX_HOLD_S, MAX_REPS, SIDES, edited_plan, plan_rows
 from dashboard.review_job import (KEY_FRAME_DIR, NO_PERSON, PARTIAL, key_frame_name, load_review,
@@ -230,13 +230,13 @@ def show_review(cfg, upload_id: str, entry: Mapping[str, Any] | None = None) -> 
         return
     name = result.upload.original_name
     stem = Path(name).stem or "recording"
-    st.header(name)
+    st.header(escape_markdown(name))         # the uploaded file's name: shown as typed, never a link
     if entry is not None:
         show_saved(entry, "Not saved to any patient's history (no patient was chosen, or there was no report).")
     if result.status == PARTIAL:
-        st.warning(result.message)
+        st.warning(escape_markdown(result.message))
     elif result.status == NO_PERSON:
-        st.error(result.message)
+        st.error(escape_markdown(result.message))
     left, right = st.columns([2, 3])
     with left:
         st.subheader("Annotated playback")
@@ -251,7 +251,7 @@ def show_review(cfg, upload_id: str, entry: Mapping[str, Any] | None = None) -> 
             st.markdown("\n".join(f"- {line}" for line in report["summary"]))
             for w in report.get("warnings", []):
                 if w != result.message:
-                    st.warning(w)
+                    st.warning(escape_markdown(w))
             from assessment.report import describe_block
 
             st.caption(f"Camera view: {describe_block(report.get('views') or {})}")

@@ -136,7 +136,10 @@ def show_report(step: str, report, evidence: dict[int, str]) -> None:
         for col, (frame, jpeg) in zip(cols * 4, evidence.items()):
             col.image(base64.b64decode(jpeg), caption=f"frame {frame}")
     for h in report.hypotheses:
-        st.markdown(f"- This suggests **{h.pattern}** ({h.confidence} confidence); confirm by hand first.")
+        if h.kind == "referral":
+            st.warning(h.statement)
+        else:
+            st.markdown(f"- This suggests **{h.pattern}** ({h.confidence} confidence); confirm by hand first.")
     if report.plan:
         st.markdown("**Suggested exercises** (start only after a therapist confirms)")
         for p in report.plan:

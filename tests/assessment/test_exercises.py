@@ -7,8 +7,8 @@ import tomllib
 
 import pytest
 
-from assessment.exercises import (CATALOG_PATH, EXERCISE_KEYS, TECHNIQUES_FOR_ROLE, CatalogError, load_catalog,
-                                  plan_for)
+from assessment.exercises import (CATALOG_PATH, EXERCISE_KEYS, JOINT_LANDMARKS, MUSCLE_JOINTS, TECHNIQUES_FOR_ROLE,
+                                  CatalogError, load_catalog, plan_for)
 from assessment.findings import Finding
 from assessment.hypotheses import hypothesize, load_rules
 from vision.errors import IsobalanceError
@@ -38,6 +38,38 @@ def test_real_catalog_loads_with_exact_schema():
         assert set(ex.still_landmarks) <= set(LANDMARK_NAMES)
         assert 0 <= ex.effort_pct[0] <= ex.effort_pct[1] <= 100
         assert (ex.stretch_s == 0) == (ex.technique == "isometric")
+
+
+def test_every_exercise_watches_every_joint_its_muscle_crosses():
+    """Read straight from the data (not through the loader): the watched set covers each crossed joint."""
+    for ex in real_doc()["exercise"]:
+        joints = MUSCLE_JOINTS[ex["target_muscle"]]
+        assert set(joints) <= set(ex["crosses"]), ex["id"]
+        for joint in ex["crosses"]:
+            assert set(JOINT_LANDMARKS[joint]) <= set(ex["still_landmarks"]), (ex["id"], joint)
+    neck = {ex["id"] for ex in real_doc()["exercise"] if "head_neck" in ex["crosses"]}
+    assert neck == {"upper-trapezius-pir", "levator-scapulae-pir", "sternocleidomastoid-pir", "suboccipitals-pir",
+                    "deep-neck-flexors-hold"}
+
+
+@pytest.mark.parametrize("index", range(len(real_doc()["exercise"])))
+def test_loader_rejects_an_exercise_that_stops_watching_its_joint(tmp_path, index):
+    """For every exercise: dropping any landmark of a crossed joint, or the joint itself, fails to load."""
+    ex = real_doc()["exercise"][index]
+    path = tmp_path / "exercises.toml"
+    for joint in MUSCLE_JOINTS[ex["target_muscle"]]:
+        for name in JOINT_LANDMARKS[joint]:
+            doc = real_doc()
+            doc["exercise"][index]["still_landmarks"].remove(name)
+            write_toml(path, doc)
+            with pytest.raises(CatalogError, match=f"{ex['id']}.*must watch the {joint} joint.*add {name}"):
+                load_catalog(path)
+        doc = real_doc()
+        rest = [j for j in doc["exercise"][index]["crosses"] if j != joint]
+        doc["exercise"][index]["crosses"] = rest or ["knee" if joint != "knee" else "hip"]   # a wrong joint
+        write_toml(path, doc)
+        with pytest.raises(CatalogError, match=f"crosses must include {joint}"):
+            load_catalog(path)
 
 
 def test_round_trip_writer_is_faithful(tmp_path):
@@ -92,6 +124,8 @@ BAD = [
     ("zero hold", lambda d: _edit(d, 0, hold_s=0), "hold_s must be a positive"),
     ("stretch in isometric", lambda d: _edit(d, -1, stretch_s=10), "stretch_s must be 0 for a plain isometric"),
     ("no stretch in PIR", lambda d: _edit(d, 0, stretch_s=0), "stretch_s must be > 0 for PIR"),
+    ("unknown joint", lambda d: _edit(d, 0, crosses=["neck", "shoulder_girdle"]), "'neck' are not joints"),
+    ("no joints", lambda d: _edit(d, 0, crosses=[]), "crosses must be a non-empty list"),
     ("empty steps", lambda d: _edit(d, 0, steps=[]), "steps must be a non-empty list"),
     ("unknown source", lambda d: _edit(d, 0, sources=["Gibbons-HK", "Wikipedia"]), "'Wikipedia' are not keys"),
     ("unknown angle", lambda d: _edit(d, 0, still_angles=["neck_twist"]), "'neck_twist' are not angle ids"),
@@ -182,5 +216,13 @@ def test_plan_merges_repeated_requests_and_keeps_both_sides():
 
 def test_bilateral_hypothesis_plans_both_sides():
     plan = plan_of(flagged("cva_proxy_right", None, 30.0))
-    assert plan == [("suboccipitals-pir", "both"), ("sternocleidomastoid-pir", "both"),
-                    ("deep-neck-flexors-hold", "both")]
+    assert plan == [("upper-trapezius-pir", "both"), ("levator-scapulae-pir", "both"), ("pectoralis-minor-met", "both"),
+                    ("suboccipitals-pir", "both"), ("sternocleidomastoid-pir", "both"),
+                    ("deep-neck-flexors-hold", "both"), ("lower-trapezius-low-row-hold", "both")]
+
+
+def test_an_exercise_planned_for_both_sides_absorbs_its_one_side_entries():
+    plan = plan_for(hypothesize([flagged("cva_proxy_right", None, 30.0), flagged("shoulder_line_tilt", "right", -6.0)]))
+    keyed = {(p.exercise.id, p.side): p for p in plan}
+    assert ("upper-trapezius-pir", "right") not in keyed
+    assert len(keyed[("upper-trapezius-pir", "both")].why) == 2

@@ -127,6 +127,54 @@ def test_dropouts_pause_the_timer_without_breaking_the_hold():
     assert rep.held_ms == pytest.approx(rep.hold_end_ms - rep.hold_start_ms - 1500, abs=70)
 
 
+# ---------------------------------------------------------------------- only the head moves
+HEAD = tuple(range(11))      # nose, eyes, ears, mouth: the landmarks that move with the head
+
+
+def move_head(image: np.ndarray, timestamp_ms: np.ndarray, size: tuple[int, int], start_ms: float,
+              stop_ms: float, turn_deg: float = 20.0, shift_torso: float = 0.08) -> np.ndarray:
+    """A copy of ``image`` where, from start to stop, only the head landmarks turn ``turn_deg`` about
+    the ear midpoint and shift ``shift_torso`` torso lengths sideways; everything else is untouched."""
+    out = image.copy()
+    wh = np.array(size, dtype=float)
+    rows = (timestamp_ms >= start_ms) & (timestamp_ms < stop_ms)
+    px = out[rows, :, :2] * wh
+    sh = (px[:, 11] + px[:, 12]) / 2
+    hp = (px[:, 23] + px[:, 24]) / 2
+    torso = np.nanmedian(np.linalg.norm(sh - hp, axis=1))
+    mid = (px[:, 7] + px[:, 8]) / 2
+    c, s = np.cos(np.radians(turn_deg)), np.sin(np.radians(turn_deg))
+    d = px[:, HEAD] - mid[:, None]
+    px[:, HEAD] = mid[:, None] + np.stack([c * d[..., 0] - s * d[..., 1], s * d[..., 0] + c * d[..., 1]], -1)
+    px[:, HEAD, 0] += shift_torso * torso
+    out[rows, :, :2] = px / wh
+    return out
+
+
+def long_version(ex) -> HoldProtocol:
+    p = HoldProtocol.from_exercise(ex)
+    return HoldProtocol(p.exercise_id, hold_s=600, relax_s=0, stretch_s=0, repetitions=1,
+                        still_landmarks=p.still_landmarks, still_angles=p.still_angles)
+
+
+def head_only_breaks(track: LandmarkTrack, start_ms: float, stop_ms: float) -> dict[str, tuple[int, int]]:
+    """exercise id -> (breaks on the track, breaks with the head moved)."""
+    moved = LandmarkTrack(track.frame_index, track.timestamp_ms,
+                          move_head(track.image, track.timestamp_ms, (track.meta.width, track.meta.height),
+                                    start_ms, stop_ms), track.world, track.detected, track.meta)
+    return {ex.id: (len(breaks_of(check_hold(track, long_version(ex)))),
+                    len(breaks_of(check_hold(moved, long_version(ex))))) for ex in load_catalog()}
+
+
+def test_only_the_head_moving_breaks_the_neck_exercises_and_nothing_else():
+    rec = still_recording(14.0, seed=21)
+    counts = head_only_breaks(rec.track(), 6000, 6800)   # away < settle_s: one break
+    neck = {ex.id for ex in load_catalog() if "head_neck" in ex.crosses}
+    assert {i for i, (before, after) in counts.items() if after > before} == neck, counts
+    assert counts["lower-trapezius-low-row-hold"] == (0, 0)
+    assert all(counts[i] == (0, 1) for i in neck), counts
+
+
 # ---------------------------------------------------------------------- synthetic: protocol
 def test_protocol_runs_calibrate_position_hold_relax_stretch_per_repetition():
     p = HoldProtocol("pir-test", hold_s=5, relax_s=3, stretch_s=4, repetitions=2, still_landmarks=LANDMARKS,
@@ -179,6 +227,37 @@ def test_holding_still_at_a_new_place_re_anchors():
     assert abs(back.onset_ms - (5000 + 200 + 4000 + 200 * 0.3)) <= 150
     moving_ms = sum(b.end_ms - b.onset_ms for b in rep.breaks)
     assert rep.held_ms == pytest.approx(rep.hold_end_ms - rep.hold_start_ms - moving_ms, abs=40)
+
+
+def test_held_still_figure_never_runs_backwards():
+    # confirmed breaks, twitches shorter than the grace period and a re-anchor: the figure the patient
+    # sees only grows within a hold, and ends at the true held time
+    moves = MOVES + [Move(("nose",), 33000 + 700 * i, 0.2, hold_ms=150) for i in range(3)]
+    rec = inject(still_recording(45.0, seed=31), moves)
+    p = HoldProtocol("mono", hold_s=40, relax_s=2, stretch_s=0, repetitions=1, still_landmarks=LANDMARKS)
+    mon = HoldMonitor(p, (rec.width, rec.height))
+    shown = [mon.update_image(rec.image[i], rec.timestamp_ms[i]) for i in range(len(rec.timestamp_ms))]
+    held = [s.held_s for s in shown if s.phase is Phase.HOLD]
+    assert len(held) > 1000 and all(b >= a for a, b in zip(held, held[1:]))
+    rep = mon.result().repetitions[0]
+    assert len(rep.breaks) == len(MOVES)
+    assert held[-1] <= rep.held_ms / 1000 <= held[-1] + 0.25 + 0.04     # lags by at most the filter window
+
+
+def test_a_repetition_counts_only_within_the_allowed_breaks():
+    p = HoldProtocol("iso-test", hold_s=10, relax_s=2, stretch_s=0, repetitions=1, still_landmarks=LANDMARKS)
+    three = [Move(("left_hip",), 4000 + 2500 * i, 0.2, hold_ms=400, rise_ms=100) for i in range(3)]
+    rec = inject(still_recording(30.0, seed=32), three)
+    for max_breaks, counted in ((2, 0), (3, 1)):
+        result = check_hold(rec.track(), p, HoldSettings(max_breaks=max_breaks))
+        rep = result.repetitions[0]
+        assert rep.outcome == "completed" and len(rep.breaks) == 3
+        assert result.counted == counted
+        [row] = result.to_dict()["summary"]["per_repetition"]
+        assert row["counted"] is bool(counted) and row["breaks"] == 3
+        assert row["held_still_s"] == pytest.approx(10.0, abs=0.05)
+        assert row["longest_still_s"] < 5.0
+        assert ("more than the 2 allowed" in row["why_not"]) if not counted else row["why_not"] == ""
 
 
 def test_a_hold_that_never_gets_still_times_out():
@@ -315,6 +394,17 @@ def test_a_real_person_standing_still_is_judged_still(clip, calibrate_s, request
     rep = check_hold(track, p, HoldSettings(calibrate_s=calibrate_s)).repetitions[0]
     assert rep.hold_end_ms - rep.hold_start_ms >= 5000
     assert rep.held_ms / (rep.hold_end_ms - rep.hold_start_ms) >= 0.95
+
+
+@pytest.mark.slow
+def test_real_still_clip_with_only_the_head_moved_breaks_only_the_neck_exercises(still_standing):
+    # the real model's landmarks of a person standing still; the head landmarks alone are turned
+    # 20 deg and shifted 0.08 torso from 5.0 to 5.8 s (4 of the 60 frames at 5 fps)
+    counts = head_only_breaks(still_standing, 5000, 5800)
+    neck = {ex.id for ex in load_catalog() if "head_neck" in ex.crosses}
+    for ex_id, (before, after) in counts.items():
+        assert (after > before) if ex_id in neck else (after == before), (ex_id, counts)
+    assert counts["lower-trapezius-low-row-hold"] == (0, 0)
 
 
 @pytest.fixture(scope="module")

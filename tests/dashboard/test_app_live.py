@@ -193,7 +193,7 @@ def test_exercise_page_shows_instructions_and_an_empty_session_has_no_summary():
     body = texts(at)
     assert "Sternocleidomastoid post-isometric relaxation" in body
     assert "for 7 s, relax 3 s, stretch 10 s; 3 repetitions" in body
-    assert "Keep still:** left shoulder, right shoulder" in body
+    assert "Keep still:** nose, left ear, right ear, left shoulder, right shoulder, head tilt" in body   # the head: SCM crosses the neck
     assert at.warning                                          # safety notes
     [finish] = [b for b in at.button if b.label == "Finish and show the summary"]
     finish.click().run()

@@ -26,7 +26,7 @@ def test_metric_series_carry_value_band_threshold_and_source(store):
     s = metric_history(store, pid)[KEY]
     assert [p.value for p in s.points] == pytest.approx([8.0, 2.0], abs=0.4)      # the constructed tilts
     assert all(p.low < p.value < p.high for p in s.points)
-    assert s.threshold == 5.0 and s.threshold_direction == "abs" and "Gallego20" in s.threshold_source
+    assert s.threshold == 5.0 and s.threshold_direction == "abs" and "Ceballos23" in s.threshold_source
     assert [p.status for p in s.points] == ["flagged", "within"]
     assert [p.recorded_utc for p in s.points] == ["2026-01-10T09:00:00Z", "2026-02-10T09:00:00Z"]
 

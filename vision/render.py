@@ -1,0 +1,134 @@
+"""An annotated video drawn from a finished track, on every core, joined without re-encoding.
+
+Why after the track: on the parallel path subject selection and smoothing run once over the stitched
+stream (``vision.parallel``), so only then is each frame's final pose known; drawing it then makes the
+video show exactly the track the other outputs hold. The frames are cut into one contiguous part per
+core; each worker process decodes its part with ``SegmentSource`` (the same frames, indices and
+timestamps as a full decode), draws, and encodes it with ``AnnotatedVideoWriter``'s settings. The writer
+makes no B-frames, so every part starts with a keyframe and its packets are in presentation order with
+absolute timestamps: ``join_parts`` copies them into one MP4 as they are (no second encode).
+
+``draw`` is a module-level function ``draw(rgb, index, timestamp_ms, payload)`` that draws in place;
+``payloads[i]`` is what it needs for frame ``i`` (a pose, a hold status); both are pickled to the workers.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from vision.drawing import AnnotatedVideoWriter, draw_label, draw_pose
+from vision.segments import FrameTable, SegmentError, SegmentSource, scan_frames
+from vision.sources import SourceInfo, VideoFileSource
+from vision.workers import worker_pool
+
+DrawFn = Callable[[np.ndarray, int, float, Any], None]
+
+
+@dataclass(frozen=True)
+class PartJob:
+    path: str
+    first: int
+    stop: int
+    table: FrameTable
+    info: SourceInfo
+    out: str
+    draw: DrawFn
+    payloads: Sequence[Any]   # one per frame of [first, stop)
+
+
+def render_part(job: PartJob) -> int:
+    """Worker body: decode frames [first, stop), draw each, encode them to ``job.out``; frames written."""
+    with SegmentSource(job.path, job.first, job.stop, job.table, job.info) as src, \
+            AnnotatedVideoWriter(job.out, job.info.width, job.info.height, job.info.fps) as writer:
+        for frame, payload in zip(src, job.payloads):
+            rgb = frame.rgb if frame.rgb.flags.writeable else frame.rgb.copy()
+            job.draw(rgb, frame.index, frame.timestamp_ms, payload)
+            writer.write(rgb, frame.timestamp_ms)
+        if src.error is not None:
+            raise src.error
+        if writer.frames_written != job.stop - job.first:
+            raise SegmentError(f"{job.path}: part [{job.first}, {job.stop}) gave {writer.frames_written} frames")
+    return job.stop - job.first
+
+
+def join_parts(parts: Sequence[Path], out: Path) -> Path:
+    """Copy the parts' H.264 packets, in order, into one MP4 (index first for browsers); no re-encode."""
+    import av
+
+    out = Path(out)
+    tmp = out.with_name(out.name + ".partial.mp4")
+    try:
+        with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as dst:
+            stream = None
+            for part in parts:
+                with av.open(str(part)) as src:
+                    video = src.streams.video[0]
+                    if stream is None:
+                        stream = dst.add_stream_from_template(video)
+                    for packet in src.demux(video):
+                        if packet.dts is None:        # the demuxer's empty flush packet
+                            continue
+                        packet.stream = stream
+                        dst.mux(packet)
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def plan_parts(n_frames: int, workers: int, min_frames: int = 60) -> list[tuple[int, int]]:
+    """Contiguous [first, stop) ranges, one per worker (fewer when parts would be tiny)."""
+    k = max(1, min(workers, n_frames // max(min_frames, 1)))
+    bounds = np.linspace(0, n_frames, k + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def render_video(path: str | os.PathLike, out: str | os.PathLike, payloads: Sequence[Any], draw: DrawFn,
+                 workers: int, table: FrameTable | None = None, info: SourceInfo | None = None,
+                 on_progress: Callable[[int], None] | None = None) -> Path:
+    """Draw ``payloads`` over every frame of the video file ``path`` into ``out`` (H.264 MP4), on
+    ``workers`` processes. Raises ``SegmentError`` when the file's frames cannot be listed."""
+    path, out = Path(path), Path(out)
+    table = table if table is not None else scan_frames(path)
+    if table is None:
+        raise SegmentError(f"{path}: its frames cannot be listed for a partial decode.")
+    if len(payloads) != len(table):
+        raise ValueError(f"{len(payloads)} payloads for the {len(table)} frames of {path}")
+    if info is None:
+        with VideoFileSource(path) as probe:
+            info = probe.info
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.parts-", dir=out.parent))
+    try:
+        jobs = [PartJob(str(path), a, b, table, info, str(scratch / f"part{k:03d}.mp4"), draw, payloads[a:b])
+                for k, (a, b) in enumerate(plan_parts(len(table), workers))]
+        if len(jobs) == 1:
+            frames = render_part(jobs[0])
+            if on_progress is not None:
+                on_progress(frames)
+        else:
+            # workers ignore Ctrl+C, die with this process, are stopped on an interrupt (vision.workers)
+            with worker_pool(len(jobs)) as pool:
+                for future in cf.as_completed([pool.submit(render_part, job) for job in jobs]):
+                    frames = future.result()   # a worker's error is raised here
+                    if on_progress is not None:
+                        on_progress(frames)
+        return join_parts([Path(j.out) for j in jobs], out)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def draw_track_frame(rgb: np.ndarray, index: int, timestamp_ms: float, image_landmarks: np.ndarray) -> None:
+    """The ``landmarks`` video: the subject's skeleton, frame number and time ("no person" in a gap)."""
+    detected = bool(np.isfinite(image_landmarks[0, 0]))   # PoseFrame.detected's test
+    draw_pose(rgb, image_landmarks)
+    draw_label(rgb, f"frame {index}  {timestamp_ms / 1000:.2f} s" + ("" if detected else "  no person"))
