@@ -1,5 +1,5 @@
-"""CPU per frame of following one subject: num_poses 1 vs 2 vs the default (one tracked pose plus the
-bounded two-person search of vision/search.py), measured side by side in one run.
+"""CPU per frame of following one subject: num_poses 1 vs 2 (the default) vs one tracked pose plus the
+bounded two-person search of vision/search.py (`--num-poses 1`), measured side by side in one run.
 
     .venv/bin/python bench/subject_search.py [--rounds 3]
 
@@ -7,7 +7,7 @@ Frames are decoded beforehand (decoding is the same for all three), each contend
 landmarker per round, rounds alternate. CPU = process time of this process (every thread MediaPipe
 runs), per frame; the wall time is printed too. Clips: ``tfjs_pose_1.mp4`` (one person, 120 frames)
 and the same clip with a second real person walking across (tests/vision/crossing.py, 120 frames).
-The default also computes each pose's torso colour histogram (the identity cue): included.
+The searching contender also computes each pose's torso colour histogram (the identity cue): included.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from vision.sources import open_source  # noqa: E402
 
 CONTENDERS = {
     "num_poses=1 (tracker only)": lambda m: PoseEstimator(m, mode="video", num_poses=1),
-    "num_poses=2 (old default)": lambda m: PoseEstimator(m, mode="video", num_poses=2),
-    "default: 1 tracked + search": lambda m: TrackedSearch(m),
+    "num_poses=2 (default)": lambda m: PoseEstimator(m, mode="video", num_poses=2),
+    "num_poses=1 + search": lambda m: TrackedSearch(m),
 }
 
 
@@ -74,7 +74,7 @@ def main() -> None:
         for name, rs in results.items():
             cpu, wall = np.median([r[0] for r in rs]), np.median([r[1] for r in rs])
             searched = int(np.median([r[2] for r in rs]))
-            shown = f"{searched}/{len(frames) - 1}" if name.startswith("default") else "-"
+            shown = f"{searched}/{len(frames) - 1}" if name.endswith("search") else "-"
             print(f"{name:30s} {cpu:13.1f} {cpu / base:6.2f} {wall:14.1f} {shown:>9s}")
 
 

@@ -13,9 +13,9 @@ selection and One-Euro smoothing, which are stateful, run once over the whole st
 subject is followed across seams and smoothing has no restarts.
 
 How close to a sequential run (measured in tests/vision/test_parallel.py and bench/parallel.py):
-with ``num_poses=2`` and one person in view, MediaPipe re-detects on every frame and the stitched
-track is bit-identical to the sequential one. When its tracker carries state (the default one tracked
-pose of ``vision.search``, or two people in view) every frame after a seam carries the tracker's own
+with the default ``num_poses=2`` and one person in view, MediaPipe re-detects on every frame and
+the stitched track is bit-identical to the sequential one. When its tracker carries state (one person
+with ``num_poses=1``, or two people in view) every frame after a seam carries the tracker's own
 sensitivity to where it started: about 1 px per landmark, findings within about 1 degree with the
 same statuses (see ``TOLERANCE``).
 

@@ -352,16 +352,11 @@ def ping_pong(indices: list[int], n: int) -> list[int]:
 
 
 def real_track(path, order_fn, interval_ms, model_path) -> LandmarkTrack:
-    from vision.pipeline import PipelineSettings, extract_track
+    from vision.pipeline import extract_track
 
     with open_source(path) as src:
         frames, info = list(src), src.info
-    # num_poses=2 (MediaPipe re-detects every frame), as when these checks were written. With the default
-    # one tracked pose the 5-fps squat ping-pong below is smoother frame to frame, so the 2-s calibration
-    # finds less jitter, the band drops to its 0.03 floor and the clip's real ~7 px sway (frames 42-51)
-    # shows as breaks of 0.03-0.05: a calibration question for the hold checker, not a tracking error.
-    return extract_track(LoopedSource(frames, info, order_fn(len(frames)), interval_ms), model_path,
-                         PipelineSettings(num_poses=2))
+    return extract_track(LoopedSource(frames, info, order_fn(len(frames)), interval_ms), model_path)
 
 
 LOW_ROW = "lower-trapezius-low-row-hold"   # shoulders + hips + shoulder-line and trunk-lean angles

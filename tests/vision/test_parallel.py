@@ -139,9 +139,8 @@ def test_stitched_track_matches_sequential_real_clips(model_path, sample_clip, n
 def test_default_settings_one_person_is_identical(model_path, sample_clip):
     """num_poses=2 with one person: MediaPipe re-detects every frame, so nothing depends on history."""
     path = sample_clip("tfjs_pose_squats.mp4")
-    two = PipelineSettings(num_poses=2)   # the default now tracks one pose (vision.search)
-    seq = extract_track(path, model_path, two)
-    run = run_parallel(path, model_path, two, workers=2, min_segment_frames=20)
+    seq = extract_track(path, model_path)
+    run = run_parallel(path, model_path, workers=2, min_segment_frames=20)
     assert_same_frames(run.track, seq, 65)
     np.testing.assert_array_equal(run.track.image, seq.image)
     np.testing.assert_array_equal(run.track.world, seq.world)

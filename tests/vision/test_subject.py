@@ -23,6 +23,7 @@ from vision.sources import open_source
 from vision.subject import NO_PERSON, OTHER_PERSON, UNCERTAIN, _ranges
 
 TORSO = [11, 12, 23, 24]
+TRACKED = PipelineSettings(num_poses=1)   # one tracked pose + the bounded search (vision.search)
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +38,12 @@ def crossing(tmp_path_factory, model_path, sample_clip):
 
 @pytest.fixture(scope="module")
 def clean(model_path, sample_clip):
-    return extract_track(sample_clip("tfjs_pose_1.mp4"), model_path)
+    return extract_track(sample_clip("tfjs_pose_1.mp4"), model_path, TRACKED)
 
 
 @pytest.fixture(scope="module")
 def crossed(model_path, crossing):
-    return extract_track(crossing.path, model_path)
+    return extract_track(crossing.path, model_path, TRACKED)
 
 
 def torso_error(track, clean):
@@ -97,6 +98,14 @@ def test_no_frame_attributed_to_the_bystander(crossed, clean, crossing):
     assert (crossed.n_people > 1).any(), "the search saw both people"
 
 
+def test_two_poses_per_frame_also_never_the_bystander(model_path, crossing, clean):
+    """``num_poses=2`` (the default, detector on every frame): the same identity check applies."""
+    two = extract_track(crossing.path, model_path)
+    assert_never_the_bystander(two, clean, crossing)
+    assert assert_gaps_counted(two, crossing) >= 3
+    assert two.meta.search == {"frames": len(two), "searched": len(two)}
+
+
 def test_uncertain_frames_are_gaps_counted_in_track_and_report(crossed, crossing, tmp_path):
     from assessment.assess import assess
     from assessment.report import render_html, report_json
@@ -125,7 +134,7 @@ def test_subject_reacquired_after_the_crossing(crossed, clean, crossing):
 
 def test_parallel_path_keeps_the_identity(model_path, crossing, clean):
     """Segments in worker processes, selection once over the stitched stream (appearance carried)."""
-    run = run_parallel(crossing.path, model_path, workers=2, min_segment_frames=20)
+    run = run_parallel(crossing.path, model_path, TRACKED, workers=2, min_segment_frames=20)
     assert run is not None and len(run.segments) == 2
     assert_never_the_bystander(run.track, clean, crossing)
     assert assert_gaps_counted(run.track, crossing) >= 3
@@ -134,7 +143,7 @@ def test_parallel_path_keeps_the_identity(model_path, crossing, clean):
 @pytest.mark.parametrize("name", ["tfjs_pose_1.mp4", "tfjs_pose_squats.mp4"])
 def test_one_person_search_bounded_and_nothing_dropped(model_path, sample_clip, clean, name):
     """The two-person landmarker sees about every 10th frame of a one-person clip (counted)."""
-    track = clean if name == "tfjs_pose_1.mp4" else extract_track(sample_clip(name), model_path)
+    track = clean if name == "tfjs_pose_1.mp4" else extract_track(sample_clip(name), model_path, TRACKED)
     n = len(track)
     assert track.detected.all() and not track.meta.gaps
     assert track.meta.search["frames"] == n
