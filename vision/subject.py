@@ -8,8 +8,9 @@ weighted towards the image centre; afterwards the candidate must be near the sub
 
 A frame where someone was found but is not the subject is a gap, never another person's pose:
 ``other_person`` when every candidate clearly looks like someone else, ``identity_uncertain`` when
-it cannot be told (a look between ``SAME`` and ``OTHER``, e.g. two people overlapping; or a torso too
-hidden to judge while someone else is around). Together with ``no_person`` (the model found nobody)
+it cannot be told while someone else is around (a look between ``SAME`` and ``OTHER``, e.g. two
+people overlapping, or a torso too hidden to judge). Alone and where the subject was, a person is
+taken unless clearly someone else: the subject's own look changes as it turns and bends. Together with ``no_person`` (the model found nobody)
 every gap row has a reason, counted with its frame ranges in ``meta()`` for the track's metadata.
 If the subject is not recognised for ``relearn_ms`` while exactly one person is in view, the look is
 learnt again from that person (a jacket taken off) and the re-learning is counted.
@@ -78,6 +79,7 @@ class SubjectSelector:
         looks = [None] * n if appearance is None else list(appearance)
         colour = np.array([self.bank.distance(h) for h in looks])
         known = np.isfinite(colour)
+        other = known & (colour >= OTHER)
         company = n > 1 or timestamp_ms - self.last_company_ms <= self.company_ms
         if n > 1:
             self.last_company_ms = timestamp_ms
@@ -89,8 +91,9 @@ class SubjectSelector:
             near = (np.ones(n, bool) if lost else
                     np.linalg.norm(torsos - self.torso, axis=2).mean(axis=1) / max(self.size, 1e-6) <= self.max_jump)
             same = known & (colour <= SAME)
-            other = known & (colour >= OTHER)
-            ok = near & (same | (~known & ~company & ~lost))   # hidden torso: position only when alone
+            # alone and where the subject was: accepted unless clearly someone else (a look between SAME
+            # and OTHER is the subject turning or bending); with company only a matching look counts
+            ok = near & (same | (~other & ~company & ~lost))
             if ok.sum() > 1:
                 ok &= same if (ok & same).any() else ok
             if ok.sum() == 1:
@@ -112,7 +115,7 @@ class SubjectSelector:
         self.torso, self.size, self.last_seen_ms = torsos[best], float(sizes[best]), timestamp_ms
         others_far = all(np.linalg.norm(torsos[k] - torsos[best], axis=1).mean() > 1.5 * sizes[best]
                          for k in range(n) if k != best)
-        if others_far and (not self.bank or colour[best] <= SAME):
+        if (others_far and (not self.bank or colour[best] <= SAME)) or (not company and not other[best]):
             self.bank.learn(looks[best])
         return best, None
 
