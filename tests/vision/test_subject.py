@@ -54,14 +54,14 @@ def torso_error(track, clean):
     return np.linalg.norm(px - ref, axis=2).mean(axis=1) / length
 
 
-def assert_never_the_bystander(track, clean, crossing):
+def assert_never_the_bystander(track, clean, crossing, outside_tol=0.05):
     err = torso_error(track, clean)
     detected = track.detected
     assert np.all(err[detected] < 0.25), f"frames on someone else: {np.flatnonzero(detected & (err >= 0.25))}"
     # outside the passage the subject is found in every frame, and re-acquired after it
     outside = (track.frame_index < crossing.start) | (track.frame_index >= crossing.stop)
     assert detected[outside].all()
-    assert np.all(err[outside] < 0.05)
+    assert np.all(err[outside] < outside_tol)
 
 
 def assert_gaps_counted(track, crossing):
@@ -101,7 +101,9 @@ def test_no_frame_attributed_to_the_bystander(crossed, clean, crossing):
 def test_two_poses_per_frame_also_never_the_bystander(model_path, crossing, clean):
     """``num_poses=2`` (the default, detector on every frame): the same identity check applies."""
     two = extract_track(crossing.path, model_path)
-    assert_never_the_bystander(two, clean, crossing)
+    # ``clean`` is the tracked run: re-detected landmarks differ from tracked ones by more than 5 % of
+    # a torso in places; the bystander is more than a torso length away (test_clip_is_a_real_challenge)
+    assert_never_the_bystander(two, clean, crossing, outside_tol=0.25)
     assert assert_gaps_counted(two, crossing) >= 3
     assert two.meta.search == {"frames": len(two), "searched": len(two)}
 
