@@ -44,7 +44,7 @@ def status_lines(status: HoldStatus) -> list[str]:
 
 
 def draw_hold_overlay(rgb: np.ndarray, status: HoldStatus, image_landmarks: np.ndarray | None,
-                      still_landmarks: tuple[str, ...] = ()) -> np.ndarray:
+                      still_landmarks: tuple[str, ...] = (), corner: str = "top-left") -> np.ndarray:
     """Draw skeleton, watched joints, text and stillness gauge onto ``rgb`` (in place) and return it."""
     import cv2
 
@@ -63,7 +63,7 @@ def draw_hold_overlay(rgb: np.ndarray, status: HoldStatus, image_landmarks: np.n
             if name == status.worst_channel and status.stillness in (Stillness.MOVING, Stillness.BROKEN):
                 cv2.circle(rgb, c, 2 * r, RED, max(2, r // 3), cv2.LINE_AA)
     for row, text in enumerate(status_lines(status)):
-        draw_label(rgb, text, row=row, color=color if row == 0 else (255, 255, 255))
+        draw_label(rgb, text, row=row, color=color if row == 0 else (255, 255, 255), corner=corner)
     _gauge(rgb, status.ratio, color)
     return rgb
 

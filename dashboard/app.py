@@ -39,7 +39,7 @@ def main() -> None:
 
     page = st.navigation([st.Page(str(spec.pop("page")), **spec) for spec in page_specs()])
     mark_navigation()
-    st.sidebar.caption("isobalance suggests hypotheses, not diagnoses. Video stays on this computer.")
+    st.sidebar.caption("isobalance points out what to check; it does not diagnose. Video stays on this computer.")
     page.run()
 
 

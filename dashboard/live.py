@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import math
-import textwrap
 import threading
 import time
 from collections import deque
@@ -33,6 +32,7 @@ import numpy as np
 import streamlit as st
 
 from assessment.angles import BACK, FRONT, LEFT_SIDE, RIGHT_SIDE, UNKNOWN
+from dashboard.overlay import text_corner, wrap_lines
 from vision.errors import IsobalanceError
 from vision.pipeline import PipelineSettings, make_smoother
 from vision.subject import SubjectSelector
@@ -191,7 +191,12 @@ def step_checks(track: LandmarkTrack, step: str, level_track: LandmarkTrack | No
             Check(c, False, "waiting for a person") for c in CHECK_NAMES[1:]]
     checks = [Check("person", True, "a person is in view")]
     framing = check_framing(track, min_fraction=1.0)
-    if framing.ok:
+    if framing.ok and head_to_feet_fraction(track) < min_detected:
+        # every landmark is inside the picture, but not as a standing body: e.g. a small, far person
+        # whose whole skeleton the model fitted on the legs (the head found below the hips)
+        checks.append(Check("in_frame", False, "Your head and feet must both be seen: come closer or "
+                                               "move the camera so it sees your whole body clearly"))
+    elif framing.ok:
         checks.append(Check("in_frame", True, "head to feet are in the picture"))
     else:
         worst = max(framing.cut_off.items(), key=lambda kv: kv[1])[0] if framing.cut_off else ""
@@ -236,6 +241,28 @@ def step_checks(track: LandmarkTrack, step: str, level_track: LandmarkTrack | No
     else:
         checks.append(Check("still", False, "Stand still, arms relaxed"))
     return checks
+
+
+HEAD_TO_FEET = (("nose",), ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
+                ("left_knee", "right_knee"), ("left_ankle", "right_ankle"))
+
+
+def head_to_feet_fraction(track: LandmarkTrack, min_visibility: float = 0.5) -> float:
+    """Share of the frames with a pose in which head, shoulders, hips, knees and ankles are all visible
+    and stacked top to bottom in that order, as in a standing person (image y grows downward)."""
+    from vision.track import LANDMARK_INDEX
+
+    img = track.image[track.detected]
+    if not len(img):
+        return 0.0
+    levels, seen = [], np.ones(len(img), bool)
+    for names in HEAD_TO_FEET:
+        idx = [LANDMARK_INDEX[n] for n in names]
+        seen &= (np.nan_to_num(img[:, idx, 3]) >= min_visibility).all(axis=1)
+        levels.append(img[:, idx, 1].mean(axis=1))
+    y = np.stack(levels, axis=1)
+    stacked = (np.diff(y, axis=1) > 0).all(axis=1)
+    return float((seen & stacked).mean())
 
 
 class GuidedCapture:
@@ -316,7 +343,7 @@ class GuidedCapture:
         if self.done:
             return ["Both views captured"]
         n = self.step_index + 1
-        return [f"Step {n}/{len(self.steps)}: {self.step} view"] + textwrap.wrap(self.prompt(now_ms), 40)
+        return wrap_lines([f"Step {n}/{len(self.steps)}: {self.step} view", self.prompt(now_ms)])
 
 
 def assess_captured(view: CapturedView, folder: Path, model: str = "", smoothing: dict | None = None
@@ -350,7 +377,9 @@ def assess_captured(view: CapturedView, folder: Path, model: str = "", smoothing
 # ============================================================================ hold monitor
 class LiveHold:
     """``HoldMonitor`` fed frame by frame, drawn like ``isobalance hold``; created at the first frame
-    (the monitor needs the frame size)."""
+    (the monitor needs the frame size). Adds the patient's guidance (``dashboard.guidance``): why the
+    hold has not started, which joint left the still zone and which way back; and a rest calibration
+    that starts again when the person moves (``calibration_restarts`` counts them)."""
 
     def __init__(self, protocol, settings):
         self.protocol = protocol
@@ -358,23 +387,70 @@ class LiveHold:
         self.monitor = None
         self.status = None
         self.finished = False
+        self.guidance = None
+        self.calibration_restarts = 0
+        self.calibration_moved: str | None = None      # the joint that moved in the last refused calibration
+        self._guard = None
+        self._recent: deque[tuple[float, np.ndarray]] = deque()
+        self._size: tuple[int, int] | None = None
 
     def feed(self, pose: PoseFrame, rgb: np.ndarray) -> None:
         from assessment.hold import HoldMonitor, Phase
 
+        from dashboard.guidance import CalibrationGuard, hold_guidance
+
         if self.finished:
             return
         if self.monitor is None:
-            self.monitor = HoldMonitor(self.protocol, (rgb.shape[1], rgb.shape[0]), self.settings)
+            self._size = (rgb.shape[1], rgb.shape[0])
+            self.monitor = HoldMonitor(self.protocol, self._size, self.settings)
+            self._guard = CalibrationGuard(self.protocol.channels, self._size)
         self.status = self.monitor.update(pose)
+        if self.status.phase is Phase.CALIBRATE and pose.detected:
+            moved = self._guard.moving(pose.timestamp_ms, pose.image)
+            if moved is not None:             # calibration refused: start it again from this frame
+                self.calibration_restarts += 1
+                self.calibration_moved = moved
+                self.monitor = HoldMonitor(self.protocol, self._size, self.settings)
+                self._guard.reset()
+                self.status = self.monitor.update(pose)
+        self._remember(pose)
         if self.status.phase is Phase.DONE:
             self.finished = True
+        ref = None
+        if self.status.phase is Phase.HOLD and self.monitor.reps:
+            ref = self.monitor.reps[-1].reference.points
+        elif self._recent:
+            ref = np.nanmedian(np.stack([p for _, p in self._recent]), axis=0)
+        self.guidance = hold_guidance(self.status, pose.image if pose.detected else None, self._size,
+                                      self.protocol.channels, ref, self.settings.settle_s)
+        if self.status.phase is Phase.CALIBRATE and self.calibration_moved:
+            from dashboard.guidance import Guidance, joint_words
+
+            self.guidance = Guidance(f"Calibration started again: your {joint_words(self.calibration_moved)} "
+                                     "moved. Stand relaxed and keep still.", self.calibration_moved)
+        elif self.status.phase is not Phase.CALIBRATE:
+            self.calibration_moved = None
+
+    def _remember(self, pose: PoseFrame) -> None:
+        """The watched joints' pixels over the last settle time (the position phase's reference)."""
+        from vision.track import LANDMARK_INDEX
+
+        t = pose.timestamp_ms
+        idx = [LANDMARK_INDEX[n] for n in self.protocol.still_landmarks]
+        if pose.detected and idx:
+            self._recent.append((t, pose.image[idx, :2] * np.asarray(self._size, float)))
+        while self._recent and self._recent[0][0] < t - self.settings.settle_s * 1000.0:
+            self._recent.popleft()
 
     def draw(self, rgb: np.ndarray, pose: PoseFrame) -> None:
         from assessment.hold_drawing import draw_hold_overlay
 
+        from assessment.hold_drawing import status_lines
+
         if self.status is not None:
-            draw_hold_overlay(rgb, self.status, pose.image, self.protocol.still_landmarks)
+            corner = text_corner(rgb.shape, status_lines(self.status), pose.image if pose.detected else None)
+            draw_hold_overlay(rgb, self.status, pose.image, self.protocol.still_landmarks, corner)
 
     def result(self):
         """Close the session and return the monitor's ``HoldResult`` (NotMeasurableError if nothing seen)."""
@@ -408,6 +484,8 @@ class LiveSnapshot:
     # hold
     hold: Any = None                          # assessment.hold.HoldStatus
     hold_finished: bool = False
+    guidance: Any = None                      # dashboard.guidance.Guidance: what to tell the patient now
+    calibration_restarts: int = 0
 
     @property
     def pose_seen(self) -> bool:
@@ -471,8 +549,10 @@ class LiveSession:
             return
         if self.draw_skeleton and pose.detected:
             draw_pose(out, pose.image)
-        for row, text in enumerate(self.task.overlay_text(pose.timestamp_ms)):
-            draw_label(out, text, row=row)
+        lines = self.task.overlay_text(pose.timestamp_ms)
+        corner = text_corner(out.shape, lines, pose.image if pose.detected else None)
+        for row, text in enumerate(lines):
+            draw_label(out, text, row=row, corner=corner)
 
     def _publish(self, pose: PoseFrame, rgb: np.ndarray, error: str) -> None:
         times = np.array(self._times)
@@ -489,7 +569,8 @@ class LiveSession:
                                           checks=tuple(task.checks), held_s=task.held_s(pose.timestamp_ms),
                                           captured=tuple(task.captured))
         else:
-            self._snapshot = LiveSnapshot(**common, hold=task.status, hold_finished=task.finished)
+            self._snapshot = LiveSnapshot(**common, hold=task.status, hold_finished=task.finished,
+                                          guidance=task.guidance, calibration_restarts=task.calibration_restarts)
 
     # ---------------------------------------------------------------- page thread
     def snapshot(self) -> LiveSnapshot:

@@ -35,6 +35,7 @@ from vision.errors import IsobalanceError
 
 POINT, FLAGGED, THRESHOLD, BAND = "#1f77b4", "#d62728", "#d62728", "rgba(31,119,180,0.35)"
 log = logging.getLogger("isobalance.dashboard.patients")
+CURRENT_KEY = "patient_current"     # the patient last chosen on any page: one patient for the whole journey
 
 
 @st.cache_resource(show_spinner=False)
@@ -61,9 +62,10 @@ def patient_picker(store, key: str = "patient_id", label: str = "Patient", allow
     """A select box of patients (most recent activity first) plus an "add a patient" form.
 
     Returns the chosen patient id, or None when there is none yet. The choice lives in
-    ``st.session_state[key]`` so pages can share it by using the same key. Pages that save pass
-    ``preselect=False``: nobody is chosen until the user picks or adds a patient, so nothing is saved
-    to the history of whoever happens to be first in the list.
+    ``st.session_state[key]`` and, for the other pages of the same browser session, in
+    ``CURRENT_KEY``: a patient picked on the self-assessment is still the one chosen on the exercise
+    and history pages. Pages that save pass ``preselect=False``: nobody is chosen until the user picks
+    or adds a patient in this session, so nothing is saved to whoever happens to be first in the list.
     """
     patients = store.patients()
     names = {p["id"]: p for p in patients}
@@ -72,20 +74,35 @@ def patient_picker(store, key: str = "patient_id", label: str = "Patient", allow
         ids = [p["id"] for p in patients]
         if st.session_state.get(key) not in names:
             st.session_state.pop(key, None)
+            if st.session_state.get(CURRENT_KEY) in names:      # chosen on another page of this session
+                st.session_state[key] = st.session_state[CURRENT_KEY]
         chosen = st.selectbox(label, ids, key=key, format_func=lambda i: _label(names[i]),
                               index=0 if preselect else None, placeholder="Choose a patient")
+        if chosen is not None:
+            st.session_state[CURRENT_KEY] = chosen
     if allow_add:
         with st.expander("Add a patient", expanded=not patients):
-            name = st.text_input("Name or pseudonym", key=f"{key}_new_name")
-            if st.button("Add patient", key=f"{key}_add"):
-                try:
-                    new = store.add_patient(name)
-                except IsobalanceError as exc:
-                    show_error(exc, "The patient was not added")
-                else:
-                    st.session_state[key] = new
-                    st.rerun()
+            st.text_input("Name or pseudonym", key=f"{key}_new_name")
+            st.button("Add patient", key=f"{key}_add", on_click=_add_patient, args=(store, key))
+            problem = st.session_state.pop(f"{key}_add_error", None)
+            if problem:
+                st.error(f"The patient was not added: {problem}", icon="⚠️")
     return chosen
+
+
+def _add_patient(store, key: str) -> None:
+    """The "Add patient" button's callback. Why a callback: it runs before the page's widgets are
+    created, the only moment Streamlit lets code choose the picker's value (setting a created widget's
+    key raises StreamlitWidgetAlreadyInstantiatedError). The name field is emptied once the patient
+    exists, so a second click cannot add the same person twice."""
+    name = st.session_state.get(f"{key}_new_name", "")
+    try:
+        new = store.add_patient(name)
+    except IsobalanceError as exc:
+        st.session_state[f"{key}_add_error"] = str(exc)
+        return
+    st.session_state[key] = st.session_state[CURRENT_KEY] = new
+    st.session_state[f"{key}_new_name"] = ""
 
 
 def choose_patient(cfg, key: str, label: str, unsaved: str) -> tuple[Any, dict[str, Any] | None]:
@@ -120,6 +137,13 @@ def save_to_history(patient: dict[str, Any], save: Callable[[], str]) -> dict[st
         return {"save_error": f"Not saved to {name}'s history because of an unexpected problem with the patient "
                               f"store ({type(exc).__name__}); the details are in the dashboard's log."}
     return {"saved": f"Saved to {name}'s history (session {sid[:8]})."}
+
+
+def refresh_after_save(*outcomes: dict[str, Any] | None) -> None:
+    """Run the page once more after a successful save: the patient picker, drawn earlier in this run,
+    still shows the old session count. Results live in session state, so nothing is redone."""
+    if any(o and o.get("saved") for o in outcomes):
+        st.rerun()
 
 
 def show_saved(outcome: dict[str, Any] | None, nothing: str = "Not saved to any patient's history.") -> None:

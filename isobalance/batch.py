@@ -253,21 +253,20 @@ def run_batch(inputs: str | os.PathLike | Iterable[os.PathLike], out: str | os.P
     (``ray_address``: "auto", "ray://host:10001", "local", or None for an already initialised Ray).
     """
     from isobalance.config import VisionConfig
+    from isobalance.paths import output_folder
     from vision.landmarks_job import model_for
     from vision.models import sha256_of
     from vision.parallel import available_cores
 
     vision = vision or VisionConfig()
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise BatchError(f"output folder {out} is a file; pass a folder with -o")
     if isinstance(inputs, (str, os.PathLike)):
         videos = find_videos(inputs)
     else:
         videos = sorted({Path(p).resolve() for p in inputs})
         if not videos:
             raise BatchError("no videos given")
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out)                  # checked before any video is read
     vision_dict = dataclasses.asdict(vision)
     key = settings_key(vision_dict, sha256_of(model_for(vision.model)))
     digests = [sha256_file(v) for v in videos]

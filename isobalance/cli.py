@@ -62,7 +62,12 @@ def landmarks_command(
     """Turn a video, image, folder or webcam into a landmark track and an annotated video."""
     from vision.landmarks_job import run_landmarks
 
+    from isobalance.paths import output_folder
+
     cfg = load_config(config).override("vision", model=model, smoothing=smoothing, num_poses=num_poses)
+    if not str(source).startswith("webcam:") and not Path(source).exists():
+        raise IsobalanceError(f"input not found: {source}")
+    output_folder(out)                  # checked before the long analysis, not after it
     summary = run_landmarks(source, out, cfg.vision, parquet=parquet, write_video=video,
                             max_frames=max_frames, progress=True)
     typer.echo(json.dumps(summary, indent=2))

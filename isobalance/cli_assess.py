@@ -65,16 +65,15 @@ def run_assess(input_path: Path, out: Path, model: str | None = None, config: Pa
     """Assess one input and write OUT/track.csv, OUT/report.json, OUT/report.html; returns their paths."""
     from assessment.assess import assess
     from assessment.report import write_html, write_json
+    from isobalance.paths import output_folder
 
     input_path, out = Path(input_path), Path(out)
-    if out.exists() and not out.is_dir():
-        raise AssessInputError(f"output folder {out} is a file; pass a folder with -o")
+    output_folder(out)                  # checked before the long analysis, not after it
     track, video_path, error = load_input_track(input_path, model, config, progress)
     if video is not None:
         if not Path(video).is_file():
             raise AssessInputError(f"video for key frames not found: {video}")
         video_path = Path(video)
-    out.mkdir(parents=True, exist_ok=True)
     written = {"track": str(track.save(out / "track.csv"))}
     report = assess(track, video_path=video_path, input_path=input_path)
     if error is not None:
@@ -98,13 +97,12 @@ def assess_command(
     progress: bool = typer.Option(True, help="Show a progress bar while reading a video"),
 ) -> None:
     """Assess posture from a video or track: findings, muscle hypotheses, exercise plan, HTML report."""
+    from isobalance.cli_errors import fail
+
     try:
         written = run_assess(input, out, model=model, config=config, video=video, progress=progress)
     except IsobalanceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        # SystemExit, not typer.Exit: under click's standalone_mode=False (isobalance.cli.main) an Exit is
-        # turned into a return value and the process would end with status 0.
-        raise SystemExit(getattr(exc, "exit_code", 2)) from None
+        fail(exc)                       # one escaped line, the error's exit code
     typer.echo(f"report: {written['report_html']}")
     typer.echo(f"flagged: {', '.join(written['flagged']) or 'none'}")
     typer.echo(f"plan: {', '.join(written['plan']) or 'none'}")

@@ -37,7 +37,9 @@ def streamlit_argv(host: str, port: int, max_upload_mb: int) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(APP_PATH),
             "--server.address", str(host), "--server.port", str(int(port)),
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--server.maxUploadSize", str(int(max_upload_mb))]
+            "--server.maxUploadSize", str(int(max_upload_mb)),
+            # patients and therapists see no developer toolbar ("Deploy", rerun settings)
+            "--client.toolbarMode", "viewer"]
 
 
 def server_env(config: Path | None) -> dict[str, str]:

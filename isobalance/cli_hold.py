@@ -10,6 +10,7 @@ reported.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Optional
 
@@ -30,6 +31,8 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
     from assessment.hold import HoldMonitor, HoldProtocol, HoldSettings, Phase
     from assessment.hold_drawing import draw_hold_overlay
     from isobalance.config import load_config
+    from isobalance.paths import output_folder
+    from vision.errors import NoPersonError, PartialInputError
     from vision.drawing import AnnotatedVideoWriter
     from vision.search import open_estimator
     from vision.landmarks_job import model_for
@@ -37,12 +40,12 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
     from vision.sources import open_source
     from vision.subject import SubjectSelector
 
-    if calibrate_s < 0 or settle_s <= 0:
-        raise HoldInputError("--calibrate-s must be >= 0 and --settle-s > 0 (seconds)")
+    if not (math.isfinite(calibrate_s) and math.isfinite(settle_s)) or calibrate_s < 0 or settle_s <= 0:
+        raise HoldInputError("--calibrate-s must be >= 0 and --settle-s > 0 (finite seconds), "
+                             f"not {calibrate_s} and {settle_s}")
     protocol = HoldProtocol.from_exercise(load_catalog().get(exercise))    # CatalogError lists valid ids
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise HoldInputError(f"output folder {out} is a file; pass a folder with -o")
+    output_folder(out)                  # checked before the long analysis, not after it
     spec = str(video)
     live = spec.startswith("webcam:")
     if not live and not Path(spec).exists():
@@ -54,7 +57,6 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
     info = src.info
     monitor = HoldMonitor(protocol, (info.width, info.height),
                           HoldSettings(calibrate_s=calibrate_s, settle_s=settle_s))
-    out.mkdir(parents=True, exist_ok=True)
     video_path = out / "hold.mp4"
     bar = None
     if progress:
@@ -62,7 +64,7 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
 
         bar = tqdm(total=info.n_frames, unit="frame", desc=info.name, disable=None)
     writer = AnnotatedVideoWriter(video_path, info.width, info.height, info.fps) if write_video else None
-    frames = 0
+    frames = seen = 0
     try:
         if writer is not None:
             writer.__enter__()
@@ -70,6 +72,7 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
             for frame, pose in stream_poses(src, est, SubjectSelector(), make_smoother(settings), settings.prefetch):
                 status = monitor.update(pose)
                 frames += 1
+                seen += pose.detected
                 if writer is not None:
                     rgb = frame.rgb.copy()
                     draw_hold_overlay(rgb, status, pose.image, protocol.still_landmarks)
@@ -86,6 +89,8 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
         src.close()
     if frames == 0:
         raise HoldInputError(f"{info.name} has no frames")
+    if seen == 0:
+        raise NoPersonError(f"no person detected in any of the {frames} frames of {info.name}; nothing to check")
     result = monitor.result()            # NotMeasurableError when the watched joints were never seen
     result.source = spec
     if src.error is not None:
@@ -95,7 +100,7 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
                "repetitions_completed": result.completed, "repetitions_planned": protocol.repetitions,
                "breaks": sum(len(r.breaks) for r in result.repetitions), "frames": frames}
     if src.error is not None:
-        raise src.error
+        raise PartialInputError(f"{src.error} The result for the frames read is in {written['result']}.")
     return written
 
 
@@ -113,12 +118,13 @@ def hold_command(
     progress: bool = typer.Option(True, help="Show a progress bar"),
 ) -> None:
     """Check that the joints an exercise names stay still during its isometric holds."""
+    from isobalance.cli_errors import fail
+
     try:
         written = run_hold(video, exercise, out, model=model, calibrate_s=calibrate_s, settle_s=settle_s,
                            write_video=video_out, max_frames=max_frames, config=config, progress=progress)
     except IsobalanceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(getattr(exc, "exit_code", 2)) from None
+        fail(exc)                       # one escaped line, the error's exit code
     typer.echo(f"result: {written['result']}")
     if written["video"]:
         typer.echo(f"video: {written['video']}")

@@ -27,3 +27,23 @@ def open_store(config, url: str | None = None):
 
     root = data_dir(config.dashboard.data_dir)
     return Store.open(resolve_url(url, root, config.store.database_url), root)
+
+
+def output_folder(out: str | os.PathLike) -> Path:
+    """Create the output folder OUT and prove a file can be written in it, before any long analysis
+    (an unwritable folder used to fail only after the whole video was processed, as an internal error)."""
+    import tempfile
+
+    from vision.errors import IsobalanceError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise IsobalanceError(f"output folder {out} is a file; pass a folder with -o")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".isobalance-write-check-"):
+            pass
+    except OSError as exc:
+        raise IsobalanceError(f"cannot write to the output folder {out} ({exc.strerror or exc}); "
+                              "choose another with -o") from None
+    return out

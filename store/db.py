@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,12 +79,22 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
     return engine
 
 
+def masked_url(url: str) -> str:
+    """``url`` fit for a message or a log: the password hidden (SQLAlchemy's own rendering where the
+    URL parses; otherwise the user-info's secret replaced), so a mistyped URL never echoes it."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        return re.sub(r"^([^@/]*?//)?([^:@/]+):.*@", lambda m: f"{m[1] or ''}{m[2]}:***@", url)
+
+
 def create_engines(url: str) -> Engines:
     url = normalize_url(url)
     try:
         backend = make_url(url).get_backend_name()
-    except sa.exc.ArgumentError as exc:
-        raise StoreError(f"database URL {url!r} cannot be used: {exc}") from None
+    except (sa.exc.ArgumentError, ValueError) as exc:   # ValueError: a port that is not a number
+        raise StoreError(f"database URL {masked_url(url)!r} cannot be used: "
+                         f"{str(exc).replace(url, masked_url(url))}") from None
     if backend == "sqlite":
         path = sqlite_path(url)
         if path is None:

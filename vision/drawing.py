@@ -47,17 +47,38 @@ def draw_pose(rgb: np.ndarray, image_landmarks: np.ndarray, min_visibility: floa
     return rgb
 
 
-def draw_label(rgb: np.ndarray, text: str, row: int = 0, color=(255, 255, 255)) -> np.ndarray:
-    """Write ``text`` on a dark band at the top-left (``row`` stacks several lines)."""
+CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
+
+
+def label_box(shape: tuple[int, ...], text: str, row: int = 0, corner: str = "top-left"
+              ) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) pixels of the dark band ``draw_label`` paints for ``text`` at ``row``, rows
+    stacking away from ``corner`` (one of ``CORNERS``) - so callers can keep labels off the person."""
+    import cv2
+
+    h, w = shape[:2]
+    scale = max(0.5, min(h, w) / 700)
+    thick = max(1, round(scale * 2))
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    step = th + base + 10
+    bw, bh = tw + 10, th + base + 8
+    x0 = 4 if corner.endswith("left") else w - 4 - bw
+    y0 = 8 + row * step if corner.startswith("top") else h - 8 - bh - row * step
+    return x0, y0, x0 + bw, y0 + bh
+
+
+def draw_label(rgb: np.ndarray, text: str, row: int = 0, color=(255, 255, 255), corner: str = "top-left"
+               ) -> np.ndarray:
+    """Write ``text`` on a dark band in a corner of the frame (``row`` stacks several lines)."""
     import cv2
 
     h, w = rgb.shape[:2]
     scale = max(0.5, min(h, w) / 700)
     thick = max(1, round(scale * 2))
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-    y0 = 8 + row * (th + base + 10)
-    cv2.rectangle(rgb, (4, y0), (14 + tw, y0 + th + base + 8), (0, 0, 0), -1)
-    cv2.putText(rgb, text, (9, y0 + th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thick, cv2.LINE_AA)
+    x0, y0, x1, y1 = label_box(rgb.shape, text, row, corner)
+    cv2.rectangle(rgb, (x0, y0), (x1, y1), (0, 0, 0), -1)
+    (_, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    cv2.putText(rgb, text, (x0 + 5, y0 + th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thick, cv2.LINE_AA)
     return rgb
 
 

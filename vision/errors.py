@@ -15,3 +15,9 @@ class NoPersonError(IsobalanceError):
     """The model found nobody in the whole input."""
 
     exit_code = 3
+
+
+class PartialInputError(IsobalanceError):
+    """The input broke part-way; everything computed before the break has been written."""
+
+    exit_code = 4

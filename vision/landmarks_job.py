@@ -104,7 +104,7 @@ def run_landmarks(source: str, out: Path, vision_cfg, parquet: bool = False, wri
     summary = write_track_outputs(track, out, parquet)
     summary["annotated_video"] = str(out / "annotated.mp4") if write_video and len(track) else None
     summary["error"] = str(error) if error else None
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False))
     if error is not None:
         raise error
     if not track.detected.any():

@@ -82,6 +82,9 @@ class TrackFormatError(ValueError):
     """A track file or DataFrame does not follow the documented schema."""
 
 
+MAX_FRAME_SIDE = 16384   # px: above 16K video; a header claiming more is damaged or hostile
+
+
 @dataclass(frozen=True)
 class TrackMeta:
     """Where a track came from and how it was made."""
@@ -100,8 +103,11 @@ class TrackMeta:
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values: an unknown rate (a still image) is null, never NaN (not valid JSON)."""
         d = dataclasses.asdict(self)
         d["notes"] = list(self.notes)
+        if not (isinstance(self.fps, (int, float)) and np.isfinite(self.fps)):
+            d["fps"] = None
         return d
 
     @classmethod
@@ -110,7 +116,23 @@ class TrackMeta:
         kw = {k: v for k, v in d.items() if k in known}
         if "notes" in kw:
             kw["notes"] = tuple(kw["notes"])
+        if kw.get("fps", 0.0) is None:
+            kw["fps"] = float("nan")
         return cls(**kw)
+
+    def check(self) -> "TrackMeta":
+        """Reject a header no real video has (a 50000x50000 px claim made ``assess`` allocate 7 GiB)."""
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FRAME_SIDE:
+                raise TrackFormatError(f"track header: {name} must be a whole number of pixels from 0 to "
+                                       f"{MAX_FRAME_SIDE}, not {value!r}")
+        if not isinstance(self.fps, (int, float)) or isinstance(self.fps, bool) or \
+                not (np.isnan(self.fps) or 0 < self.fps <= 10_000):
+            raise TrackFormatError(f"track header: fps must be a rate above 0, not {self.fps!r}")
+        if self.rotation not in (0, 90, 180, 270):
+            raise TrackFormatError(f"track header: rotation must be 0, 90, 180 or 270, not {self.rotation!r}")
+        return self
 
     def replace(self, **changes: Any) -> "TrackMeta":
         return dataclasses.replace(self, **changes)
@@ -282,7 +304,19 @@ class LandmarkTrack:
             raise TrackFormatError(f"cannot read landmark track {path}: {exc}") from None
         except Exception as exc:  # pyarrow raises its own error types for corrupt files
             raise TrackFormatError(f"cannot read landmark track {path}: {exc}") from None
-        return cls.from_dataframe(df, TrackMeta.from_dict(meta))
+        if not isinstance(meta, dict):
+            raise TrackFormatError(f"landmark track {path}: its header is not a JSON object")
+        try:
+            header = TrackMeta.from_dict(meta).check()
+        except TypeError as exc:
+            raise TrackFormatError(f"landmark track {path}: bad header ({exc})") from None
+        track = cls.from_dataframe(df, header)
+        if not len(track):
+            raise TrackFormatError(f"landmark track {path} holds no frames (a header only)")
+        values = (track.timestamp_ms, track.image, track.world)
+        if any(np.isinf(v).any() for v in values):   # NaN marks a gap; infinity is never measured
+            raise TrackFormatError(f"landmark track {path} holds infinite values")
+        return track
 
 
 @dataclass

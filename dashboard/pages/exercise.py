@@ -16,20 +16,23 @@ import streamlit as st
 
 from dashboard.common import ensure_app_navigation, load_settings, show_error
 from dashboard.live import LiveHold, LiveSession, shared_estimator, webrtc_view
-from dashboard.patients import choose_patient, save_to_history, show_saved
+from dashboard.patients import choose_patient, refresh_after_save, save_to_history, show_saved
+from dashboard.words import OUTCOME_WORDS, PHASE_TITLES, PHASE_WORDS
 from vision.errors import IsobalanceError
 
 SESSION_KEY = "exercise_session"
 RESULT_KEY = "exercise_result"
 SAVED_KEY = "exercise_saved"              # outcome of saving RESULT_KEY to the patient's history
+ENDED_KEY = "exercise_ended"              # the session was ended (summary made or its error shown)
 PATIENT_KEY = "exercise_patient"
+CHOICE_KEY = "exercise_choice"            # set by the self-assessment's "Practise a suggested exercise"
 POLL_S = 0.5
 STILLNESS_WORDS = {"still": (":green[:material/radio_button_checked:]", "Still"),
                    "moving": (":orange[:material/radio_button_checked:]", "Moving…"),
                    "returning": (":orange[:material/radio_button_checked:]", "Settling back"),
                    "broken": (":red[:material/radio_button_checked:]", "Moved"),
                    "not_visible": (":gray[:material/radio_button_unchecked:]", "Joints not visible"),
-                   "not_judged": (":gray[:material/radio_button_unchecked:]", "Not judged in this phase")}
+                   "not_judged": (":gray[:material/radio_button_unchecked:]", "Waiting")}
 
 
 def choose_exercise(catalog):
@@ -45,7 +48,7 @@ def choose_exercise(catalog):
         options = list(catalog.ids)
         st.caption("No self-assessment in this session yet, so the whole catalog is listed. A therapist "
                    "should choose the exercise with you.")
-    wanted = st.query_params.get("exercise")
+    wanted = st.query_params.get("exercise") or st.session_state.get(CHOICE_KEY)
     index = None
     if wanted:
         try:
@@ -57,7 +60,7 @@ def choose_exercise(catalog):
                 options.append(wanted)
             index = options.index(wanted)
     names = {e.id: e.name for e in catalog}
-    chosen = st.selectbox("Exercise", options, index=index, format_func=lambda i: f"{names.get(i, i)}  ({i})",
+    chosen = st.selectbox("Exercise", options, index=index, format_func=lambda i: names.get(i, i),
                           placeholder="Choose an exercise")
     if chosen is None:
         st.info("Choose an exercise to see its instructions and start the guided hold.")
@@ -70,12 +73,17 @@ def choose_exercise(catalog):
 
 
 def show_instructions(ex) -> None:
+    from dashboard.words import GLOSSARY, effort_words
+
     st.subheader(ex.name)
-    st.write(f"**{ex.technique}** for the {ex.target_muscle.replace('_', ' ')} ({ex.side}). "
-             f"Camera: {ex.camera_view} view.")
+    side = {"affected": "the side your therapist names", "both": "both sides"}.get(ex.side, f"the {ex.side} side")
+    st.markdown(f"**{ex.technique}** for the {ex.target_muscle.replace('_', ' ')}, on {side}. "
+                f"Camera: {ex.camera_view} view.", help=GLOSSARY.get(ex.technique))
     st.markdown(f"**Start position:** {ex.start_position}")
     st.markdown("\n".join(f"{i}. {s}" for i, s in enumerate(ex.steps, 1)))
     lo, hi = ex.effort_pct
+    st.markdown(f"**How hard:** {effort_words(lo, hi)}",
+                help=f"{lo:g}-{hi:g}% of your strongest possible push")
     st.markdown(f"**Dose:** contract at {lo:g}-{hi:g}% effort for {ex.hold_s:g} s, relax {ex.relax_s:g} s"
                 + (f", stretch {ex.stretch_s:g} s" if ex.stretch_s else "") + f"; {ex.repetitions} repetitions.")
     st.markdown("**Keep still:** " + ", ".join(n.replace("_", " ") for n in ex.still_landmarks + ex.still_angles))
@@ -93,8 +101,8 @@ def hold_session(estimator, cfg, ex, calibrate_s: float, settle_s: float) -> Liv
         task = LiveHold(protocol, HoldSettings(calibrate_s=calibrate_s, settle_s=settle_s))
         stored = (key, LiveSession(estimator, cfg.vision.pipeline_settings(), task))
         st.session_state[SESSION_KEY] = stored
-        st.session_state.pop(RESULT_KEY, None)
-        st.session_state.pop(SAVED_KEY, None)
+        for k in (RESULT_KEY, RESULT_KEY + "_error", SAVED_KEY, ENDED_KEY):
+            st.session_state.pop(k, None)
     return stored[1]
 
 
@@ -126,7 +134,7 @@ def live_hold_status(session: LiveSession) -> None:
 
     icon, words = STILLNESS_WORDS[status.stillness.value]
     cols = st.columns(4)
-    cols[0].metric("Phase", status.phase.value.capitalize())
+    cols[0].metric("Phase", PHASE_TITLES[status.phase.value])
     cols[1].metric("Repetition", f"{status.rep} / {status.repetitions}")
     if status.phase is Phase.HOLD:
         target = status.held_s + (status.phase_remaining_s or 0.0)
@@ -136,12 +144,15 @@ def live_hold_status(session: LiveSession) -> None:
     else:
         cols[2].metric("Time", f"{status.phase_elapsed_s:.1f} s")
     cols[3].metric("Breaks", status.breaks)
+    if status.stillness.value == "not_judged":
+        words = PHASE_WORDS.get(status.phase.value, words)
     st.subheader(f"{icon} {words}")
-    st.write(status.message)
-    if status.worst_channel and status.stillness.value in ("moving", "broken"):
-        st.write(f"Moved: **{status.worst_channel.replace('_', ' ')}**")
-    if snap.hold_finished and RESULT_KEY not in st.session_state:
-        st.rerun()                        # whole page: show the summary
+    if snap.guidance is not None:
+        st.markdown(f"**{snap.guidance.text}**")
+    if snap.calibration_restarts:
+        st.caption(f"Calibration started again {snap.calibration_restarts} time(s) because you moved.")
+    if snap.hold_finished and not st.session_state.get(ENDED_KEY):
+        st.rerun(scope="app")             # whole page: main() makes, saves and shows the summary
 
 
 def show_result(result) -> None:
@@ -150,8 +161,9 @@ def show_result(result) -> None:
     st.header("Summary")
     st.write(f"{s['repetitions_completed']} of {s['repetitions_planned']} repetitions completed, "
              f"{s['breaks']} break(s), {s['frames']} frames over {s['duration_s']:.0f} s.")
-    rows = [{"repetition": r["index"], "outcome": r["outcome"], "held still (s)": r["held_still_s"],
-             "longest unbroken (s)": r["longest_unbroken_s"], "breaks": len(r["breaks"]),
+    rows = [{"repetition": r["index"], "outcome": OUTCOME_WORDS.get(r["outcome"], r["outcome"]),
+             "held still (s)": round(r["held_still_s"], 1),
+             "longest unbroken (s)": round(r["longest_unbroken_s"], 1), "breaks": len(r["breaks"]),
              "joints that moved": ", ".join(sorted({b["joint"].replace("_", " ") for b in r["breaks"]})) or "—"}
             for r in data["repetitions"]]
     if rows:
@@ -196,15 +208,24 @@ def main() -> None:
         st.stop()
 
     webrtc_view(f"exercise-{ex.id}", session)
-    live_hold_status(session)
+    status_box = st.container()
     finish = st.button("Finish and show the summary", help="End the session now; an open hold counts as ended")
-    if RESULT_KEY not in st.session_state and (session.snapshot().hold_finished or finish):
+    # The summary is made (and saved) before the live status runs: the status fragment asks for a
+    # whole-page rerun when the hold finishes, and that rerun must find the summary already there
+    # (otherwise every rerun asks for another one - the rerun storm of issue #13).
+    if not st.session_state.get(ENDED_KEY) and (session.snapshot().hold_finished or finish):
+        st.session_state[ENDED_KEY] = True
         try:
             st.session_state[RESULT_KEY] = session.hold_result()
         except IsobalanceError as exc:
-            show_error(exc, "No summary")
+            st.session_state[RESULT_KEY + "_error"] = str(exc)
         else:
             st.session_state[SAVED_KEY] = save_result(store, patient, st.session_state[RESULT_KEY], ex.id)
+            refresh_after_save(st.session_state[SAVED_KEY])
+    with status_box:
+        live_hold_status(session)
+    if st.session_state.get(RESULT_KEY + "_error"):
+        st.error(f"No summary: {st.session_state[RESULT_KEY + '_error']}", icon="⚠️")
     if RESULT_KEY in st.session_state:
         show_result(st.session_state[RESULT_KEY])
         show_saved(st.session_state.get(SAVED_KEY), "Not saved to any patient's history (no patient was chosen).")

@@ -28,11 +28,12 @@ import streamlit as st
 
 from dashboard import plots
 from dashboard.common import app_config, ensure_app_navigation, escape_markdown, model_path, show_error
-from dashboard.patients import choose_patient, save_to_history, show_saved
+from dashboard.patients import choose_patient, refresh_after_save, save_to_history, show_saved
 from dashboard.plan_table import MAX_HOLD_S, MAX_REPS, SIDES, edited_plan, plan_rows
 from dashboard.review_job import (KEY_FRAME_DIR, NO_PERSON, PARTIAL, key_frame_name, load_review,
                                   review_upload)
 from dashboard.uploads import VIDEO_SUFFIXES, display_name, save_upload
+from dashboard.words import VIEW_WORDS, human
 from vision.errors import IsobalanceError
 
 RESULTS_KEY, SEEN_KEY, UPLOADER_KEY, SELECTED_KEY = "review_results", "review_seen", "review_uploader", "review_selected"
@@ -53,7 +54,10 @@ def saver(store, patient: dict[str, Any] | None, entry: dict[str, Any]):
         from store import save_assessment
 
         keep = {role: files[kind] for role, kind in SAVED_FILES.items() if kind in files}
-        entry.update(save_to_history(patient, lambda: save_assessment(store, patient["id"], report.to_dict(), keep)))
+        document = report.to_dict()
+        # the history names the session by the file the therapist uploaded, not by its generated storage name
+        document["track"].setdefault("meta", {})["source"] = entry["name"]
+        entry.update(save_to_history(patient, lambda: save_assessment(store, patient["id"], document, keep)))
 
     return save
 
@@ -115,6 +119,7 @@ def handle_uploads(cfg, store=None, patient: dict[str, Any] | None = None) -> No
             st.error(results[-1]["error"], icon="⚠️")
         else:
             st.session_state[SELECTED_KEY] = results[-1]["upload_id"]   # show the newest review
+    refresh_after_save(*results[-len(new):])
 
 
 # ------------------------------------------------------------------------------------------ display
@@ -132,19 +137,62 @@ def _interval(pair: Any, unit: str = "") -> str:
 
 def findings_table(findings: list[Mapping[str, Any]]) -> pd.DataFrame:
     rows = [{"Metric": f["label"], "Kind": f.get("kind", "static"), "Status": STATUS_TEXT.get(f["status"], f["status"]),
+             "View": human(f.get("view", ""), VIEW_WORDS),
              "Value": _fmt(f.get("value"), f.get("unit", "")), "Threshold": _fmt(f.get("threshold"), f.get("unit", "")),
              "95% CI": _interval((f.get("uncertainty") or {}).get("ci95"), f.get("unit", "")),
-             "Frames used": (f.get("uncertainty") or {}).get("n_frames"),
-             "Evidence frames": ", ".join(str(i) for i in f.get("frames", [])),
+             "Frames used": _count((f.get("uncertainty") or {}).get("n_frames")),
+             "Evidence frames": ", ".join(str(i) for i in f.get("frames", [])) or "—",
              "Direction / reason": f.get("direction") or f.get("reason") or ""} for f in findings]
-    return pd.DataFrame(rows).astype({"Frames used": "Int64"}) if rows else pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def _count(n: Any) -> str:
+    return str(int(n)) if isinstance(n, (int, float)) and n == n else "—"
+
+
+def views_text(views: Mapping[str, Any], n_analysed: int | None) -> str:
+    """The camera view for a therapist: dominant view, shares, yaw, and on how many frames it was judged."""
+    if not views:
+        return "not reported"
+    parts = [human(views.get("dominant", "unknown"), VIEW_WORDS)]
+    shares = sorted((views.get("fractions") or {}).items(), key=lambda kv: -kv[1])
+    if shares:
+        parts.append(", ".join(f"{human(k, VIEW_WORDS)} {v:.0%}" for k, v in shares) + " of the frames judged")
+    yaw = views.get("yaw_median")
+    if isinstance(yaw, (int, float)) and yaw == yaw:
+        parts.append(f"body turned about {abs(yaw):.0f}° from square to the camera (median)")
+    n = views.get("n_frames")
+    if isinstance(n, int):
+        parts.append(f"judged on {n} of the {n_analysed} frames analysed (the still period)" if n_analysed and n != n_analysed
+                     else f"judged on {n} frames")
+    return "; ".join(parts)
+
+
+def framing_text(framing: Mapping[str, Any]) -> str:
+    if not framing:
+        return "not reported"
+    frac = framing.get("fraction_in_frame")
+    text = f"whole body in frame in {frac:.0%} of the frames" if isinstance(frac, (int, float)) else "not measured"
+    cut = framing.get("cut_off") or {}
+    if cut:
+        text += "; cut off: " + ", ".join(f"{human(k)} in {v:.0%}" for k, v in sorted(cut.items(), key=lambda kv: -kv[1]))
+    return text
+
+
+def settings_text(value: Any) -> str:
+    """A settings mapping in words with sensible decimals (e.g. the smoothing filter's parameters)."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{human(k)} {settings_text(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return human(str(value)) if isinstance(value, str) else str(value)
 
 
 def show_finding(f: Mapping[str, Any], folder: Path) -> None:
     unit = f.get("unit", "")
     u = f.get("uncertainty") or {}
     st.markdown(f"**Value** {_fmt(f.get('value'), unit)} · **threshold** {_fmt(f.get('threshold'), unit)} · "
-                f"**view** {f.get('view', '—')}")
+                f"**view** {human(f.get('view', '—'), VIEW_WORDS)}")
     if f.get("direction"):
         st.markdown(f"**Direction:** {f['direction']}")
     if f.get("reason"):
@@ -152,7 +200,7 @@ def show_finding(f: Mapping[str, Any], folder: Path) -> None:
     st.markdown(f"**Threshold source:** {f.get('threshold_source') or 'none'}")
     if u:
         st.markdown(f"**Uncertainty:** 95% CI {_interval(u.get('ci95'), unit)} ({u.get('ci_method', 'method not given')}); "
-                    f"IQR {_interval(u.get('iqr'), unit)}; {u.get('n_frames', '—')} frames"
+                    f"IQR {_interval(u.get('iqr'), unit)}; {_count(u.get('n_frames'))} frames"
                     + (f"; possible systematic error ±{_fmt(u['systematic'], unit)}" if u.get("systematic") else ""))
     pictures = [(i, folder / KEY_FRAME_DIR / key_frame_name(i)) for i in f.get("frames", [])]
     pictures = [(i, p) for i, p in pictures if p.is_file()]
@@ -252,20 +300,19 @@ def show_review(cfg, upload_id: str, entry: Mapping[str, Any] | None = None) -> 
             for w in report.get("warnings", []):
                 if w != result.message:
                     st.warning(escape_markdown(w))
-            from assessment.report import describe_block
-
-            st.caption(f"Camera view: {describe_block(report.get('views') or {})}")
-            st.caption(f"Framing: {describe_block(report.get('framing') or {})}")
-            meta = (report.get("track") or {}).get("meta") or {}
+            track = report.get("track") or {}
+            st.caption(f"Camera view: {views_text(report.get('views') or {}, track.get('n_frames'))}")
+            st.caption(f"Framing: {framing_text(report.get('framing') or {})}")
+            meta = track.get("meta") or {}
             st.caption(f"Pose model: {Path(str(meta.get('model', ''))).name or '—'}; "
-                       f"smoothing: {describe_block(meta.get('smoothing') or {})}")
+                       f"smoothing: {settings_text(meta.get('smoothing') or {})}")
     if report is None:
         st.subheader("Downloads")
         show_downloads(result.files, upload_id, stem)
         return
 
     st.subheader("Findings")
-    st.dataframe(findings_table(report["findings"]), hide_index=True, width="stretch")
+    st.table(findings_table(report["findings"]).set_index("Metric"))      # a table wraps: no column is cut off
     for f in report["findings"]:
         with st.expander(f"{f['label']} ({f.get('kind', 'static')}): {STATUS_TEXT.get(f['status'], f['status'])}"):
             show_finding(f, result.upload.folder)

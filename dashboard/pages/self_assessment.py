@@ -20,13 +20,14 @@ import streamlit as st
 from dashboard.common import ensure_app_navigation, data_folder, load_settings, show_error
 from dashboard.live import (CHECK_LABELS, STEP_PROMPTS, STEPS, GuidedCapture, LiveSession, assess_captured,
                             shared_estimator, webrtc_view)
-from dashboard.patients import choose_patient, save_to_history, show_saved
+from dashboard.patients import choose_patient, refresh_after_save, save_to_history, show_saved
 from vision.errors import IsobalanceError
 
 SESSION_KEY = "self_assessment_session"
 REPORTS_KEY = "self_assessment_reports"
 SAVED_KEY = "self_assessment_saved"        # step -> outcome of saving that view's report
 PATIENT_KEY = "self_assessment_patient"
+EXERCISE_CHOICE_KEY = "exercise_choice"     # the exercise the Guided exercise page opens with
 POLL_S = 0.5
 VIEW_TITLES = {"front": "Facing the camera", "side": "From the side"}
 
@@ -99,6 +100,7 @@ def assess_views(session: LiveSession, cfg, model, steps: tuple[str, ...], store
     folder = data_folder(cfg) / "captures"
     reports = st.session_state.setdefault(REPORTS_KEY, {})
     saved = st.session_state.setdefault(SAVED_KEY, {})
+    new = []
     for step in steps:
         if step in reports or step not in captured:
             continue
@@ -110,42 +112,50 @@ def assess_views(session: LiveSession, cfg, model, steps: tuple[str, ...], store
                 show_error(exc, f"The {step} view could not be assessed")
                 continue
         saved[step] = save_view(store, patient, reports[step][0])
+        new.append(saved[step])
+    refresh_after_save(*new)          # only saves made in this run (a rerun finds them done)
 
 
 def show_report(step: str, report, evidence: dict[int, str]) -> None:
+    """The patient's view of one assessed view: what was seen and what to do next, in plain words.
+    Numbers with their sources and uncertainty are for the therapist (Review and History pages)."""
+    from dashboard.patient_voice import exercise_line, not_checked_sentence, seen_sentences
+
     st.subheader(VIEW_TITLES[step])
     show_saved(st.session_state.get(SAVED_KEY, {}).get(step),
                "Not saved to any patient's history (no patient was chosen).")
-    for line in report.summary:
-        st.write(line)
-    flagged = [f for f in report.findings if f.flagged]
-    if flagged:
-        st.markdown("**What was found** (suggestions to discuss with a therapist, not a diagnosis)")
-        for f in flagged:
-            st.markdown(f"- {f.label}: {f.direction or f.value} — past the threshold of {f.threshold:g} "
-                        f"{'°' if f.unit == 'deg' else f.unit} ({f.threshold_source})")
-    with st.expander("All measurements"):
-        for f in report.findings:
-            if f.status == "not_measurable":
-                st.markdown(f"- {f.label}: not measurable — {f.reason}")
-            else:
-                st.markdown(f"- {f.label}: {f.direction or f.value} ({f.status.replace('_', ' ')})")
+    track = report.track
+    if track is not None and len(track):
+        found = float(track.detected.mean())
+        span = (float(track.timestamp_ms[-1]) - float(track.timestamp_ms[0])) / 1000.0
+        st.caption(f"{len(track)} pictures taken over {span:.0f} s; you were seen in {found:.0%} of them.")
+    seen = seen_sentences(report, still_capture=True)
+    st.markdown("**What we saw**")
+    if seen:
+        st.markdown("\n".join(f"- {line}" for line in seen))
+        st.caption("These are observations to discuss with a therapist, not a diagnosis: posture also "
+                   "changes with the day, the camera and how you stood.")
+    else:
+        st.markdown("- Nothing stood out: your sides looked alike within what the camera can measure.")
+    missing = not_checked_sentence(report)
+    if missing:
+        st.caption(missing)
     if evidence:
-        st.markdown("**Evidence frames**")
         cols = st.columns(min(4, len(evidence)))
-        for col, (frame, jpeg) in zip(cols * 4, evidence.items()):
-            col.image(base64.b64decode(jpeg), caption=f"frame {frame}")
+        for n, (col, (frame, jpeg)) in enumerate(zip(cols * 4, evidence.items()), 1):
+            col.image(base64.b64decode(jpeg), caption=f"Picture {n}")
     for h in report.hypotheses:
-        if h.kind == "referral":
+        if h.kind == "referral":          # what was seen needs a professional's look before any exercise
             st.warning(h.statement)
-        else:
-            st.markdown(f"- This suggests **{h.pattern}** ({h.confidence} confidence); confirm by hand first.")
+    st.markdown("**What to do next**")
     if report.plan:
-        st.markdown("**Suggested exercises** (start only after a therapist confirms)")
-        for p in report.plan:
-            st.markdown(f"- **{p.exercise.name}** ({p.exercise.technique}, {p.side}): " + " ".join(p.why))
-    for w in report.warnings:
-        st.caption(f"Note: {w}")
+        st.markdown("Show this to your therapist. If they agree, these gentle exercises can help "
+                    "(start only after a therapist has confirmed):")
+        st.markdown("\n".join(f"- {exercise_line(p)}" for p in report.plan))
+    elif seen:
+        st.markdown("Show this to your therapist; they can check by hand what the camera suggests.")
+    else:
+        st.markdown("Nothing to practise for now. You can repeat the check another day to compare.")
 
 
 def publish_plan() -> None:
@@ -201,9 +211,14 @@ def main() -> None:
             if step in reports:
                 show_report(step, *reports[step])
         publish_plan()
-        if st.session_state.get("plan"):
-            st.markdown("[Practise a suggested exercise on the Guided exercise page](exercise)")
-    st.caption("isobalance suggests hypotheses, not diagnoses. Video stays on this computer.")
+        plan = st.session_state.get("plan")
+        if plan:
+            first = plan[0].exercise
+            # a page switch in the same tab: a link opened a new tab, a new session without this assessment
+            if st.button(f"Practise a suggested exercise: {first.name}", type="primary", key="practise_plan"):
+                st.session_state[EXERCISE_CHOICE_KEY] = first.id
+                st.switch_page(str(Path(__file__).resolve().parent / "exercise.py"))
+    st.caption("isobalance points out what to check; it does not diagnose. Video stays on this computer.")
 
 
 main()

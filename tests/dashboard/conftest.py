@@ -183,7 +183,7 @@ def browser_page_factory(tmp_path):
             ignore_default_args=["--headless"], viewport={"width": width, "height": height})
         contexts.append(ctx)
         page = ctx.pages[0] if ctx.pages else ctx.new_page()
-        page.set_default_timeout(30_000)
+        page.set_default_timeout(90_000)         # liveness bound for a loaded shared machine
         return page
 
     try:

@@ -104,8 +104,8 @@ def test_good_clip_among_bad_files_is_processed_and_shown(setup, squats):
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     assert report["track"]["n_frames"] == 65 and report["views"]["dominant"] == "front"
     assert any(m.value.startswith("- 65 frames analysed; a person was found in 100% of them.") for m in at.markdown)
-    table = at.dataframe[0].value
-    assert list(table["Metric"]) == [f["label"] for f in report["findings"]]
+    table = at.table[0].value
+    assert list(table.index) == [f["label"] for f in report["findings"]]
     assert list(table["Status"]) == [f["status"].replace("_", " ") for f in report["findings"]]
     assert set(table.columns) >= {"Value", "Threshold", "95% CI", "Evidence frames"}
     # every finding has an expander with its threshold source; measured ones show their evidence frames
@@ -144,7 +144,7 @@ def test_truncated_clip_shows_partial_results_and_a_warning(setup, sample_clip, 
     assert 10 < n < 65
     assert "cut.mp4" in warning and "video.mp4" not in warning    # the user's name, not the stored one
     assert any(m.value.startswith(f"- {n} frames analysed") for m in at.markdown)
-    assert len(at.dataframe[0].value) > 0 and at.get("video")
+    assert len(at.table[0].value) > 0 and at.get("video")
 
 
 def test_clip_with_nobody_says_so_and_keeps_the_annotated_video(setup, sample_clip, tmp_path):
@@ -157,7 +157,7 @@ def test_clip_with_nobody_says_so_and_keeps_the_annotated_video(setup, sample_cl
     at = upload(page(), ("empty room.mp4", empty.read_bytes()))
     [error] = texts(at.error)
     assert "no person was detected in any frame" in error
-    assert not at.dataframe and len(at.get("video")) == 1
+    assert not at.table and len(at.get("video")) == 1
     assert {b.label for b in at.get("download_button")} == {"Landmarks (CSV)", "Annotated video (MP4)"}
     [folder] = saved_folders(data)
     assert not (folder / "report.json").exists()
@@ -259,7 +259,7 @@ def test_hypotheses_show_their_confirmation_tests(review_with_plan):
     assert h["pattern"] in shown and "right upper trapezius" in shown
     for test in h["confirmation_tests"]:
         assert f"**{test['name']}**" in shown
-    assert "flagged" in set(at.dataframe[0].value["Status"])
+    assert "flagged" in set(at.table[0].value["Status"])
     # the flagged metric is plotted by default
     assert any("Shoulder line tilt" in (c.proto.spec or "") for c in at.get("plotly_chart"))
 

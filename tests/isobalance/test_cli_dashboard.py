@@ -29,7 +29,8 @@ def test_argv_binds_to_localhost_headless_without_telemetry_by_default():
     assert argv[:4] == [sys.executable, "-m", "streamlit", "run"] and argv[4] == str(APP_PATH)
     opts = dict(zip(argv[5::2], argv[6::2]))
     assert opts == {"--server.address": "127.0.0.1", "--server.port": "8501", "--server.headless": "true",
-                    "--browser.gatherUsageStats": "false", "--server.maxUploadSize": "500"}
+                    "--browser.gatherUsageStats": "false", "--server.maxUploadSize": "500",
+                    "--client.toolbarMode": "viewer"}
     assert APP_PATH.is_file()
 
 

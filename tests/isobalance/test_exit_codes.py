@@ -38,6 +38,62 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+def _track(path: Path, edit=lambda text: text, **meta) -> Path:
+    """A real track file (one frame, written by LandmarkTrack.save), then damaged by ``edit``."""
+    import numpy as np
+
+    from vision.track import N_LANDMARKS, LandmarkTrack, TrackMeta
+
+    track = LandmarkTrack(np.arange(2), np.array([0.0, 33.3]), np.full((2, N_LANDMARKS, 5), 0.5),
+                          np.zeros((2, N_LANDMARKS, 3)), np.ones(2), TrackMeta(**{"width": 640, "height": 480,
+                                                                                 "fps": 30.0, **meta}))
+    track.save(path)
+    path.write_text(edit(path.read_text()))
+    return path
+
+
+def _header_only(text: str) -> str:
+    return "\n".join(text.splitlines()[:2]) + "\n"
+
+
+def _with_inf(text: str) -> str:
+    lines = text.splitlines()
+    cells = lines[2].split(",")
+    cells[4] = "inf"                    # nose x of the first frame
+    lines[2] = ",".join(cells)
+    return "\n".join(lines) + "\n"
+
+
+def _under_a_file(t: Path) -> Path:
+    """An output folder nobody can create (its parent is a file), even as root."""
+    (t / "a-file").write_text("x")
+    return t / "a-file" / "out"
+
+
+def _cut(t: Path, clip: Path) -> Path:
+    fs = t / "fs.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(clip), "-c", "copy", "-movflags", "+faststart",
+                    str(fs)], check=True)
+    cut = t / "cut.mp4"
+    cut.write_bytes(fs.read_bytes()[: fs.stat().st_size // 2])
+    return cut
+
+
+def _nobody(t: Path, clip: Path) -> Path:
+    """A real clip cropped to a strip of background: nobody in view."""
+    import numpy as np
+
+    from tests.vision.clips import decode_all, write_lossless
+
+    frames, _ = decode_all(clip)
+    return write_lossless(t / "empty.mp4", [np.ascontiguousarray(f.rgb[:, :200]) for f in frames[:12]],
+                          [f.timestamp_ms for f in frames[:12]])
+
+
+HOLD = "upper-trapezius-pir"
+NO_MODEL = ["--model", "/nonexistent/model.task"]   # reached only if the output check did not come first
+
+
 ROWS = [
     Row("landmarks", "missing -o", 2, "Missing option '-o'", lambda t, c: ["landmarks", c.clip], usage=True),
     Row("landmarks", "unknown option", 2, "No such option: --bogus",
@@ -57,6 +113,30 @@ ROWS = [
                       "--config", _write(t / "c.toml", '[vision]\nmin_cutoff = "fast"\n')]),
     Row("dashboard", "config with a wrong type", 2, "[dashboard] port must be an integer, not bool",
         lambda t, c: ["dashboard", "--config", _write(t / "c.toml", "[dashboard]\nport = true\n")]),
+    Row("assess", "header-only track file", 2, "holds no frames (a header only)",
+        lambda t, c: ["assess", _track(t / "t.csv", _header_only), "-o", t / "o"]),
+    Row("assess", "track file with inf", 2, "holds infinite values",
+        lambda t, c: ["assess", _track(t / "t.csv", _with_inf), "-o", t / "o"]),
+    Row("assess", "track claiming 50000x50000 px", 2, "width must be a whole number of pixels from 0 to 16384",
+        lambda t, c: ["assess", _track(t / "t.csv", width=50000, height=50000), "-o", t / "o"]),
+    Row("assess", "unwritable output folder (before the analysis)", 2, "cannot write to the output folder",
+        lambda t, c: ["assess", c.clip, "-o", _under_a_file(t), *NO_MODEL]),
+    Row("landmarks", "unwritable output folder (before the analysis)", 2, "cannot write to the output folder",
+        lambda t, c: ["landmarks", c.clip, "-o", _under_a_file(t), *NO_MODEL]),
+    Row("hold", "unwritable output folder (before the analysis)", 2, "cannot write to the output folder",
+        lambda t, c: ["hold", c.clip, "-e", HOLD, "-o", _under_a_file(t), *NO_MODEL]),
+    Row("batch", "unwritable output folder (before the analysis)", 2, "cannot write to the output folder",
+        lambda t, c: ["batch", c.clip, "-o", _under_a_file(t), *NO_MODEL]),
+    Row("hold", "--calibrate-s nan", 2, "--calibrate-s must be >= 0 and --settle-s > 0 (finite seconds)",
+        lambda t, c: ["hold", c.clip, "-e", HOLD, "-o", t / "o", "--calibrate-s", "nan"]),
+    Row("hold", "nobody in view", 3, "no person detected in any of the 12 frames",
+        lambda t, c: ["hold", _nobody(t, c.clip), "-e", HOLD, "-o", t / "o", "--no-video"]),
+    Row("hold", "truncated file", 4, "The result for the frames read is in",
+        lambda t, c: ["hold", _cut(t, c.clip), "-e", HOLD, "-o", t / "o", "--no-video"]),
+    Row("sessions", "mistyped database URL (password not echoed)", 2, "database URL 'postgresql//bob:***@",
+        lambda t, c: ["sessions", "list", "--db", "postgresql//bob:s3cretpw@localhost/db"]),
+    Row("sessions", "database URL with a bad port", 2, "'postgresql+psycopg://bob:***@localhost:port/db'",
+        lambda t, c: ["sessions", "list", "--db", "postgresql://bob:s3cretpw@localhost:port/db"]),
 ]
 
 
@@ -76,6 +156,7 @@ def test_exit_code_table(row: Row, tmp_path, sample_clip, model_path):
     assert r.returncode == row.code, r.stderr
     assert row.message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert "s3cretpw" not in r.stderr + r.stdout
     if row.usage:
         assert r.stderr.startswith(USAGE), r.stderr
     else:

@@ -93,3 +93,18 @@ def test_pixels_use_frame_size():
     np.testing.assert_allclose(px[0, :, 1], t.image[0, :, 1] * 480)
     with pytest.raises(TrackFormatError):
         LandmarkTrack(t.frame_index, t.timestamp_ms, t.image, t.world, t.n_people, TrackMeta()).pixels()
+
+
+def test_unknown_rate_is_written_as_null_and_read_back_as_nan(tmp_path):
+    """A still image has no frame rate: the header is plain JSON ("fps": null), never NaN."""
+    import json as _json
+
+    from vision.track import N_LANDMARKS, LandmarkTrack, TrackMeta
+
+    track = LandmarkTrack(np.zeros(1), np.zeros(1), np.full((1, N_LANDMARKS, 5), 0.5), np.zeros((1, N_LANDMARKS, 3)),
+                          np.ones(1), TrackMeta(source="tfjs_pose.jpg", fps=float("nan"), width=640, height=480))
+    path = track.save(tmp_path / "image.csv")
+    header = path.read_text().splitlines()[0]
+    assert "NaN" not in header
+    assert _json.loads(header.split(" ", 2)[2], parse_constant=lambda c: pytest.fail(f"{c} in JSON"))["fps"] is None
+    assert np.isnan(LandmarkTrack.load(path).meta.fps)

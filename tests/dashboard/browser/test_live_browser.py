@@ -42,10 +42,13 @@ def wait_for_text(page, pattern: str, timeout_s: float = 60.0) -> str:
     raise AssertionError(f"{pattern!r} did not appear within {timeout_s} s; the page shows:\n{text[-3000:]}")
 
 
+LOAD_TIMEOUT_MS = 240_000          # a page and its webrtc component on a shared, loaded 2-core machine
+
+
 def open_live_page(page, url: str, webrtc_start) -> None:
-    page.goto(url)
-    page.wait_for_selector("iframe[title*='webrtc']", timeout=60_000)
-    webrtc_start(page)
+    page.goto(url, timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_selector("iframe[title*='webrtc']", timeout=LOAD_TIMEOUT_MS)
+    webrtc_start(page, timeout_ms=LOAD_TIMEOUT_MS)
 
 
 def test_live_page_shows_detected_pose(dashboard_server, browser_page_factory, make_y4m, sample_clip,
@@ -56,14 +59,23 @@ def test_live_page_shows_detected_pose(dashboard_server, browser_page_factory, m
     found = wait_for_text(page, r"Pose detected — in (\d+) of (\d+) frames", 180)
     seen, total = map(int, re.search(r"in (\d+) of (\d+)", found).groups())
     assert 0 < seen <= total
-    page.wait_for_timeout(2000)          # let the annotated video render a few frames
-    found = wait_for_text(page, r"Pose detected — in (\d+) of (\d+) frames", 10)
-    seen2, total2 = map(int, re.search(r"in (\d+) of (\d+)", found).groups())
-    assert total2 > total and seen2 > seen, "frames kept arriving with a pose"
+    # frames keep arriving with a pose (liveness bound: a loaded shared machine can stall for a while)
+    wait_for_text(page, r"Pose detected — in (\d+) of (\d+) frames", 10)
+    deadline = time.monotonic() + 120
+    while True:
+        found = wait_for_text(page, r"Pose detected — in (\d+) of (\d+) frames", 10)
+        seen2, total2 = map(int, re.search(r"in (\d+) of (\d+)", found).groups())
+        if total2 > total and seen2 > seen:
+            break
+        assert time.monotonic() < deadline, f"no new frame with a pose in 120 s ({seen2} of {total2})"
+        page.wait_for_timeout(1000)
     # the returned video (skeleton drawn server-side) is playing in the component
     frame = page.frame_locator("iframe[title*='webrtc']").first
     assert frame.locator("video").count() >= 1
     page.screenshot(path=str(screenshot_dir / "live_pose_detected.png"), full_page=True)
+    # Streamlit's developer toolbar is hidden (client.toolbarMode = viewer): no "Deploy" button
+    assert page.locator("[data-testid='stAppDeployButton']").count() == 0
+    assert page.get_by_role("button", name="Deploy").count() == 0
     # for the record (no timing assertion): the rate the server callback kept up with in this run
     print("live status:", wait_for_text(page, r"[\d.]+ frames per second processed; pose model \d+ ms", 10))
 
@@ -104,7 +116,7 @@ def test_hold_timer_runs_on_a_still_clip(dashboard_server, browser_page_factory,
     page = browser_page_factory(y4m)
     # sternocleidomastoid PIR watches both shoulders from the front: 7 s holds, 3 repetitions
     open_live_page(page, f"{dashboard_server}/exercise?exercise=sternocleidomastoid-pir", webrtc_start)
-    wait_for_text(page, r"Calibrate|Position|Hold", 180)
+    wait_for_text(page, r"Calibrating|Getting ready|Hold", 180)
     deadline = time.monotonic() + 90
     first = None
     while time.monotonic() < deadline:

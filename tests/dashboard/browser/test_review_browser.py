@@ -54,7 +54,14 @@ def test_upload_processes_the_squat_clip_and_shows_its_findings(dashboard_server
     assert report["track"]["n_frames"] == 65
     page.get_by_text("65 frames analysed; a person was found in 100% of them.").wait_for()
     page.screenshot(path=str(screenshot_dir / "review-results-top.png"))
-    page.locator("[data-testid='stDataFrame']").first.wait_for(state="visible")
+    table = page.locator("[data-testid='stTable']").first
+    table.wait_for(state="visible")
+    # every column of the findings table is on screen (a table wraps; the old grid cut the last one off)
+    headers = [h.strip() for h in table.locator("th").all_inner_texts()]
+    assert "Direction / reason" in headers, headers
+    last = table.locator("th", has_text="Direction / reason").first.bounding_box()
+    assert last and last["x"] + last["width"] <= page.viewport_size["width"], last
+    assert "None" not in table.inner_text()                   # no "Frames used: None"
     expanders = page.locator("[data-testid='stExpander'] summary")
     labels = [t.strip() for t in expanders.all_inner_texts()]
     for f in report["findings"]:

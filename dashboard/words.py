@@ -1,0 +1,48 @@
+"""The dashboard's words for the program's internal names: the patient's plain words and the
+therapist's human names for statuses, views and outcomes, and a small glossary for the terms a page
+cannot avoid (shown as tooltips). One table, so the copy check (tests/dashboard/test_copy.py) and the
+pages agree.
+"""
+
+from __future__ import annotations
+
+OUTCOME_WORDS = {"completed": "completed", "timeout": "time ran out", "stream_ended": "stopped early",
+                 "running": "still going"}
+PHASE_TITLES = {"calibrate": "Calibrating", "position": "Getting ready", "hold": "Hold", "relax": "Relax",
+                "stretch": "Stretch", "done": "Done"}
+PHASE_WORDS = {"calibrate": "Measuring your resting stillness", "position": "Waiting for you to keep still",
+               "relax": "Relax", "stretch": "Stretch", "done": "Finished"}
+STATUS_WORDS = {"flagged": "past the threshold", "within": "within the normal range",
+                "not_measurable": "not measurable"}
+VIEW_WORDS = {"front": "front view", "back": "back view", "left_side": "left side view",
+              "right_side": "right side view", "oblique": "oblique view", "unknown": "view not clear"}
+
+GLOSSARY = {
+    "isometric": "A muscle contraction with the joint kept still: you push, nothing moves.",
+    "PIR": "Post-isometric relaxation: push gently for a few seconds, let go, then stretch a little further.",
+    "MET": "Muscle energy technique: a gentle push against a resistance, then relaxing into the new range.",
+    "calibration": "A few seconds standing still so the camera's own jitter is not mistaken for movement.",
+}
+
+
+EFFORT_SCALE = (   # (highest % of a maximal push, what it feels like) - the catalog's effort_pct in words
+    (20, "push as if you were holding a full cup of tea steady: you barely feel the muscle work"),
+    (30, "push as if you were pressing a ripe peach without bruising it: light, steady, nothing shakes"),
+    (50, "push as if you were slowly opening a heavy door: firm but easy to keep up, never straining"),
+    (100, "push firmly, as your therapist showed you, and stop at once if it hurts"),
+)
+
+
+def effort_words(low: float, high: float) -> str:
+    """The plain-words effort scale for a catalog range of maximal effort (percent)."""
+    for top, words in EFFORT_SCALE:
+        if high <= top:
+            return words[0].upper() + words[1:] + "."
+    return EFFORT_SCALE[-1][1]
+
+
+def human(word: str, table: dict[str, str] | None = None) -> str:
+    """A table's words for an internal name, else the name with its underscores made spaces."""
+    if table and word in table:
+        return table[word]
+    return str(word).replace("_", " ")
