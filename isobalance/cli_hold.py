@@ -68,7 +68,7 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
     try:
         if writer is not None:
             writer.__enter__()
-        with open_estimator(model_path, settings) as est:   # one tracked pose + the search (vision.search)
+        with open_estimator(model_path, settings) as est:   # the same estimator as every pipeline run
             for frame, pose in stream_poses(src, est, SubjectSelector(), make_smoother(settings), settings.prefetch):
                 status = monitor.update(pose)
                 frames += 1
