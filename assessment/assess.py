@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assessment.context import RollEstimator, body_roll, build_context
+from assessment.context import RollEstimator, build_context
 from assessment.exercises import Catalog, load_catalog, plan_for
 from assessment.findings import Finding
 from assessment.hypotheses import RuleSet, hypothesize, load_rules
@@ -48,7 +48,7 @@ def metric_series(track: LandmarkTrack, findings: list[Finding],
 
 def assess(track: LandmarkTrack, video_path: str | Path | None = None, *, input_path: str | Path | None = None,
            rules: RuleSet | None = None, catalog: Catalog | None = None,
-           roll_estimator: RollEstimator = body_roll) -> Report:
+           roll_estimator: RollEstimator | None = None) -> Report:
     """Assess one track. ``video_path`` (when the track came from a video) lets the HTML show real key
     frames; ``input_path`` is what the user passed (video or track file), recorded in the report.
 

@@ -5,14 +5,17 @@ metric. Deciding them in each analysis meant a track travelled static -> views -
 several times, angles were computed more than once, and the analyses could disagree about the same
 frame. ``build_context`` decides them in one pass, in one direction:
 
-    track -> left/right relabelling (assessment.swaps) -> angles (2-D, and 3-D joint angles) -> per-frame views
-          -> still windows -> framing -> camera roll (a pluggable estimator) -> static gates
+    track -> left/right relabelling (assessment.swaps) -> 3-D joint angles -> per-frame views
+          -> still windows -> framing -> camera roll (a pluggable estimator) -> 2-D angles (on the
+          levelled track when the roll is known) -> static gates
 
 and hands the result to ``assess_static`` / ``assess_movement`` as plain data (``TrackContext``).
 
-Roll seam: ``RollEstimator`` is any callable ``(RollInput) -> RollReport``; ``body_roll`` (shoulder
-line, pelvis line and body axis tilting alike in quiet standing) is today's default. A scene-based
-estimator plugs in through ``build_context(..., roll_estimator=...)`` without touching the analyses.
+Roll seam: ``RollEstimator`` is any callable ``(RollInput) -> RollReport``; the default,
+``assessment.roll.scene_and_body_roll``, combines the scene's verticals (measured by ``vision.scene_roll``
+during extraction, kept in the track's metadata) with the body axis in quiet standing. A roll known
+well enough is removed: every 2-D angle is measured on the levelled track; otherwise the tilt metrics
+are gated with the reason.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ import pandas as pd
 
 from assessment.angles import ANGLE_BY_ID, DEFAULT_MIN_VISIBILITY, FRONTAL, compute_angles, compute_world_joint_angles
 from assessment.findings import TrackInputError
+from assessment.gates import track_perspective_gate
 from assessment.swaps import SwapReport, find_swaps
-from assessment.views import (FramingReport, RollReport, ViewSummary, check_framing, detect_camera_roll,
+from assessment.views import (FramingReport, RollReport, ViewSummary, check_framing,
                               sequence_views, summarize, view_gate, visibility_gate)
 from vision.track import LandmarkTrack
 
@@ -35,29 +39,14 @@ FPPA_METRICS = ("knee_fppa_left", "knee_fppa_right")
 
 @dataclass(frozen=True)
 class RollInput:
-    """What a roll estimator may look at (plain data; no analysis results)."""
+    """What a roll estimator may look at (plain data; no analysis results). No angles: the roll is
+    decided first, so that every 2-D angle is computed once, relative to gravity."""
     track: LandmarkTrack
-    angles: pd.DataFrame          # 2-D angles of every frame (ANGLES table)
     still_rows: np.ndarray        # rows of quiet standing (may be empty)
     view: ViewSummary             # dominant view over the still rows
 
 
 RollEstimator = Callable[[RollInput], RollReport]
-
-
-def _median(values: np.ndarray) -> float:
-    values = values[np.isfinite(values)]
-    return float(np.median(values)) if len(values) else float("nan")
-
-
-def body_roll(inp: RollInput) -> RollReport:
-    """Today's body-axis roll check (``views.detect_camera_roll``) on the still frames' medians."""
-    if len(inp.still_rows) == 0:
-        return RollReport(False, None, {}, "")
-    med = {m: _median(inp.angles[m].to_numpy()[inp.still_rows])
-           for m in ("shoulder_line_tilt", "pelvis_line_tilt", "body_axis_lean")}
-    return detect_camera_roll(med["shoulder_line_tilt"], med["pelvis_line_tilt"], med["body_axis_lean"],
-                              inp.view.dominant)
 
 
 @dataclass(frozen=True)
@@ -93,7 +82,8 @@ def has_world(track: LandmarkTrack) -> bool:
 def static_gate(metric: str, ctx_track: LandmarkTrack, rows: np.ndarray, view: ViewSummary,
                 framing: FramingReport, roll: RollReport, min_visibility: float) -> str:
     """Why a static metric cannot be measured on this capture ('' when it can): view, visibility,
-    framing, then a suspected camera roll (frontal tilts only; FPPA is a joint-chain angle)."""
+    framing, a suspected camera roll (frontal tilts only; FPPA is a joint-chain angle), then the
+    perspective gate (assessment.gates: fake tilt predicted from yaw and camera height)."""
     d = ANGLE_BY_ID[metric]
     reason = view_gate(d, view) or visibility_gate(d, ctx_track, rows, min_visibility)
     if not reason:
@@ -103,14 +93,21 @@ def static_gate(metric: str, ctx_track: LandmarkTrack, rows: np.ndarray, view: V
             reason = f"{name.replace('_', ' ')} outside the frame in {f:.0%} of frames"
     if not reason and roll.suspected and set(d.views) <= set(FRONTAL) and metric not in FPPA_METRICS:
         reason = roll.message
+    if not reason:
+        reason = track_perspective_gate(metric, ctx_track.pixels(), ctx_track.visibility, rows, view.yaw_median,
+                                        ctx_track.meta.scene_roll, (ctx_track.meta.width, ctx_track.meta.height),
+                                        min_visibility)
     return reason
 
 
 def build_context(track: LandmarkTrack, *, min_visibility: float = DEFAULT_MIN_VISIBILITY,
                   max_speed: float | None = None, min_duration_s: float | None = None,
-                  roll_estimator: RollEstimator = body_roll, relabel: bool = True) -> TrackContext:
+                  roll_estimator: RollEstimator | None = None, relabel: bool = True) -> TrackContext:
     """Decide views, left/right labels, still windows, framing, roll and gates once for ``track``."""
+    from assessment.roll import level_track, scene_and_body_roll
     from assessment.static import MIN_STILL_S, STATIC_METRICS, STILL_SPEED, still_windows
+
+    roll_estimator = roll_estimator or scene_and_body_roll
 
     if not isinstance(track, LandmarkTrack):
         raise TrackInputError("an assessment needs a LandmarkTrack (see vision.track)")
@@ -119,7 +116,6 @@ def build_context(track: LandmarkTrack, *, min_visibility: float = DEFAULT_MIN_V
                               "in pixels; re-extract it with isobalance")
     swaps = find_swaps(track, min_visibility) if relabel else SwapReport.none(len(track))
     track = swaps.apply(track)
-    angles = compute_angles(track, min_visibility=min_visibility)
     world = compute_world_joint_angles(track, min_visibility=min_visibility) if has_world(track) else None
     yaw, views = sequence_views(track, min_visibility)
     windows, notes = still_windows(track, STILL_SPEED if max_speed is None else max_speed,
@@ -128,7 +124,10 @@ def build_context(track: LandmarkTrack, *, min_visibility: float = DEFAULT_MIN_V
             else np.zeros(0, dtype=np.int64))
     view = summarize(views, yaw, rows if len(rows) else None)
     framing = check_framing(track, rows if len(rows) else None)
-    roll = roll_estimator(RollInput(track, angles, rows, view))
+    roll = roll_estimator(RollInput(track, rows, view))
+    # every 2-D angle relative to gravity when the roll is known (measured on the levelled track)
+    levelled = level_track(track, roll.angle_deg) if roll.corrected and roll.angle_deg else track
+    angles = compute_angles(levelled, min_visibility=min_visibility)
     if swaps.n_swapped:
         notes.append(swaps.message)
     gates = {m: static_gate(m, track, rows, view, framing, roll, min_visibility) for m in STATIC_METRICS}

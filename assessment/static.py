@@ -18,6 +18,7 @@ import numpy as np
 
 from assessment.angles import ANGLE_BY_ID, DEFAULT_MIN_VISIBILITY
 from assessment.findings import FLAGGED, NOT_MEASURABLE, WITHIN, Finding
+from assessment.roll import ROLL_SENSITIVE, roll_evidence
 from assessment.thresholds import LANDMARK_ERROR_TORSO, STATIC_THRESHOLDS, Threshold
 from assessment.views import FramingReport, RollReport, ViewSummary
 from vision.track import LANDMARK_INDEX, LandmarkTrack
@@ -370,8 +371,11 @@ def assess_static(track: LandmarkTrack, ctx: "TrackContext | None" = None, *,
         if summaries[metric] is not None:
             summaries[metric].systematic = systematic_error(metric, px_still, torso)
     roll = ctx.roll
-    if roll.suspected:
+    if roll.suspected or roll.corrected:
         notes.append(roll.message)
+    for metric, s in summaries.items():       # a corrected roll's own uncertainty adds to each tilt's
+        if s is not None and roll.corrected and ANGLE_BY_ID[metric].formula in ROLL_SENSITIVE:
+            s.systematic = float(np.hypot(s.systematic, roll.uncertainty_deg or 0.0))   # independent errors
     findings = [_finding(m, summaries[m], views, roll, ctx.gates[m]) for m in STATIC_METRICS]
     return StaticResult(views, framing, roll, windows, findings, notes)
 
@@ -402,4 +406,5 @@ def _finding(metric: str, summary: MetricSummary | None, views: ViewSummary, rol
     return Finding(metric=metric, label=d.label, view=view, status=FLAGGED if flag else WITHIN,
                    value=summary.median, unit=d.unit, threshold=thr.value, threshold_source=thr.source_text,
                    uncertainty=summary.uncertainty(), frames=summary.key_frames,
-                   side=side, direction=words, reason=note, kind="static")
+                   side=side, direction=words, reason=note, kind="static",
+                   details=roll_evidence(roll) if d.formula in ROLL_SENSITIVE else {})

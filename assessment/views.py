@@ -1,4 +1,5 @@
-"""Which way the camera sees the subject, whether the body is in frame, and whether the camera is rolled.
+"""Which way the camera sees the subject and whether the body is in frame (the camera's roll is
+estimated in ``assessment.roll``; its report type lives here).
 
 Why: a 2-D angle only means what its label says in the view it was defined for (a shoulder-line
 tilt from the side is meaningless; a CVA proxy from the front does not exist). Every metric is
@@ -18,7 +19,6 @@ import numpy as np
 
 from assessment.angles import (BACK, DEFAULT_MIN_VISIBILITY, FRONT, LEFT_SIDE, OBLIQUE, RIGHT_SIDE, UNKNOWN,
                                AngleDef, facing_direction, gated_points)
-from assessment.thresholds import ROLL_AGREEMENT_DEG, ROLL_MIN_DEG
 from vision.track import LANDMARK_INDEX, LandmarkTrack
 
 VIEW_WORDS = {FRONT: "front view", BACK: "back view", LEFT_SIDE: "left side view",
@@ -263,37 +263,15 @@ def check_framing(track: LandmarkTrack, rows: np.ndarray | None = None, margin: 
 # ---------------------------------------------------------------------- camera roll
 @dataclass
 class RollReport:
-    suspected: bool
+    suspected: bool                      # True = roll not known well enough: tilt metrics are gated
     angle_deg: float | None              # estimated roll, counter-clockwise on screen
-    estimates: dict[str, float]          # per cue, in "subject's left end higher" degrees
+    estimates: dict[str, float]          # per cue (see the estimator)
     message: str = ""
+    uncertainty_deg: float | None = None  # 1 sigma of angle_deg
+    corrected: bool = False              # tilts were measured on the levelled track (assessment.roll)
+    source: str = ""                     # "scene+body" | "scene" | "body" | "assumed level" (assessment.roll)
 
     def to_dict(self) -> dict:
         return {"suspected": self.suspected, "angle_deg": self.angle_deg, "estimates": self.estimates,
-                "message": self.message}
-
-
-def detect_camera_roll(shoulder_tilt: float, pelvis_tilt: float, axis_lean: float, view: str,
-                       min_roll: float = ROLL_MIN_DEG, agreement: float = ROLL_AGREEMENT_DEG) -> RollReport:
-    """Suspect a rolled camera when shoulder line, pelvis line and body axis all tilt alike.
-
-    A rolled camera tilts every line by the same angle; a body rarely tilts its shoulders, pelvis and
-    whole axis by the same amount in the same direction. A lean of the whole axis toward the subject's
-    right shows as "left end higher" on a rigidly rotated body, so the axis cue enters as ``-lean``.
-    """
-    est = {"shoulder_line_tilt": shoulder_tilt, "pelvis_line_tilt": pelvis_tilt, "body_axis": -axis_lean}
-    vals = np.array(list(est.values()), dtype=float)
-    if view not in (FRONT, BACK) or not np.isfinite(vals).all():
-        return RollReport(False, None, {k: float(v) for k, v in est.items()},
-                          "camera roll not checked (needs shoulders, hips and ankles in a front or back view)")
-    common = float(np.median(vals))
-    spread = float(vals.max() - vals.min())
-    # image roll, counter-clockwise on screen: "left end higher" is image-right higher in a front view
-    ccw = common if view == FRONT else -common
-    if abs(common) >= min_roll and spread <= agreement and np.all(np.sign(vals) == np.sign(common)):
-        turn = "counter-clockwise" if ccw > 0 else "clockwise"
-        msg = (f"suspected camera roll of about {abs(ccw):.1f} deg ({turn}): shoulder line, pelvis line and "
-               f"body axis all tilt by about the same angle (spread {spread:.1f} deg). Left/right tilt flags "
-               "are suppressed; level the camera and record again.")
-        return RollReport(True, ccw, {k: float(v) for k, v in est.items()}, msg)
-    return RollReport(False, ccw, {k: float(v) for k, v in est.items()}, "")
+                "message": self.message, "uncertainty_deg": self.uncertainty_deg, "corrected": self.corrected,
+                "source": self.source}

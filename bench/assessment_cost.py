@@ -23,10 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assessment.assess import assess  # noqa: E402
+from assessment.context import RollInput, build_context  # noqa: E402
+from assessment.gates import LINE_LANDMARKS, track_perspective_gate  # noqa: E402
+from assessment.roll import scene_and_body_roll  # noqa: E402
 from sample_videos import locate  # noqa: E402
 from vision.landmarker import PoseEstimator  # noqa: E402
 from vision.models import resolve_model  # noqa: E402
 from vision.pipeline import extract_track  # noqa: E402
+from vision.scene_roll import SceneRollSampler  # noqa: E402
 from vision.sources import open_source  # noqa: E402
 from vision.track import LandmarkTrack  # noqa: E402
 
@@ -71,16 +75,41 @@ def main() -> None:
             write_json(r, Path(tmp) / "report.json")
             write_html(r, Path(tmp) / "report.html")
 
-    rows: dict[str, list[float]] = {"inference": [], "assess": [], "assess_10x": [], "assess+report": []}
+    def scene() -> None:            # what extract_track adds: vision.scene_roll on its sampled frames
+        sampler = SceneRollSampler(track.meta.width, track.meta.height, len(frames), track.meta.fps)
+        for k, f in enumerate(frames):
+            sampler.offer(f.rgb, track.image[k] if track.detected[k] else None)
+        sampler.result()
+
+    def roll_and_gates() -> None:   # what assess adds: the roll decision and the perspective gates
+        ctx = build_context(track)
+        rows_ = ctx.still_rows
+        scene_and_body_roll(RollInput(ctx.track, rows_, ctx.view))
+        px, vis = ctx.track.pixels(), ctx.track.visibility
+        for m in LINE_LANDMARKS:
+            track_perspective_gate(m, px, vis, rows_, ctx.view.yaw_median, track.meta.scene_roll,
+                                   (track.meta.width, track.meta.height))
+
+    rows: dict[str, list[float]] = {"inference": [], "assess": [], "assess_10x": [], "assess+report": [],
+                                    "scene roll (extraction)": [], "roll + gates (assess)": []}
     for _ in range(args.rounds):  # alternate so machine noise hits all alike
         rows["inference"].append(per_frame_ms(infer, len(frames)))
+        rows["scene roll (extraction)"].append(per_frame_ms(scene, len(frames)))
+        t0 = time.perf_counter()
+        build_context(track)
+        ctx_ms = (time.perf_counter() - t0) * 1000
+        rows["roll + gates (assess)"].append(per_frame_ms(roll_and_gates, len(track)) - ctx_ms / len(track))
         rows["assess"].append(per_frame_ms(lambda: assess(track), len(track)))
         rows["assess_10x"].append(per_frame_ms(lambda: assess(long), len(long)))
         rows["assess+report"].append(per_frame_ms(report, len(track)))
     med = {k: statistics.median(v) for k, v in rows.items()}
     print(f"clip {args.clip}: {len(track)} frames ({len(long)} tiled); {args.rounds} alternating rounds")
     for k, v in med.items():
-        print(f"  {k:14s} {v:8.3f} ms/frame   ratio to inference {v / med['inference']:.3f}")
+        print(f"  {k:24s} {v:8.3f} ms/frame   ratio to inference {v / med['inference']:.3f}")
+    whole = med["inference"] + med["assess"]          # isobalance assess VIDEO: extraction + assessment
+    added = med["scene roll (extraction)"] + med["roll + gates (assess)"]
+    print(f"  roll/gates add {added:.3f} ms/frame to {whole - added:.3f} ms/frame without them: "
+          f"{100 * added / (whole - added):.1f} % of assess time")
 
 
 if __name__ == "__main__":

@@ -173,15 +173,17 @@ def step_checks(track: LandmarkTrack, step: str, level_track: LandmarkTrack | No
                 min_detected: float = 0.8) -> list[Check]:
     """Plain-language checks of one step on a short window of poses, in CHECK_NAMES order.
 
-    The camera level is judged on ``level_track`` (the last few seconds, default ``track``): a roll
-    estimate is the median of three tilts, and one second of jitter can tip it either way.
+    The camera level is judged on ``level_track`` (the last few seconds, default ``track``): one
+    second of body-axis jitter can tip an estimate either way.
 
     All measurement is assessment/ code: framing and view from ``assessment.views``, camera roll from
-    ``detect_camera_roll`` on the static metrics, stillness from ``assessment.static.landmark_speed``.
+    ``assessment.roll`` (the scene's verticals, measured on recent frames and carried in
+    ``level_track``'s metadata, with the body axis; the same estimate as ``assess``), stillness from
+    ``assessment.static.landmark_speed``.
     """
-    from assessment.angles import compute_angles
+    from assessment.roll import estimate_track_roll, level_advice
     from assessment.static import STILL_SPEED, landmark_speed
-    from assessment.views import VIEW_WORDS, check_framing, detect_camera_roll, summarize_views
+    from assessment.views import VIEW_WORDS, check_framing, summarize_views
 
     n = len(track)
     detected = track.detected
@@ -217,19 +219,9 @@ def step_checks(track: LandmarkTrack, step: str, level_track: LandmarkTrack | No
         checks.append(Check("view", False, f"Not a side view yet ({seen}): turn a quarter turn so your "
                                            "shoulder points at the camera"))
     if step == "front" and views.dominant == FRONT:
-        a = compute_angles(level_track if level_track is not None else track,
-                           ids=("shoulder_line_tilt", "pelvis_line_tilt", "body_axis_lean"))
-        med = a.median(skipna=True)
-        roll = detect_camera_roll(float(med["shoulder_line_tilt"]), float(med["pelvis_line_tilt"]),
-                                  float(med["body_axis_lean"]), views.dominant)
-        if roll.suspected:
-            checks.append(Check("level", False, f"The camera looks tilted by about {abs(roll.angle_deg):.0f}°: "
-                                                "set it level (a phone leaning on a book often tilts)"))
-        elif roll.angle_deg is None:
-            checks.append(Check("level", False, "Camera level cannot be checked yet: shoulders, hips and "
-                                                "ankles must be visible"))
-        else:
-            checks.append(Check("level", True, "no camera tilt detected"))
+        lt = level_track if level_track is not None else track
+        ok, words = level_advice(estimate_track_roll(lt, np.flatnonzero(lt.detected)))
+        checks.append(Check("level", ok, words))
     elif step == "front":
         checks.append(Check("level", False, "Camera level is checked once you face the camera"))
     else:
@@ -282,6 +274,9 @@ class GuidedCapture:
         self._buf: deque[tuple[PoseFrame, np.ndarray]] = deque()
         self._last_check = -np.inf
         self._size: tuple[int, int] | None = None
+        self._scene_segments: deque[np.ndarray] = deque(maxlen=3)
+        self._scene_t = -np.inf
+        self._scene: dict = {}
 
     @property
     def step(self) -> str | None:
@@ -321,7 +316,8 @@ class GuidedCapture:
         w, h = self._size
         meta = TrackMeta(width=w, height=h)
         self.checks = step_checks(LandmarkTrack.from_frames(window, meta), self.step,
-                                  LandmarkTrack.from_frames([p for p, _ in self._buf], meta))
+                                  LandmarkTrack.from_frames([p for p, _ in self._buf],
+                                                            meta.replace(scene_roll=self._scene_roll(pose, rgb))))
         if all(c.ok is not False for c in self.checks):
             if self.ok_since is None:
                 self.ok_since = window[0].timestamp_ms
@@ -329,6 +325,21 @@ class GuidedCapture:
                 self._capture(t)
         else:
             self.ok_since = None
+
+    def _scene_roll(self, pose: PoseFrame, rgb: np.ndarray) -> dict:
+        """The scene's roll (vision.scene_roll) pooled over the last few frames sampled once per
+        ``LIVE_EVERY_S``; re-estimated only when a new frame is sampled."""
+        from vision import scene_roll as scene
+
+        if pose.timestamp_ms - self._scene_t < scene.LIVE_EVERY_S * 1000.0:
+            return self._scene
+        self._scene_t = pose.timestamp_ms
+        found = scene.pose_points(pose.image, *self._size) if pose.detected else None
+        xy, floor_y, hip = found if found is not None else (None, None, None)
+        self._scene_segments.append(scene.frame_segments(rgb, xy, floor_y))
+        est = scene.estimate_scene_roll(list(self._scene_segments), self._size, hip)
+        self._scene = {} if est is None else est.to_dict()
+        return self._scene
 
     def _capture(self, t: float) -> None:
         rows = [(p, f) for p, f in self._buf if p.timestamp_ms >= self.ok_since]

@@ -38,6 +38,7 @@ import numpy as np
 
 from vision.landmarker import Poses
 from vision.pipeline import PartialTrackError, PipelineSettings, extract_track, make_smoother, stream_poses
+from vision.scene_roll import scene_roll_of_video
 from vision.segments import FrameTable, SegmentError, SegmentSource, scan_frames
 from vision.sources import Frame, FrameSource, SourceInfo, VideoFileSource
 from vision.subject import SubjectSelector
@@ -330,7 +331,11 @@ def _select_and_smooth(raw: RawSegment, info: SourceInfo, path: Path, model_path
                      rotation=info.rotation, model=str(model_path),
                      smoothing={"filter": settings.smoothing, **settings.smoothing_params},
                      **selector.meta())
-    return LandmarkTrack.from_frames(poses, meta)
+    track = LandmarkTrack.from_frames(poses, meta)
+    if settings.scene_roll:      # the sequential path samples the scene while decoding; here a decode-only pass
+        track = LandmarkTrack(track.frame_index, track.timestamp_ms, track.image, track.world, track.n_people,
+                              meta.replace(scene_roll=scene_roll_of_video(path, track)))
+    return track
 
 
 def extract_track_parallel(path: str | os.PathLike, model_path: str | os.PathLike,

@@ -15,6 +15,7 @@ import numpy as np
 
 from vision.errors import IsobalanceError, SourceError
 from vision.landmarker import PoseEstimator
+from vision.scene_roll import SceneRollSampler
 from vision.search import open_estimator
 from vision.smoothing import LandmarkFilter, NoFilter, make_filter
 from vision.sources import Frame, FrameSource, open_source
@@ -43,6 +44,7 @@ class PipelineSettings:
     smoothing: str = "one_euro"             # "one_euro" | "none"
     smoothing_params: dict = field(default_factory=dict)
     prefetch: int = 4                       # decoded frames kept ready ahead of inference
+    scene_roll: bool = True                 # camera roll from scene lines on a few frames (vision.scene_roll)
 
 
 class BodySmoother:
@@ -107,10 +109,13 @@ def extract_track(source: str | os.PathLike | int | FrameSource, model_path: str
     selector = SubjectSelector()
     smoother = make_smoother(settings)
     mode = "image" if src.info.kind in ("image", "folder") else "video"
+    scene = SceneRollSampler(src.info.width, src.info.height, src.info.n_frames, src.info.fps) if settings.scene_roll else None
     try:
         with open_estimator(model_path, settings, mode) as est:
             for frame, pose in stream_poses(src, est, selector, smoother, settings.prefetch):
                 poses.append(pose)
+                if scene is not None:
+                    scene.offer(frame.rgb, pose.image if pose.detected else None)
                 if on_frame is not None:
                     on_frame(frame, pose)
     finally:
@@ -123,7 +128,7 @@ def extract_track(source: str | os.PathLike | int | FrameSource, model_path: str
     meta = TrackMeta(source=str(getattr(src, "path", info.name)), fps=info.fps, width=info.width,
                      height=info.height, rotation=info.rotation, model=str(model_path),
                      smoothing={"filter": settings.smoothing, **settings.smoothing_params},
-                     notes=notes, **selector.meta())
+                     notes=notes, scene_roll=scene.result() if scene else {}, **selector.meta())
     track = LandmarkTrack.from_frames(poses, meta)
     if src.error is not None:
         raise PartialTrackError(str(src.error), track)

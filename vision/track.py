@@ -101,6 +101,7 @@ class TrackMeta:
     search: dict[str, Any] = field(default_factory=dict)  # frames, and how many were searched for everybody
     notes: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
+    scene_roll: dict[str, Any] = field(default_factory=dict)   # vision.scene_roll.SceneRoll.to_dict(); {} = none
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values: an unknown rate (a still image) is null, never NaN (not valid JSON)."""
@@ -136,6 +137,20 @@ class TrackMeta:
 
     def replace(self, **changes: Any) -> "TrackMeta":
         return dataclasses.replace(self, **changes)
+
+
+def _mirrored_scene(scene: dict[str, Any], width: int) -> dict[str, Any]:
+    """The scene-roll record (vision.scene_roll) of the mirrored frames: roll negated, x -> width - x."""
+    if not scene:
+        return {}
+    out = dict(scene)
+    out["roll_deg"] = -scene["roll_deg"]
+    if "vp" in scene:
+        vx, vy, vw = scene["vp"]
+        out["vp"] = [width * vw - vx, vy, vw]
+    if "point" in scene:
+        out["point"] = [width - scene["point"][0], scene["point"][1]]
+    return out
 
 
 @dataclass
@@ -218,7 +233,8 @@ class LandmarkTrack:
         world = self.world[:, MIRROR_PERMUTATION].copy()
         world[..., 0] = -world[..., 0]
         return LandmarkTrack(self.frame_index, self.timestamp_ms, image, world, self.n_people,
-                             self.meta.replace(notes=self.meta.notes + ("mirrored",)))
+                             self.meta.replace(notes=self.meta.notes + ("mirrored",),
+                                               scene_roll=_mirrored_scene(self.meta.scene_roll, self.meta.width)))
 
     # ------------------------------------------------------------------ DataFrame I/O
     def to_dataframe(self) -> pd.DataFrame:

@@ -302,8 +302,16 @@ def rotate_track(track: LandmarkTrack, degrees: float) -> LandmarkTrack:
     world = track.world.copy()
     world[..., 0] = track.world[..., 0] * c + track.world[..., 1] * s
     world[..., 1] = -track.world[..., 0] * s + track.world[..., 1] * c
+    scene = dict(track.meta.scene_roll)
+    if scene:        # the scene turns with the camera: its vanishing point and roll too
+        vx, vy, vw = scene["vp"]
+        px, py = scene["point"]
+        scene["vp"] = [(vx - vw * w / 2) * c + (vy - vw * h / 2) * s + vw * w / 2,
+                       -(vx - vw * w / 2) * s + (vy - vw * h / 2) * c + vw * h / 2, vw]
+        scene["point"] = [w / 2 + (px - w / 2) * c + (py - h / 2) * s, h / 2 - (px - w / 2) * s + (py - h / 2) * c]
+        scene["roll_deg"] = scene["roll_deg"] + degrees
     return LandmarkTrack(track.frame_index, track.timestamp_ms, image, world, track.n_people,
-                         track.meta.replace(notes=track.meta.notes + (f"rotated {degrees} deg",)))
+                         track.meta.replace(notes=track.meta.notes + (f"rotated {degrees} deg",), scene_roll=scene))
 
 
 def jitter_track(track: LandmarkTrack, sigma_px: float, seed: int = 0) -> LandmarkTrack:

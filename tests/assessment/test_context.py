@@ -14,7 +14,8 @@ import pytest
 import assessment.angles
 import assessment.context
 from assessment.assess import assess
-from assessment.context import RollInput, body_roll, build_context
+from assessment.context import RollInput, build_context
+from assessment.roll import scene_and_body_roll
 from assessment.movement import assess_movement
 from assessment.static import assess_static
 from assessment.views import RollReport
@@ -76,7 +77,8 @@ def test_a_roll_estimator_plugs_in_and_gates_frontal_tilts():
     assert f.status == "not_measurable" and f.reason == "camera rolled 7 deg (scene lines)"
     assert ctx.gates["shoulder_line_tilt"] == f.reason and ctx.gates["knee_fppa_left"] == ""
     [inp] = seen
-    assert len(inp.still_rows) == 60 and inp.view.dominant == "front" and "shoulder_line_tilt" in inp.angles
-    # the default estimator is today's body check: a level body is not a rolled camera
-    assert not body_roll(inp).suspected
-    assert np.isfinite(body_roll(inp).estimates["shoulder_line_tilt"])
+    assert len(inp.still_rows) == 60 and inp.view.dominant == "front"
+    # the default estimator (no scene lines in a synthetic track): a level body is not a rolled camera
+    default = scene_and_body_roll(inp)
+    assert not default.corrected and not default.suspected and default.source == "assumed level"
+    assert abs(default.estimates["body_axis_body"]) < 0.5

@@ -129,7 +129,9 @@ def test_stitched_track_matches_sequential_real_clips(model_path, sample_clip, n
         assert seg.first < seam.frame <= seg.start and seam.window[0] <= seam.frame <= seam.window[1]
         assert seam.disagreement_px < 0.01 * seq.meta.height
     assert_same_frames(run.track, seq, len(seq))
-    assert run.track.meta == seq.meta
+    # the scene's roll is read with each run's own landmarks masking the person: equal within its 1 sigma
+    assert run.track.meta.replace(scene_roll={}) == seq.meta.replace(scene_roll={})
+    assert run.track.meta.scene_roll["roll_deg"] == pytest.approx(seq.meta.scene_roll["roll_deg"], abs=0.5)
     assert_within_tolerance(run.track, seq)
     # the frames before the first seam come from a run identical to the sequential one
     first = run.seams[0].frame

@@ -1,0 +1,5 @@
+import sys
+
+from bench.validation.run import main
+
+sys.exit(main())

@@ -1,0 +1,236 @@
+"""Validation harness: every single-camera metric of isobalance against the rig's 3-D reference.
+
+    .venv/bin/python -m bench.validation [--rig DIR] [--cache DIR]
+
+Runs the project's own vision pipeline (MediaPipe full model, default settings, scene roll sampled)
+on cam01..cam04 of ../shared/videos/pose2sim_balance (tracks cached in out/validation/), triangulates
+them with the rig's calibration (bench/validation/rig.py), and prints markdown tables: reprojection
+error, true vs estimated camera roll, and per metric and camera the median absolute error of the
+2-D value against image axes, after the estimated roll and after the true roll.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from assessment.angles import ANGLE_BY_ID, ANGLES, compute_angles
+from assessment.gates import fake_tilt_deg, line_height_over_distance
+from assessment.roll import estimate_track_roll, level_track
+from assessment.swaps import find_swaps
+from bench.validation.reference import off_square_yaw, reference_metrics, signed_yaw, swapped_frames
+from bench.validation.rig import read_qca, reprojection_errors, triangulate
+from vision.track import LANDMARK_INDEX, LandmarkTrack
+
+REPO = Path(__file__).resolve().parents[2]
+RIG = REPO.parent / "shared" / "videos" / "pose2sim_balance"
+CAMERAS = ("cam01", "cam02", "cam03", "cam04")
+# cam03 runs about 2 frames late (epipolar consistency, capture-geometry.md); aligning it lowers the
+# median reprojection error from 16.3 to 15.0 px (measured here).
+FRAME_SHIFT = {"cam03": 2}
+NEAR_SQUARE_DEG = 20.0          # frames whose body is within this of a square front/back view
+TILTS = ("head_tilt", "shoulder_line_tilt", "pelvis_line_tilt", "trunk_lateral_lean", "body_axis_lean")
+
+
+def camera_tracks(rig: Path, cache: Path, model: str | None = None) -> dict[str, LandmarkTrack]:
+    """The project's pipeline on each camera (cached as track.csv: delete the cache to rerun)."""
+    from vision.models import resolve_model
+    from vision.pipeline import extract_track
+
+    cache.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for cam in CAMERAS:
+        path = cache / f"{cam}.csv"
+        if not path.is_file():
+            extract_track(rig / f"{cam}.mp4", model or resolve_model("full")).save(path)
+        out[cam] = LandmarkTrack.load(path)
+    return out
+
+
+def _shifted(a: np.ndarray, k: int, fill) -> np.ndarray:
+    if not k:
+        return a
+    return np.concatenate([a[k:], np.full((k,) + a.shape[1:], fill)])
+
+
+def triangulated(tracks: dict[str, LandmarkTrack], cams: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(3-D reference (N,33,3) mm, reprojection errors (C,N,33) px)."""
+    pts = np.stack([_shifted(tracks[c].pixels(), FRAME_SHIFT.get(c, 0), np.nan) for c in CAMERAS])
+    wts = np.stack([_shifted(tracks[c].visibility, FRAME_SHIFT.get(c, 0), 0.0) for c in CAMERAS])
+    cl = [cams[c] for c in CAMERAS]
+    X = triangulate(pts, wts, cl)
+    return X, reprojection_errors(X, pts, wts, cl)
+
+
+def evaluate(rig: Path = RIG, cache: Path = REPO / "out" / "validation") -> dict:
+    return evaluate_tracks(camera_tracks(rig, cache), rig)
+
+
+def evaluate_tracks(tracks: dict[str, LandmarkTrack], rig: Path = RIG) -> dict:
+    """Every figure of the harness from the four cameras' tracks (see module docstring)."""
+    cams = read_qca(rig / "Calib.qca.txt")
+    X, reproj = triangulated(tracks, cams)
+    ref = reference_metrics(X).to_numpy()
+    i = LANDMARK_INDEX
+    hip = np.nanmedian(0.5 * (X[:, i["left_hip"]] + X[:, i["right_hip"]]), axis=0)
+    result = {"reprojection_px": {"median": float(np.nanmedian(reproj)),
+                                  **{c: float(np.nanmedian(reproj[k])) for k, c in enumerate(CAMERAS)}},
+              "cameras": {}, "metrics": [d.id for d in ANGLES]}
+    for k, cam in enumerate(CAMERAS):
+        cal = cams[cam]
+        raw_swapped = swapped_frames(_shifted(tracks[cam].pixels(), FRAME_SHIFT.get(cam, 0), np.nan)[:len(ref)],
+                                     cal.project(X))
+        track = find_swaps(tracks[cam]).apply(tracks[cam])     # as assess does, before anything is measured
+        shift = FRAME_SHIFT.get(cam, 0)
+        n = len(ref)
+        true_roll = cal.roll_at(hip)
+        est = estimate_track_roll(track, np.zeros(0, dtype=np.int64))       # balancing trial: no quiet standing
+        variants = {"image axes": track, "estimated roll": level_track(track, est.roll_deg or 0.0),
+                    "true roll": level_track(track, true_roll)}
+        yaw_off = off_square_yaw(X, cal.centre)
+        swapped = swapped_frames(_shifted(track.pixels(), shift, np.nan)[:n], cal.project(X))
+        errors = {}
+        for name, tr in variants.items():
+            vals = _shifted(compute_angles(tr).to_numpy(), shift, np.nan)[:n]
+            errors[name] = vals - ref
+        # perspective: predicted fake tilt of the shoulder and hip lines from the true geometry
+        pred = {}
+        for line, (a, b) in {"shoulder": ("left_shoulder", "right_shoulder"), "pelvis": ("left_hip", "right_hip")}.items():
+            mid = 0.5 * (X[:, i[a]] + X[:, i[b]])
+            dh_d = line_height_over_distance(cal.centre, mid)
+            pred[line] = fake_tilt_deg(yaw_off, dh_d)
+        result["cameras"][cam] = {
+            "true_roll": true_roll, "estimate": est.to_dict(), "pitch_down": cal.pitch_down_deg(),
+            "height_m": float(cal.centre[2] / 1000.0),
+            "distance_m": float(np.linalg.norm((cal.centre - hip)[:2]) / 1000.0),
+            "yaw_median": float(np.nanmedian(signed_yaw(X, cal.centre))),
+            "yaw_off": yaw_off, "swapped": swapped, "raw_swapped": raw_swapped, "errors": errors, "predicted_fake_tilt": pred,
+        }
+    return result
+
+
+def _mae(e: np.ndarray) -> float:
+    e = e[np.isfinite(e)]
+    return float(np.median(np.abs(e))) if len(e) else float("nan")
+
+
+def _fmt(v: float) -> str:
+    return "–" if not np.isfinite(v) else f"{v:.1f}"
+
+
+def tables(res: dict) -> str:
+    lines = []
+    rp = res["reprojection_px"]
+    lines += ["Reprojection error of the triangulated reference (median, px; 1920-px frames): "
+              + f"all {rp['median']:.1f}; " + ", ".join(f"{c} {rp[c]:.1f}" for c in CAMERAS), ""]
+    lines += ["| camera | height / distance | subject yaw (median) | left/right swapped frames of 100 (raw → after assessment.swaps) | true roll at subject | "
+              "estimated roll (1σ) | source | error |", "|---|---|---|---|---|---|---|---|"]
+    for cam, c in res["cameras"].items():
+        e = c["estimate"]
+        est = e["roll_deg"]
+        lines.append(f"| {cam} | {c['height_m']:.2f} m / {c['distance_m']:.1f} m | {c['yaw_median']:+.0f}° | "
+                     f"{int(c['raw_swapped'].sum())} → {int(c['swapped'].sum())} | {c['true_roll']:+.1f}° | " + (f"{est:+.1f}° (±{e['uncertainty_deg']:.1f})" if est is not None else "unknown")
+                     + f" | {e['source']} | " + (f"{abs(est - c['true_roll']):.1f}°" if est is not None else "–") + " |")
+    lines += ["", "Per metric, median absolute error (deg) of the single-camera 2-D value vs the 3-D reference, "
+              "all 100 frames: against image axes / after the estimated roll / after the true roll.", ""]
+    lines += ["| metric | " + " | ".join(CAMERAS) + " |", "|---|" + "---|" * len(CAMERAS)]
+    for m in res["metrics"]:
+        row = [m]
+        for cam in CAMERAS:
+            errs = res["cameras"][cam]["errors"]
+            j = res["metrics"].index(m)
+            row.append(" / ".join(_fmt(_mae(errs[v][:, j])) for v in ("image axes", "estimated roll", "true roll")))
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", f"Near-square frames only (body within {NEAR_SQUARE_DEG:g}° of a square front or back view, all cameras "
+              "pooled), after the estimated roll: median absolute error, all such frames / without the frames whose "
+              "left/right labels MediaPipe exchanged, and the camera-frames used.", ""]
+    lines += ["| metric | median abs error (deg) | without swapped frames | camera-frames |", "|---|---|---|---|"]
+    for m in res["metrics"]:
+        j = res["metrics"].index(m)
+        pooled, clean, used = [], [], []
+        for cam in CAMERAS:
+            c = res["cameras"][cam]
+            sel = c["yaw_off"] <= NEAR_SQUARE_DEG
+            e = c["errors"]["estimated roll"][:, j]
+            pooled.append(e[sel])
+            clean.append(e[sel & ~c["swapped"]])
+            if np.isfinite(e[sel]).any():
+                used.append(f"{cam} {int(np.isfinite(e[sel]).sum())}")
+        lines.append(f"| {m} | {_fmt(_mae(np.concatenate(pooled)))} | {_fmt(_mae(np.concatenate(clean)))} | "
+                     f"{', '.join(used) or '–'} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.validation", description=__doc__.splitlines()[0])
+    ap.add_argument("--rig", type=Path, default=RIG)
+    ap.add_argument("--cache", type=Path, default=REPO / "out" / "validation")
+    ap.add_argument("--json", type=Path, help="also write the summary figures here")
+    args = ap.parse_args(argv)
+    res = evaluate(args.rig, args.cache)
+    print(tables(res))
+    print("\nPerspective gate allowances (assessment/gates.py ALLOWANCE_DEG):\n")
+    print(allowance_table(derive_allowances(res)))
+    if args.json:
+        args.json.write_text(json.dumps({"reprojection_px": res["reprojection_px"],
+                                         "cameras": {c: {k: v for k, v in d.items() if k in ("true_roll", "estimate")}
+                                                     for c, d in res["cameras"].items()}}, indent=2))
+    return 0
+
+
+MIN_FRAMES_FOR_ALLOWANCE = 20
+
+
+def derive_allowances(res: dict, budget: float | None = None) -> dict[str, dict]:
+    """Per line metric, the predicted fake tilt (gates.fake_tilt_deg from the calibrated geometry) at
+    which the single-camera error (after the true roll, swapped frames left out) first reaches a
+    median of ``budget`` (default: the metric's own flag threshold, 5 deg for the reported-only body axis): past it a camera
+    invents findings of the threshold's size. Frames are pooled over cameras, sorted by predicted fake
+    tilt, and the median is taken over MIN_FRAMES_FOR_ALLOWANCE consecutive frames; the allowance is
+    the lowest predicted fake tilt of the first window at or over the budget. When even the least
+    perspective already errs past the budget, perspective is not what limits the metric: no allowance
+    (None; the gate leaves it to the model-error allowance, and the README table shows its error)."""
+    from assessment.gates import LINE_LANDMARKS
+    from assessment.thresholds import POSTURE_ANGLE_MDC_DEG, STATIC_THRESHOLDS
+
+    out = {}
+    for m in LINE_LANDMARKS:
+        thr = STATIC_THRESHOLDS[m].value
+        budget_m = budget if budget is not None else (thr if thr is not None else POSTURE_ANGLE_MDC_DEG)
+        j = res["metrics"].index(m)
+        line = "shoulder" if m in ("head_tilt", "shoulder_line_tilt") else "pelvis"
+        err, pred = [], []
+        for cam in CAMERAS:
+            c = res["cameras"][cam]
+            keep = ~c["swapped"]
+            err.append(np.abs(c["errors"]["true roll"][:, j][keep]))
+            pred.append(c["predicted_fake_tilt"][line][keep])
+        err, pred = np.concatenate(err), np.concatenate(pred)
+        ok = np.isfinite(err) & np.isfinite(pred)
+        order = np.argsort(pred[ok])
+        e, p = err[ok][order], pred[ok][order]
+        w = MIN_FRAMES_FOR_ALLOWANCE
+        allowance = float(p[-1]) if len(p) else 0.0
+        for k in range(0, max(len(e) - w + 1, 0)):
+            if np.median(e[k:k + w]) >= budget_m:
+                allowance = float(p[k]) if k else None
+                break
+        within = p <= allowance if allowance is not None else np.zeros(len(p), bool)
+        out[m] = {"allowance_deg": None if allowance is None else round(allowance, 1), "frames": int(len(e)),
+                  "median_error_within": float(np.median(e[within])) if within.any() else None,
+                  "median_error_least_perspective": float(np.median(e[:w])) if len(e) >= w else None}
+    return out
+
+
+def allowance_table(allow: dict[str, dict]) -> str:
+    lines = ["| metric | allowed predicted fake tilt (deg) | median error within it (deg) | median error, least "
+             "perspective (deg) | frames |", "|---|---|---|---|---|"]
+    for m, a in allow.items():
+        cells = [("none (error past the threshold even with the least perspective)" if a["allowance_deg"] is None
+                  else f"{a['allowance_deg']:.1f}")]
+        cells += [_fmt(v) if v is not None else "–" for v in (a["median_error_within"], a["median_error_least_perspective"])]
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {a['frames']} |")
+    return "\n".join(lines)
