@@ -71,8 +71,8 @@ def test_local_batch_assesses_every_video_and_reports_the_bad_one(local_run):
             assert rows[name]["shoulder_line_tilt_deg"] == "" and f["reason"]
         else:
             assert float(rows[name]["shoulder_line_tilt_deg"]) == pytest.approx(f["value"], abs=0.051)
-    assert rows["static"]["shoulder_line_tilt_deg"] != ""
         assert (local_run.out / name / "report.html").is_file() and (local_run.out / name / "track.csv").is_file()
+    assert rows["static"]["shoulder_line_tilt_deg"] != ""
     assert rows["static_mirrored"]["status"] == "ok" and rows["static_mirrored"]["frames"] == "11"
     html = local_run.summary_html.read_text()
     assert html.count("<tr style=") == 5 and 'href="squats/report.html"' in html
