@@ -9,22 +9,25 @@ Angle source: by default the 3-D world joint angles, because a 2-D view of a tur
 two sides differently (measured on tfjs_pose_squats.mp4, body turned ~28 deg: 2-D knee minima
 85-95 deg left vs 105-111 deg right, 3-D minima 83-91 deg on both sides). ``angle_source="image"``
 uses the 2-D angles (exact when the limbs move in the image plane, e.g. a true side view).
+Whatever the source, reps, the driving joint and the left/right timing follow the 2-D angles, which a
+mirrored camera mirrors (MediaPipe's 3-D depth is not mirror-equivariant), and left and right are
+compared only over at least MIN_REPS_TO_FLAG reps.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from assessment.angles import (ANGLE_BY_ID, BACK, DEFAULT_MIN_VISIBILITY, FRONT, OBLIQUE,
-                               compute_world_joint_angles)
+from assessment.angles import ANGLE_BY_ID, DEFAULT_MIN_VISIBILITY, FRONT, compute_world_joint_angles
 from assessment.findings import FLAGGED, NOT_MEASURABLE, WITHIN, Finding, TrackInputError
 from assessment.thresholds import (MOVEMENT_FPPA, MOVEMENT_ROM_DIFF, MOVEMENT_TIMING_DIFF, ROM_MODEL_ERROR_DEG,
                                    SQUARE_VIEW_MAX_YAW_DEG)
-from assessment.views import FRONTAL_MAX_YAW, VIEW_WORDS, knee_travel_yaw
+from assessment.views import VIEW_WORDS, knee_travel_yaw, view_of_yaw
 from vision.track import LandmarkTrack
 
 if TYPE_CHECKING:
@@ -103,15 +106,22 @@ def _robust_range(x: np.ndarray) -> float:
 
 
 def pick_driving_signal(angles: pd.DataFrame) -> tuple[str, np.ndarray, float]:
-    """The joint whose left/right mean angle has the largest range (squats -> knee, raises -> shoulder)."""
+    """The joint whose left/right mean angle has the largest range, legs first: when the knee or hip
+    moves over MIN_SIGNAL_RANGE the movement is a leg movement (squat, lunge) and the larger of the
+    two drives, because the arms move along with every leg exercise (the squat sample folds its
+    arms over 119 deg of 2-D elbow range); otherwise the larger of shoulder and elbow (raises)."""
     best = ("", np.full(len(angles), np.nan), 0.0)
-    for j in JOINTS:
-        pair = angles[[f"left_{j}_angle", f"right_{j}_angle"]].to_numpy()
-        with np.errstate(all="ignore"):
-            sig = np.nanmean(pair, axis=1) if len(pair) else np.zeros(0)
-        r = _robust_range(sig)
-        if r > best[2]:
-            best = (j, sig, r)
+    for group in (JOINTS[:2], JOINTS[2:]):
+        for j in group:
+            pair = angles[[f"left_{j}_angle", f"right_{j}_angle"]].to_numpy()
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)        # frames without the joint
+                sig = np.nanmean(pair, axis=1) if len(pair) else np.zeros(0)
+            r = _robust_range(sig)
+            if r > best[2]:
+                best = (j, sig, r)
+        if best[2] >= MIN_SIGNAL_RANGE:
+            return best
     return best
 
 
@@ -203,7 +213,15 @@ def assess_movement(track: LandmarkTrack, ctx: "TrackContext | None" = None, *, 
         why = "the track is empty" if len(track) == 0 else "nobody was found in any frame"
         return MovementResult("", "down", "none", [], [], [], [f"no movement analysed: {why}"])
     angles, source = joint_angles(ctx, angle_source)
-    joint, signal, rng = pick_driving_signal(angles)
+    # Reps, the driving joint and the timing come from the 2-D angles: they follow the image, which a
+    # mirrored camera mirrors exactly, while the model's 3-D depth does not (world knee range 57 vs 83 deg
+    # on a rig camera and its mirror image, measured). Ranges of motion use ``source``.
+    # A squat straight at the camera bends the knees toward it, out of the image: when no 2-D joint
+    # angle moves enough, the 3-D angles (when there are any) find the reps instead.
+    image = joint_angles(ctx, "image")[0]
+    joint, signal, rng = pick_driving_signal(image)
+    if rng < MIN_SIGNAL_RANGE and source == "world":
+        joint, signal, rng = pick_driving_signal(angles)
     t_s = track.timestamp_ms / 1000.0
     if rng < MIN_SIGNAL_RANGE:
         return MovementResult(joint, "down", source, [], [], [],
@@ -224,7 +242,12 @@ def assess_movement(track: LandmarkTrack, ctx: "TrackContext | None" = None, *, 
             rom_l = float(np.nanmax(left) - np.nanmin(left))
             rom_r = float(np.nanmax(right) - np.nanmin(right))
             pick = np.nanargmin if direction == "down" else np.nanargmax
-            il, ir = a + int(pick(left)), a + int(pick(right))
+            left2d = image[f"left_{j}_angle"].to_numpy()[a:b]
+            right2d = image[f"right_{j}_angle"].to_numpy()[a:b]
+            if np.isfinite(left2d).any() and np.isfinite(right2d).any():
+                il, ir = a + int(pick(left2d)), a + int(pick(right2d))
+            else:
+                il, ir = a + int(pick(left)), a + int(pick(right))
             tl, tr = t_s[il], t_s[ir]
             per_rep.append({
                 "rep": rep.number, "joint": j, "rom_left": rom_l, "rom_right": rom_r,
@@ -238,20 +261,41 @@ def assess_movement(track: LandmarkTrack, ctx: "TrackContext | None" = None, *, 
     notes = []
     if not reps:
         notes.append(f"{joint} angle moves over {rng:.0f} deg but no complete repetition was found")
-    findings = _rom_findings(per_rep, reps, joint, source, ctx) + _fppa_findings(ctx, reps, joint)
+    elif len(reps) < MIN_REPS_TO_FLAG:
+        # one or two excursions can be uneven by chance, and the model's left/right disagreement is as
+        # large as the differences they would show (rig: 20-30 deg of 3-D knee range, measured)
+        notes.append(f"only {len(reps)} repetition(s) of the {joint}: left and right are not compared "
+                     f"(needs {MIN_REPS_TO_FLAG}); the per-repetition values are kept")
+    view, yaw = movement_view(ctx, reps, joint)
+    findings = (_rom_findings(per_rep, reps, joint, source, ctx, view, yaw)
+                + _fppa_findings(ctx, reps, joint, view, yaw) if len(reps) >= MIN_REPS_TO_FLAG else [])
     return MovementResult(joint, direction, source, reps, per_rep, findings, notes, rng)
 
 
-def _rom_findings(per_rep: list[dict], reps: list[Rep], driving: str, source: str,
-                  ctx: "TrackContext") -> list[Finding]:
-    out = []
+def movement_view(ctx: "TrackContext", reps: list[Rep], driving: str) -> tuple[str, float | None]:
+    """(view, yaw) of the whole movement. A leg movement's view comes from the knees' travel over the
+    reps (``views.knee_travel_yaw``): a squat bends the knees forward in every frame, so a view read
+    from single frames turns "oblique" at the bottom of each squat. Otherwise the frames' dominant view."""
+    if driving in ("knee", "hip") and reps:
+        deepest = np.array([r.extreme_row for r in reps])
+        standing = np.concatenate([np.arange(a, b) for a, b in _rest_spans(reps, len(ctx.track))] or [[]]).astype(int)
+        yaw = knee_travel_yaw(ctx.track, deepest, standing, ctx.yaw, ctx.min_visibility)
+        if yaw is not None:
+            return view_of_yaw(yaw), yaw
     summary = ctx.summary()
-    view = summary.dominant
+    return summary.dominant, summary.yaw_median
+
+
+def _rom_findings(per_rep: list[dict], reps: list[Rep], driving: str, source: str,
+                  ctx: "TrackContext", view: str, yaw: float | None) -> list[Finding]:
+    out = []
+    ts = ctx.track.timestamp_ms[ctx.track.detected] / 1000.0
+    step = float(np.median(np.diff(ts))) if len(ts) > 1 else 0.0     # timing resolution: one frame
     allowance = ROM_MODEL_ERROR_DEG[source]
     gate = ""
     if source == "image" and view in ("front", "back") and (
-            summary.yaw_median is None or min(abs(summary.yaw_median), 180 - abs(summary.yaw_median)) > SQUARE_VIEW_MAX_YAW_DEG):
-        turn = 0.0 if summary.yaw_median is None else min(abs(summary.yaw_median), 180 - abs(summary.yaw_median))
+            yaw is None or min(abs(yaw), 180 - abs(yaw)) > SQUARE_VIEW_MAX_YAW_DEG):
+        turn = 0.0 if yaw is None else min(abs(yaw), 180 - abs(yaw))
         gate = (f"2-D left/right comparison needs a square-on view; the body is turned about {turn:.0f} deg, "
                 "which projects the two sides differently (use the 3-D angles)")
     elif source == "image" and view not in ("front", "back", "left_side", "right_side"):
@@ -277,14 +321,15 @@ def _rom_findings(per_rep: list[dict], reps: list[Rep], driving: str, source: st
         thr = MOVEMENT_ROM_DIFF
         flag = (not gate and n >= MIN_REPS_TO_FLAG and thr.exceeds(med)
                 and thr.ci_beyond(ci[0] - allowance, ci[1] + allowance))
-        side = None if med == 0 else ("left" if med < 0 else "right")   # the side with less range
+        # the side with less range, named only when the difference is past the model's own error
+        side = None if abs(med) <= allowance else ("left" if med < 0 else "right")
         less = "left" if med < 0 else "right"
         more = "right" if less == "left" else "left"
         words = (f"{less} {j} moves {abs(med):.1f} deg less than the {more} "
-                 f"(median SI {np.median(si):+.1f}% over {n} reps)")
-        if n < MIN_REPS_TO_FLAG:
-            note = f"only {n} rep(s): never flagged"
-        elif thr.exceeds(med) and not flag:
+                 f"(median SI {np.median(si):+.1f}% over {n} reps)" if side else
+                 f"left and right {j} ranges differ by {abs(med):.1f} deg, within the model's error allowance "
+                 f"({allowance:g} deg): no side can be told")
+        if thr.exceeds(med) and not flag:
             note = (f"median is past the threshold but the spread over reps widened by the model error "
                     f"allowance ({allowance:g} deg, {source} angles) is not, so not flagged")
         else:
@@ -299,41 +344,35 @@ def _rom_findings(per_rep: list[dict], reps: list[Rep], driving: str, source: st
                      "symmetry_index": si.tolist(), "symmetry_index_median": float(np.median(si)),
                      "symmetry_index_iqr": [float(v) for v in np.percentile(si, [25, 75])]}))
         tmed = float(np.median(timing))
-        early = "left" if tmed < 0 else "right"
+        early = None if abs(tmed) <= step else ("left" if tmed < 0 else "right")   # within a frame: together
         out.append(Finding(
             metric=f"{j}_timing_difference", label=f"{j.capitalize()} timing, left vs right", view=view,
             status=WITHIN, value=tmed, unit="s", threshold=None,
             threshold_source=MOVEMENT_TIMING_DIFF.source_text,
             uncertainty={"iqr": [float(v) for v in np.percentile(timing, [25, 75])],
                          "ci95": [float(timing.min()), float(timing.max())], "ci_level": level,
-                         "n_frames": unc["n_frames"], "n_reps": n},
-            frames=frames, side=None if tmed == 0 else early,
-            direction=("both sides reach their extreme together" if tmed == 0 else
+                         "n_frames": unc["n_frames"], "n_reps": n, "systematic": step},
+            frames=frames, side=early,
+            direction=("both sides reach their extreme within one frame of each other" if early is None else
                        f"{early} {j} reaches its extreme {abs(tmed):.2f} s earlier"),
             reason="reported only: no published cut-off", kind="movement",
             details={"timing_difference_s": timing.tolist()}))
     return out
 
 
-def _fppa_findings(ctx: "TrackContext", reps: list[Rep], driving: str) -> list[Finding]:
+def _fppa_findings(ctx: "TrackContext", reps: list[Rep], driving: str, view: str, yaw: float | None
+                   ) -> list[Finding]:
     """Knee frontal-plane projection angle at the deepest point of each squat/lunge rep.
 
     View: decided from the whole movement (``views.knee_travel_yaw``: the knees' sideways travel),
     not from one frame's shoulder width. The 2-D FPPA needs a front view turned at most
     SQUARE_VIEW_MAX_YAW_DEG: beyond it the knees' forward travel shows as sideways travel (removing
-    the common part of both knees' travel was tried on the squat sample, turned 28 deg: it left
+    the common part of both knees' travel was tried on the squat sample, turned 29 deg: it left
     -31 deg on one knee and -2 deg on the other, so it is not used)."""
     if driving not in ("knee", "hip") or not reps:
         return []
     out = []
     deepest = np.array([r.extreme_row for r in reps])
-    standing = np.concatenate([np.arange(a, b) for a, b in _rest_spans(reps, len(ctx.track))]) \
-        if reps else np.zeros(0, dtype=int)
-    yaw = knee_travel_yaw(ctx.track, deepest, standing, ctx.min_visibility)
-    if yaw is None:
-        yaw = ctx.summary(deepest).yaw_median
-    view = ctx.summary(deepest).dominant if yaw is None else (
-        FRONT if abs(yaw) <= FRONTAL_MAX_YAW else BACK if abs(yaw) >= 180 - FRONTAL_MAX_YAW else OBLIQUE)
     fppa = ctx.angles
     for side in ("left", "right"):
         metric = f"knee_fppa_{side}"

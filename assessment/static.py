@@ -279,8 +279,12 @@ def systematic_error(metric: str, px: np.ndarray, torso: float) -> float:
     elif d.formula == "head_offset":
         return 100.0 * LANDMARK_ERROR_TORSO
     elif d.formula in ("hyperextension", "fppa"):
+        # a bend at the middle landmark: its error turns both segments, so both errors add
         lm = d.landmarks
-        lever = float(np.nanmedian(np.minimum(_segment_length(px, lm[0], lm[1]), _segment_length(px, lm[1], lm[2]))))
+        levers = [float(np.nanmedian(_segment_length(px, lm[k], lm[k + 1]))) for k in (0, 1)]
+        if not all(np.isfinite(v) and v > 0 for v in levers) or not np.isfinite(e):
+            return float("nan")
+        return float(sum(np.degrees(np.arctan2(e, v)) for v in levers))
     else:
         lever = float(np.nanmedian(_segment_length(px, d.landmarks[0], d.landmarks[1])))
     if not (np.isfinite(lever) and lever > 0 and np.isfinite(e)):
@@ -398,6 +402,8 @@ def _finding(metric: str, summary: MetricSummary | None, views: ViewSummary, rol
     sys_err = summary.systematic if np.isfinite(summary.systematic) else float("inf")
     lo, hi = summary.ci95[0] - sys_err, summary.ci95[1] + sys_err
     flag = (summary.n_frames >= MIN_FLAG_FRAMES and thr.exceeds(summary.median) and thr.ci_beyond(lo, hi))
+    if not flag and abs(summary.median) <= sys_err and d.side is None:
+        side = None     # inside the model's own left/right error: which side is higher cannot be told
     note = ""
     if thr.value is None:
         note = f"reported only: {thr.published_for or 'no published cut-off'}"

@@ -123,19 +123,22 @@ def _viterbi(r: np.ndarray, bound: np.ndarray) -> np.ndarray:
     change of r a turning body makes between frames t-1 and t; a step costs how far r moves beyond it.
     NaN widths cost nothing; each exchanged frame costs ``EXCHANGE_COST``."""
     m = len(r)
-    cost = np.zeros(2)
-    back = np.zeros((m, 2), dtype=np.int8)
-    cand = np.stack([r, -r], axis=1)
-    for t in range(1, m):
-        step = np.abs(cand[t][None, :] - cand[t - 1][:, None])            # [previous state, state]
-        trans = np.nan_to_num(np.maximum(0.0, step - bound[t - 1]), nan=0.0)
-        total = cost[:, None] + trans + [0.0, EXCHANGE_COST]
-        back[t] = np.argmin(total, axis=0)
-        cost = total.min(axis=0)
+    with np.errstate(invalid="ignore"):
+        same = np.nan_to_num(np.maximum(0.0, np.abs(r[1:] - r[:-1]) - bound), nan=0.0).tolist()
+        cross = np.nan_to_num(np.maximum(0.0, np.abs(r[1:] + r[:-1]) - bound), nan=0.0).tolist()
+    keep, swap = 0.0, 0.0
+    back = [(0, 1)] * m
+    for t in range(1, m):            # plain floats: two states need no array work per frame
+        k_from_k, k_from_s = keep + same[t - 1], swap + cross[t - 1]
+        s_from_s, s_from_k = swap + same[t - 1], keep + cross[t - 1]
+        back[t] = (0 if k_from_k <= k_from_s else 1, 1 if s_from_s <= s_from_k else 0)
+        keep = min(k_from_k, k_from_s)
+        swap = min(s_from_s, s_from_k) + EXCHANGE_COST
     state = np.zeros(m, dtype=bool)
-    state[-1] = bool(np.argmin(cost))
-    for t in range(m - 1, 0, -1):
-        state[t - 1] = bool(back[t, int(state[t])])
+    cur = 0 if keep <= swap else 1
+    for t in range(m - 1, -1, -1):
+        state[t] = bool(cur)
+        cur = back[t][cur]
     return state
 
 

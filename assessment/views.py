@@ -34,6 +34,7 @@ SIDE_MAX_WIDTH_RATIO = 0.25   # cos(yaw) < ~0.35 => |yaw| > ~70 deg: a 2-D side 
 
 KEY_LANDMARKS = ("nose", "left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_knee",
                  "right_knee", "left_ankle", "right_ankle")
+MIN_KNEE_REACH = 0.5          # knee_travel_yaw: thigh at least 30 deg forward at the bottom of the reps
 FRAME_MARGIN = 0.01           # fraction of the frame; landmarks closer to the edge count as cut off
 
 
@@ -134,17 +135,19 @@ def sequence_views(track: LandmarkTrack, min_visibility: float = DEFAULT_MIN_VIS
     return yaw, classify_views(track, min_visibility)
 
 
-def knee_travel_yaw(track: LandmarkTrack, flexed: np.ndarray, standing: np.ndarray,
+def knee_travel_yaw(track: LandmarkTrack, flexed: np.ndarray, standing: np.ndarray, yaw: np.ndarray,
                     min_visibility: float = DEFAULT_MIN_VISIBILITY) -> float | None:
     """Body yaw (deg, sign as ``body_yaw``) of a squat or lunge from the whole movement, or None.
 
     Why: the model's depth guess and the shoulder width both depend on the person (and the width
     also on how far they lean); the knees' travel does not. Knees bend straight forward: seen
     square-on they travel toward the camera and stay above the hips in the image; with the body
-    turned by yaw they also travel sideways by thigh x sin(yaw). At the bottom of a squat the thigh
-    is about horizontal, so |sin(yaw)| ~ sideways offset of mid-knee from mid-hip / standing thigh
-    length (a shallower squat over-estimates the turn: the error is on the cautious side).
-    The sign (which side turns toward the camera) comes from the model's yaw.
+    turned by yaw they also travel sideways by reach x sin(yaw), where reach = the thigh's forward
+    reach at the bottom = sqrt(thigh^2 - drop^2) (standing thigh length, knee-below-hip drop at the
+    bottom; a level camera keeps the drop in the image). So |sin(yaw)| = mid-knee's sideways
+    offset from mid-hip / reach; a squat whose reach is under MIN_KNEE_REACH thighs gives no answer.
+    Which side turns toward the camera, and front or back, come from the model's yaw (``yaw``, per
+    frame, as ``body_yaw``).
     """
     if len(flexed) == 0 or len(standing) == 0:
         return None
@@ -156,10 +159,29 @@ def knee_travel_yaw(track: LandmarkTrack, flexed: np.ndarray, standing: np.ndarr
         warnings.simplefilter("ignore", RuntimeWarning)
         thigh = float(np.nanmedian(np.linalg.norm(knee[standing] - hip[standing], axis=1)))
         offset = float(np.nanmedian(np.abs(knee[flexed, 0] - hip[flexed, 0])))
-        sign = float(np.sign(np.nanmedian(body_yaw(track, min_visibility)[flexed])))
-    if not (np.isfinite(thigh) and thigh > 0 and np.isfinite(offset)):
+        drop = float(np.nanmedian(np.abs(knee[flexed, 1] - hip[flexed, 1])))
+        model = float(np.nanmedian(yaw[flexed]))
+    if not all(np.isfinite(v) for v in (thigh, offset, drop, model)) or thigh <= 0:
         return None
-    return (sign or 1.0) * float(np.degrees(np.arcsin(min(1.0, offset / thigh))))
+    forward = float(np.sqrt(max(thigh ** 2 - drop ** 2, 0.0)))      # the thigh's forward reach at the bottom
+    if forward < MIN_KNEE_REACH * thigh:
+        return None                                                  # too shallow to read a turn from
+    turn = float(np.degrees(np.arcsin(min(1.0, offset / forward))))  # away from square front or back
+    return float(np.sign(model) or 1.0) * (turn if abs(model) <= 90.0 else 180.0 - turn)
+
+
+def view_of_yaw(yaw: float | None) -> str:
+    """The view bin of one yaw (same bins as classify_views)."""
+    if yaw is None or not np.isfinite(yaw):
+        return UNKNOWN
+    a = abs(yaw)
+    if a <= FRONTAL_MAX_YAW:
+        return FRONT
+    if a >= 180.0 - FRONTAL_MAX_YAW:
+        return BACK
+    if SIDE_MIN_YAW <= a <= SIDE_MAX_YAW:
+        return LEFT_SIDE if yaw > 0 else RIGHT_SIDE
+    return OBLIQUE
 
 
 def summarize(views: np.ndarray, yaw: np.ndarray, rows: np.ndarray | None = None) -> ViewSummary:

@@ -4,14 +4,18 @@ Inference: PoseLandmarker (VIDEO mode, same options as the CLI) over the clip's 
 Assessment: ``assessment.assess.assess`` (angles, views, still windows, movement, hypotheses, plan) on
 the resulting track, and separately the JSON + HTML report writing (without key-frame extraction).
 The track is also tiled to 10x its length (timestamps continued) to show how the cost scales.
+``--against REV`` also times ``assess`` of an earlier commit (exported with ``git archive``) on the same
+track, in a fresh process each round alternating with this checkout's, so a change's cost is seen
+side by side (only the ``assess`` calls are timed, after one untimed warm-up call).
 
-    .venv/bin/python bench/assessment_cost.py [--clip tfjs_pose_squats.mp4] [--rounds 3]
+    .venv/bin/python bench/assessment_cost.py [--clip tfjs_pose_squats.mp4] [--rounds 3] [--against 06848a1]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,10 +54,33 @@ def per_frame_ms(fn, n_frames: int) -> float:
     return (time.perf_counter() - t0) * 1000 / n_frames
 
 
+TIME_ASSESS = """
+import sys, time, warnings
+sys.path.insert(0, sys.argv[1])
+warnings.simplefilter("ignore")
+from assessment.assess import assess
+from vision.track import LandmarkTrack
+track = LandmarkTrack.load(sys.argv[2])
+assess(track)
+t0 = time.perf_counter()
+for _ in range(3):
+    assess(track)
+print((time.perf_counter() - t0) * 1000 / 3 / len(track))
+"""
+
+
+def assess_ms_in(root: Path, track_file: Path) -> float:
+    """ms/frame of ``assess`` from the source tree ``root`` (a fresh process, warm-up call untimed)."""
+    out = subprocess.run([sys.executable, "-c", TIME_ASSESS, str(root), str(track_file)], check=True,
+                         capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clip", default="tfjs_pose_squats.mp4")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--against", help="git revision whose assess() is timed side by side with this checkout's")
     args = ap.parse_args()
     model = resolve_model("full")
     clip = locate(args.clip)
@@ -75,6 +102,16 @@ def main() -> None:
             write_json(r, Path(tmp) / "report.json")
             write_html(r, Path(tmp) / "report.html")
 
+    rows: dict[str, list[float]] = {"inference": [], "assess": [], "assess_10x": [], "assess+report": []}
+    tmp = tempfile.TemporaryDirectory()
+    if args.against:
+        base = Path(tmp.name) / "base"
+        base.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.against, "assessment", "vision"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+        track_file = track.save(Path(tmp.name) / "track.csv")
+        rows[f"assess@{args.against}"], rows["assess@HEAD"] = [], []
     def scene() -> None:            # what extract_track adds: vision.scene_roll on its sampled frames
         sampler = SceneRollSampler(track.meta.width, track.meta.height, len(frames), track.meta.fps)
         for k, f in enumerate(frames):
@@ -102,6 +139,10 @@ def main() -> None:
         rows["assess"].append(per_frame_ms(lambda: assess(track), len(track)))
         rows["assess_10x"].append(per_frame_ms(lambda: assess(long), len(long)))
         rows["assess+report"].append(per_frame_ms(report, len(track)))
+        if args.against:
+            rows[f"assess@{args.against}"].append(assess_ms_in(base, track_file))
+            rows["assess@HEAD"].append(assess_ms_in(ROOT, track_file))
+    tmp.cleanup()
     med = {k: statistics.median(v) for k, v in rows.items()}
     print(f"clip {args.clip}: {len(track)} frames ({len(long)} tiled); {args.rounds} alternating rounds")
     for k, v in med.items():

@@ -1,44 +1,47 @@
-"""End-to-end throughput of `isobalance landmarks` against bare PoseLandmarker.detect_for_video.
+"""What a user experiences: whole `isobalance` processes against the plain script they would write.
 
-One run, side by side, on the same clip (a sample looped to a 40 s video, encoded like a normal
-upload). The bare baseline gets the frames already decoded in memory, creates the landmarker and calls
-detect_for_video with the same options (num_poses, confidences); the CLI job is timed from the same
-point (after Python start-up and imports) to its last file written. The ratio shows what decoding,
-subject selection, smoothing, drawing, encoding and writing cost on top of the model once they
-overlap with it. Without the annotated video the CLI may use both cores on segments of the file
-(vision.parallel) — that is its real behaviour, so it is measured as such.
-Rounds alternate between the contenders so that machine noise hits both alike.
+Every contender is a whole process started from the shell, timed from start to exit (interpreter
+start-up, imports, model loading, decoding, everything) on the same H.264 clip: tfjs_pose_1.mp4
+looped (10x = 1200 frames, 576x576, 30 fps, 40 s). The baseline is bench/plain_mediapipe.py (OpenCV
+decode + Tasks PoseLandmarker.detect_for_video, sequential, MediaPipe's default num_poses=1, landmarks
+to a CSV). Each side runs with its own defaults; a matched run gives the plain script isobalance's
+num_poses. Rounds alternate between contenders (order rotated each round) so the noise of a shared
+machine hits all alike; ratios are plain-script time / contender time per round, median over rounds.
 
-Also: peak memory of the CLI on the clip looped 1x and 10x (streaming: it must not grow with length).
+Memory: the peak over time of the summed RSS of the whole process tree (the process and every
+worker it starts), sampled every 50 ms from /proc; measured in the timed rounds and again on a clip
+``--long`` times longer (flat in clip length = streaming).
 
-    .venv/bin/python bench/throughput.py [--clip tfjs_pose_1.mp4] [--loops 4] [--rounds 3]
+    .venv/bin/python bench/throughput.py [--loops 10] [--rounds 3] [--long 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from isobalance.config import Config  # noqa: E402
 from sample_videos import locate  # noqa: E402
 from vision.models import resolve_model  # noqa: E402
-from vision.pipeline import PipelineSettings  # noqa: E402
 from vision.sources import open_source  # noqa: E402
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+HOLD_EXERCISE = "lower-trapezius-low-row-hold"
 
 
 def looped_clip(src: Path, loops: int, dst: Path) -> tuple[Path, int]:
-    """Re-encode ``src`` repeated ``loops`` times (H.264 crf 20, like a phone upload)."""
+    """``src`` repeated ``loops`` times, re-encoded like an upload (H.264 crf 20, yuv420p)."""
     import av
 
     with open_source(src) as s:
@@ -51,7 +54,7 @@ def looped_clip(src: Path, loops: int, dst: Path) -> tuple[Path, int]:
         st.time_base = st.codec_context.time_base = Fraction(1, 1000)
         st.options = {"crf": "20", "preset": "fast"}
         n = 0
-        for k in range(loops):
+        for _ in range(loops):
             for rgb in frames:
                 f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                 f.pts, f.time_base = int(round(n * step)), Fraction(1, 1000)
@@ -63,42 +66,72 @@ def looped_clip(src: Path, loops: int, dst: Path) -> tuple[Path, int]:
     return dst, n
 
 
-def bare(clip: Path, model: Path, settings: PipelineSettings) -> float:
-    """Frames/s of detect_for_video alone over frames decoded beforehand."""
-    import mediapipe as mp
-    from mediapipe.tasks.python import BaseOptions, vision
+def tree_rss(root: int) -> int:
+    """Summed RSS (bytes) of ``root`` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError):
+            pass
+        todo.extend(children.get(pid, []))
+    return total
 
-    with open_source(clip) as s:
-        frames = [(f.timestamp_ms, mp.Image(image_format=mp.ImageFormat.SRGB, data=f.rgb)) for f in s]
-    opts = vision.PoseLandmarkerOptions(
-        base_options=BaseOptions(model_asset_path=str(model)), running_mode=vision.RunningMode.VIDEO,
-        num_poses=settings.num_poses, min_pose_detection_confidence=settings.min_detection_confidence,
-        min_pose_presence_confidence=settings.min_presence_confidence,
-        min_tracking_confidence=settings.min_tracking_confidence)
-    t0 = time.perf_counter()  # creating the landmarker is part of running it, for both contenders
-    with vision.PoseLandmarker.create_from_options(opts) as lm:
-        for ts, image in frames:
-            lm.detect_for_video(image, int(ts))
-        return len(frames) / (time.perf_counter() - t0)
+
+def run(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak process-tree RSS in MB) of one whole process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, tree_rss(proc.pid))
+            stop.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    stop.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.decode()[-2000:]}")
+    return wall, peak / 2**20
 
 
-def cli(clip: Path, model: Path, out: Path, video: bool) -> tuple[float, float]:
-    """Frames/s of the whole CLI job (timed inside the process, start-up excluded) and peak RSS MB."""
-    code = f"""
-import json, resource, time, sys
-sys.path.insert(0, {str(ROOT)!r})
-from isobalance.config import Config
-from vision.landmarks_job import run_landmarks
-cfg = Config().override("vision", model={str(model)!r}).vision
-import mediapipe  # imported before timing, as the CLI does at start-up
-t0 = time.perf_counter()
-s = run_landmarks({str(clip)!r}, {str(out)!r}, cfg, write_video={video!r})
-dt = time.perf_counter() - t0
-print(json.dumps({{"fps": s["frames"] / dt, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
-"""
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    d = json.loads(r.stdout.strip().splitlines()[-1])
-    return d["fps"], d["rss_mb"]
+def contenders(clip: Path, model: Path, out: Path, cli_poses: int) -> dict[str, list[str]]:
+    py, iso = sys.executable, [sys.executable, "-m", "isobalance.cli"]
+    plain = [py, str(ROOT / "bench" / "plain_mediapipe.py"), str(clip), str(model)]
+    m = ["--model", str(model)]
+    c = {
+        "plain script (num_poses=1, its default)": plain + [str(out / "plain.csv")],
+        "isobalance landmarks (default: annotated video)": iso + ["landmarks", str(clip), "-o", str(out / "lm")] + m,
+        "isobalance landmarks --no-video": iso + ["landmarks", str(clip), "-o", str(out / "lmnv"), "--no-video"] + m,
+        "isobalance assess": iso + ["assess", str(clip), "-o", str(out / "as"), "--no-progress"] + m,
+        "isobalance hold (annotated video)": iso + ["hold", str(clip), "--exercise", HOLD_EXERCISE, "-o",
+                                                    str(out / "ho"), "--no-progress"] + m,
+    }
+    if cli_poses != 1:
+        c[f"plain script --num-poses {cli_poses} (matched to isobalance)"] = \
+            plain + [str(out / "plain2.csv"), "--num-poses", str(cli_poses)]
+        c["isobalance landmarks --num-poses 1 (matched to the plain script)"] = \
+            iso + ["landmarks", str(clip), "-o", str(out / "lm1"), "--num-poses", "1"] + m
+    return c
 
 
 def main() -> None:
@@ -106,31 +139,46 @@ def main() -> None:
     ap.add_argument("--clip", default="tfjs_pose_1.mp4")
     ap.add_argument("--loops", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--long", type=int, default=5, help="memory also on a clip this many times longer (0: skip)")
+    ap.add_argument("--skip", nargs="*", default=[], help="leave out contenders whose name contains this text")
     args = ap.parse_args()
     model = resolve_model("full")
-    settings = PipelineSettings()
+    cli_poses = Config().vision.num_poses
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        clip, n = looped_clip(locate(args.clip), args.loops, tmp / "looped.mp4")
-        results: dict[str, list[float]] = {"bare": [], "cli_no_video": [], "cli_with_video": []}
-        for _ in range(args.rounds):
-            results["bare"].append(bare(clip, model, settings))
-            results["cli_no_video"].append(cli(clip, model, tmp / "o1", video=False)[0])
-            results["cli_with_video"].append(cli(clip, model, tmp / "o2", video=True)[0])
-        med = {k: statistics.median(v) for k, v in results.items()}
-        print(f"clip: {args.clip} looped {args.loops}x = {n} frames; {args.rounds} alternating rounds; "
-              f"num_poses={settings.num_poses}")
-        for k, v in results.items():
-            print(f"  {k:15s} median {med[k]:6.1f} frames/s   runs {', '.join(f'{x:.1f}' for x in v)}")
-        print(f"ratio cli(no video)/bare   = {med['cli_no_video'] / med['bare']:.2f}")
-        print(f"ratio cli(with video)/bare = {med['cli_with_video'] / med['bare']:.2f}")
-
-        one, _ = looped_clip(locate(args.clip), 1, tmp / "x1.mp4")
-        ten, n10 = looped_clip(locate(args.clip), 10, tmp / "x10.mp4")
-        _, rss1 = cli(one, model, tmp / "m1", video=True)
-        _, rss10 = cli(ten, model, tmp / "m10", video=True)
-        print(f"peak RSS: 1x {rss1:.0f} MB, 10x ({n10} frames) {rss10:.0f} MB, "
-              f"difference {rss10 - rss1:+.0f} MB (limit +50 MB)")
+        clip, n = looped_clip(locate(args.clip), args.loops, tmp / "clip.mp4")
+        cmds = contenders(clip, model, tmp, cli_poses)
+        cmds = {k: v for k, v in cmds.items() if not any(s in k for s in args.skip)}
+        names = list(cmds)
+        times: dict[str, list[float]] = {k: [] for k in names}
+        mem: dict[str, list[float]] = {k: [] for k in names}
+        for r in range(args.rounds):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for name in order:
+                wall, rss = run(cmds[name])
+                times[name].append(wall)
+                mem[name].append(rss)
+                print(f"  round {r + 1} {name}: {wall:.1f} s, {rss:.0f} MB", file=sys.stderr, flush=True)
+        base = names[0]
+        print(f"clip: {args.clip} looped {args.loops}x = {n} frames (H.264); {args.rounds} alternating rounds; "
+              f"{os.cpu_count()} cores; load average at start {load[0]:.1f}, at end {os.getloadavg()[0]:.1f}")
+        print(f"| process | wall s (median) | frames/s | ratio to the plain script | peak tree RSS MB | RSS ratio |")
+        print("|---|---|---|---|---|---|")
+        for name in names:
+            ratio = statistics.median(b / t for b, t in zip(times[base], times[name]))
+            rss_ratio = statistics.median(mem[name]) / statistics.median(mem[base])
+            print(f"| {name} | {statistics.median(times[name]):.1f} | {n / statistics.median(times[name]):.1f} | "
+                  f"**{ratio:.2f}x** | {statistics.median(mem[name]):.0f} | {rss_ratio:.2f} |")
+        if args.long:
+            long_clip, n_long = looped_clip(locate(args.clip), args.loops * args.long, tmp / "long.mp4")
+            (tmp / "long").mkdir()
+            long_cmds = contenders(long_clip, model, tmp / "long", cli_poses)
+            print(f"\npeak process-tree RSS, {n} vs {n_long} frames:")
+            for name in names:
+                _, rss = run(long_cmds[name])
+                print(f"  {name}: {statistics.median(mem[name]):.0f} MB -> {rss:.0f} MB "
+                      f"({rss - statistics.median(mem[name]):+.0f} MB)")
 
 
 if __name__ == "__main__":

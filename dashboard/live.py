@@ -485,6 +485,7 @@ class LiveSnapshot:
     inference_ms: float = float("nan")       # running mean over the last frames
     overlay_ms: float = float("nan")         # analysis + drawing
     fps: float = float("nan")                # frames processed per second, over the last frames
+    lag_p95_ms: float = float("nan")         # frame handed to the callback -> annotated frame ready (p95)
     error: str = ""
     # guided capture
     step: str | None = None
@@ -513,7 +514,7 @@ class LiveSession:
         self.draw_skeleton = draw_skeleton
         self._lock = threading.Lock()
         self._snapshot = LiveSnapshot()
-        self._times: deque[tuple[float, float]] = deque(maxlen=30)
+        self._times: deque[tuple[float, float, float]] = deque(maxlen=30)
         self._stamps: deque[float] = deque(maxlen=30)
 
     # ---------------------------------------------------------------- worker thread
@@ -529,6 +530,7 @@ class LiveSession:
 
     def process(self, rgb: np.ndarray) -> np.ndarray:
         """Pose, analysis and drawing for one RGB frame; returns the annotated frame."""
+        arrived = time.perf_counter()            # the lag counts waiting for the previous frame too
         with self._lock:
             t0 = time.perf_counter()
             try:
@@ -545,7 +547,7 @@ class LiveSession:
             except IsobalanceError as exc:
                 error = str(exc)
             t2 = time.perf_counter()
-            self._times.append(((t1 - t0) * 1000.0, (t2 - t1) * 1000.0))
+            self._times.append(((t1 - t0) * 1000.0, (t2 - t1) * 1000.0, (t2 - arrived) * 1000.0))
             self._publish(pose, rgb, error)
             return out
 
@@ -573,6 +575,7 @@ class LiveSession:
         common = dict(frames=snap.frames + 1, frames_with_pose=snap.frames_with_pose + int(pose.detected),
                       last_frame_ms=pose.timestamp_ms, size=(rgb.shape[1], rgb.shape[0]),
                       inference_ms=float(times[:, 0].mean()), overlay_ms=float(times[:, 1].mean()),
+                      lag_p95_ms=float(np.percentile(times[:, 2], 95)),
                       fps=(len(self._stamps) - 1) / span if span > 0 else float("nan"), error=error)
         task = self.task
         if isinstance(task, GuidedCapture):

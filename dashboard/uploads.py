@@ -5,7 +5,12 @@ everything computed from it (track, report, annotated video, key frames). The up
 only ever *displayed* (and recorded in ``upload.json``); it never becomes part of a path, so a name
 like ``../../etc/passwd.mp4`` cannot write or read anywhere else. ``upload_folder`` is the only way
 back from an id to a folder and it accepts nothing but a generated id, which keeps every file the
-page reads inside the uploads folder.
+page reads inside the uploads folder (``store.paths``: the same id rule and path check as the store).
+
+Lifetime (store/uploads.py): an upload stays while a saved session refers to it and goes with that
+session or its patient; an upload nobody saved is removed after ``dashboard.upload_retention_hours``
+(checked before each new upload, by ``isobalance data purge`` and by the history page's button), and
+all uploads together may not exceed ``dashboard.uploads_max_total_mb``: a new upload beyond it is refused.
 """
 
 from __future__ import annotations
@@ -15,18 +20,18 @@ import json
 import re
 import shutil
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from isobalance.config import Config
 from isobalance.paths import data_dir
+from store.paths import inside, is_id, new_id
+from store.uploads import list_uploads, purge_uploads
 from vision.errors import IsobalanceError, SourceError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")
 UPLOAD_META = "upload.json"
-_ID = re.compile(r"^[0-9a-f]{32}$")
 MB = 1024 * 1024
 
 
@@ -73,19 +78,36 @@ def check_name_and_size(name: str, size_bytes: int, config: Config) -> str:
     if size_bytes > limit_mb * MB:
         raise UploadRejected(f"{shown} is {size_bytes / MB:.1f} MB, over the {limit_mb} MB upload limit "
                              f"(setting dashboard.max_upload_mb); trim or compress the video and upload it again.")
-    if size_bytes == 0:
+    if size_bytes <= 0:
         raise UploadRejected(f"{shown} is empty (0 bytes).")
     return suffix
 
 
-def save_upload(name: str, stream: BinaryIO, size_bytes: int, config: Config) -> SavedUpload:
+def make_room(config: Config, incoming_bytes: int, store=None) -> None:
+    """Before keeping a new upload: remove the uploads no saved session refers to that are older than
+    the retention (only with ``store``: it knows which are referenced), then refuse the new one if all
+    uploads together would exceed ``dashboard.uploads_max_total_mb``."""
+    folder = uploads_dir(config)
+    if store is not None:
+        purge_uploads(folder, store.referenced_uploads(), config.dashboard.upload_retention_hours * 3600)
+    used = sum(u.size_bytes for u in list_uploads(folder, ()))
+    cap_mb = config.dashboard.uploads_max_total_mb
+    if used + incoming_bytes > cap_mb * MB:
+        raise UploadRejected(f"The uploads kept on this machine already take {used / MB:.0f} MB of the {cap_mb} MB "
+                             f"allowed (setting dashboard.uploads_max_total_mb). Delete sessions you no longer "
+                             f"need in History, or remove unsaved uploads there, then upload again.")
+
+
+def save_upload(name: str, stream: BinaryIO, size_bytes: int, config: Config, store=None) -> SavedUpload:
     """Check an uploaded file and keep it under a generated name; raise ``UploadRejected`` (and keep
-    nothing) when it has the wrong type, is too large, or does not decode as a video."""
+    nothing) when it has the wrong type, is too large, does not fit under the uploads' total cap, or
+    does not decode as a video. ``store`` (optional) lets expired unsaved uploads be removed first."""
     from vision.sources import open_source
 
     suffix = check_name_and_size(name, size_bytes, config)
-    upload_id = uuid.uuid4().hex
-    folder = uploads_dir(config) / upload_id
+    make_room(config, size_bytes, store)
+    upload_id = new_id()
+    folder = inside(uploads_dir(config), upload_id)
     folder.mkdir()
     video = folder / f"video{suffix}"
     shown = display_name(name)
@@ -129,9 +151,9 @@ def _copy_limited(src: BinaryIO, dst: BinaryIO, limit: int, chunk: int = MB) -> 
 def upload_folder(config: Config, upload_id: str) -> Path:
     """The folder of a saved upload. Only a generated id is accepted, so no value (even one tampered
     with in the session) can point the page at a file outside the uploads folder."""
-    if not isinstance(upload_id, str) or not _ID.match(upload_id):
-        raise UploadRejected(f"{upload_id!r} is not an upload id.")
-    folder = uploads_dir(config) / upload_id
+    if not is_id(upload_id):
+        raise UploadRejected("this is not an upload id.")
+    folder = inside(uploads_dir(config), upload_id)
     if not folder.is_dir():
         raise UploadRejected("this upload is no longer on this machine (its folder was removed).")
     return folder

@@ -7,9 +7,14 @@ process pool or on Ray workers on other machines, and the outputs are the same e
 cluster the input paths must be readable on every node: shared storage). Jobs run sequentially inside
 (one landmarker, one core each): across many videos that keeps every core busy with no overlap cost.
 
-OUT/<video>/batch.json is written last and records the video's sha256, the settings key and its summary
+OUT/<name>/ holds one video's files. ``<name>`` comes from the video's file name made safe
+(``output_names``: letters, digits, ``.``, ``_``, ``-`` only, no leading dot, at most 80 characters, a
+short hash added where two names would collide or clash with the summary files), and every folder is
+checked to be inside OUT (store.paths.inside), so no file name can write anywhere else.
+OUT/<name>/batch.json is written last and records the video's sha256, the settings key and its summary
 row: a later run skips a video whose record matches (same bytes, same settings, files present).
-OUT/summary.csv and OUT/summary.html have one row per video: status, frames, view, key metrics, findings.
+OUT/summary.csv and OUT/summary.html have one row per video: status, frames, view, key metrics, findings;
+the HTML links each report by a relative file link (``./<name>/report.html``, URL-quoted, HTML-escaped).
 """
 
 from __future__ import annotations
@@ -24,11 +29,15 @@ import html
 import io
 import json
 import os
+import re
 import tempfile
+import unicodedata
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from store.paths import inside
 from vision.errors import IsobalanceError
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp"}
@@ -76,10 +85,40 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+MAX_NAME = 80
+
+
+def safe_stem(stem: str) -> str:
+    """A file stem as a plain folder name: word characters, ``.``, ``_``, ``-``; no leading or trailing
+    dot (``..``, hidden folders); at most ``MAX_NAME`` characters; ``video`` if nothing is left."""
+    text = re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFKC", stem))
+    return text.strip("._-")[:MAX_NAME].rstrip("._-") or "video"
+
+
+SUMMARY_FILES = ("summary.csv", "summary.html")
+
+
+def _reserved(name: str) -> bool:
+    """Names the batch writes itself in OUT (the summary files and their temp files)."""
+    return name.lower() in {n + t for n in SUMMARY_FILES for t in ("", ".partial")}
+
+
 def output_names(videos: list[Path], digests: list[str]) -> list[str]:
-    """One folder name per video: its stem, with the hash added where two stems collide."""
-    stems = [v.stem for v in videos]
-    return [s if stems.count(s) == 1 else f"{s}-{d[:8]}" for s, d in zip(stems, digests)]
+    """One folder name per video, never the same twice (case-insensitively): its safe stem, with the
+    hash added where two stems collide or clash with the summary files, then a counter if still taken.
+    The same videos give the same names on every run (resuming relies on it)."""
+    stems = [safe_stem(v.stem) for v in videos]
+    lowered = [s.lower() for s in stems]
+    names: list[str] = []
+    taken: set[str] = set()
+    for stem, digest in zip(stems, digests):
+        base = stem if lowered.count(stem.lower()) == 1 and not _reserved(stem) else f"{stem}-{digest[:8]}"
+        name, n = base, 2
+        while name.lower() in taken or _reserved(name):
+            name, n = f"{base}-{n}", n + 1
+        taken.add(name.lower())
+        names.append(name)
+    return names
 
 
 # --------------------------------------------------------------------------------------------- one job
@@ -274,9 +313,9 @@ def run_batch(inputs: str | os.PathLike | Iterable[os.PathLike], out: str | os.P
     rows: dict[str, dict[str, Any]] = {}
     jobs: list[VideoJob] = []
     for video, digest, name in zip(videos, digests, names):
-        previous = _reusable_row(out / name, digest, key)
+        previous = _reusable_row(inside(out, name), digest, key)
         if previous is not None:
-            rows[name] = previous
+            rows[name] = previous | {"video": name}
         else:
             jobs.append(VideoJob(str(video), name, digest, vision_dict, key))
     bar = None
@@ -290,7 +329,7 @@ def run_batch(inputs: str | os.PathLike | Iterable[os.PathLike], out: str | os.P
                     else local_outcomes(jobs, workers or available_cores()))
         by_name = {j.name: j for j in jobs}
         for outcome in outcomes:
-            _write_outcome(out / outcome.name, outcome, by_name[outcome.name])
+            _write_outcome(inside(out, outcome.name), outcome, by_name[outcome.name])
             rows[outcome.name] = outcome.row
             if on_outcome is not None:
                 on_outcome(outcome)
@@ -352,13 +391,19 @@ def write_summary(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
     writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    csv_path, html_path = out / "summary.csv", out / "summary.html"
+    csv_path, html_path = (out / n for n in SUMMARY_FILES)
     _atomic_write(csv_path, buf.getvalue().encode("utf-8"))
     _atomic_write(html_path, summary_html(rows).encode("utf-8"))
     return csv_path, html_path
 
 
 _STATUS_COLOUR = {"ok": "#e6f4ea", "partial": "#fff4d6", "no person": "#fff4d6", "error": "#fde7e7"}
+
+
+def report_link(name: str) -> str:
+    """A video's report as a relative file link, safe inside an HTML attribute: ``./`` first so no name
+    can read as a scheme (``javascript:``), every character but letters and digits URL-quoted."""
+    return html.escape("./" + urllib.parse.quote(name, safe="") + "/report.html", quote=True)
 
 
 def summary_html(rows: list[dict[str, Any]]) -> str:
@@ -371,7 +416,7 @@ def summary_html(rows: list[dict[str, Any]]) -> str:
         for c in COLUMNS:
             text = html.escape(str(r.get(c, "")))
             if c == "video" and r["status"] in ("ok", "partial"):
-                text = f'<a href="{html.escape(r["video"])}/report.html">{text}</a>'
+                text = f'<a href="{report_link(r["video"])}">{text}</a>'
             cells.append(f"<td>{text}</td>")
         colour = _STATUS_COLOUR.get(r["status"], "#ffffff")
         body.append(f'<tr style="background:{colour}">{"".join(cells)}</tr>')

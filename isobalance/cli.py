@@ -75,7 +75,8 @@ def landmarks_command(
 
 def _mount_subcommands() -> None:
     """Attach command groups that live in their own modules (one job per module)."""
-    from isobalance import cli_assess, cli_batch, cli_dashboard, cli_hold, cli_models, cli_samples, cli_sessions
+    from isobalance import (cli_assess, cli_batch, cli_dashboard, cli_data, cli_hold, cli_models, cli_samples,
+                            cli_sessions)
 
     if getattr(app, "_isobalance_mounted", False):
         return
@@ -88,6 +89,7 @@ def _mount_subcommands() -> None:
     app.add_typer(cli_sessions.sessions_app, name="sessions",
                   help="List, show, export, import or delete sessions")
     app.add_typer(cli_sessions.patients_app, name="patients", help="Add or list patients")
+    app.add_typer(cli_data.data_app, name="data", help="Remove unsaved uploads from the data folder")
     app.command("dashboard")(cli_dashboard.dashboard_command)
 
 

@@ -61,8 +61,9 @@ def load_input_track(path: Path, model: str | None, config: Path | None, progres
 
 
 def run_assess(input_path: Path, out: Path, model: str | None = None, config: Path | None = None,
-               video: Path | None = None, progress: bool = False) -> dict[str, Any]:
-    """Assess one input and write OUT/track.csv, OUT/report.json, OUT/report.html; returns their paths."""
+               video: Path | None = None, progress: bool = False, pdf: bool = False) -> dict[str, Any]:
+    """Assess one input and write OUT/track.csv, OUT/report.json, OUT/report.html (+ OUT/report.pdf);
+    returns their paths."""
     from assessment.assess import assess
     from assessment.report import write_html, write_json
     from isobalance.paths import output_folder
@@ -80,6 +81,10 @@ def run_assess(input_path: Path, out: Path, model: str | None = None, config: Pa
         report.warnings.append(f"the input broke part-way; only the first {len(track)} frames were assessed: {error}")
     written["report_json"] = str(write_json(report, out / "report.json"))
     written["report_html"] = str(write_html(report, out / "report.html"))
+    if pdf:
+        from assessment.report_pdf import write_pdf
+
+        written["report_pdf"] = str(write_pdf(report, out / "report.pdf"))
     written["flagged"] = [f.metric for f in report.findings if f.status == "flagged"]
     written["hypotheses"] = [h.id for h in report.hypotheses]
     written["plan"] = [f"{p.exercise.id}:{p.side}" for p in report.plan]
@@ -95,14 +100,17 @@ def assess_command(
     video: Optional[Path] = typer.Option(None, help="With a track input: the video it came from, for key frames"),
     config: Optional[Path] = typer.Option(None, help="TOML configuration file"),
     progress: bool = typer.Option(True, help="Show a progress bar while reading a video"),
+    pdf: bool = typer.Option(False, "--pdf", help="Also write report.pdf (A4, printable) for the therapist"),
 ) -> None:
     """Assess posture from a video or track: findings, muscle hypotheses, exercise plan, HTML report."""
     from isobalance.cli_errors import fail
 
     try:
-        written = run_assess(input, out, model=model, config=config, video=video, progress=progress)
+        written = run_assess(input, out, model=model, config=config, video=video, progress=progress, pdf=pdf)
     except IsobalanceError as exc:
         fail(exc)                       # one escaped line, the error's exit code
     typer.echo(f"report: {written['report_html']}")
+    if pdf:
+        typer.echo(f"pdf: {written['report_pdf']}")
     typer.echo(f"flagged: {', '.join(written['flagged']) or 'none'}")
     typer.echo(f"plan: {', '.join(written['plan']) or 'none'}")

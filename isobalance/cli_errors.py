@@ -12,7 +12,7 @@ from typing import NoReturn
 
 import typer
 
-DONE, INTERNAL, BAD_INPUT, NOBODY, PARTIAL, INTERRUPTED = 0, 1, 2, 3, 4, 130
+INTERNAL, BAD_INPUT, INTERRUPTED = 1, 2, 130   # 3 and 4 travel on NoPersonError / PartialInputError
 
 # C0 controls but tab, DEL and C1 controls: ESC sequences, bells, carriage returns, line breaks
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")

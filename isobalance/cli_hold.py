@@ -63,27 +63,33 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
         from tqdm import tqdm
 
         bar = tqdm(total=info.n_frames, unit="frame", desc=info.name, disable=None)
-    writer = AnnotatedVideoWriter(video_path, info.width, info.height, info.fps) if write_video else None
-    frames = seen = 0
+    writer = None
     try:
-        if writer is not None:
-            writer.__enter__()
-        with PoseEstimator(model_path, mode="video", num_poses=settings.num_poses,
-                           min_detection_confidence=settings.min_detection_confidence,
-                           min_presence_confidence=settings.min_presence_confidence,
-                           min_tracking_confidence=settings.min_tracking_confidence) as est:
-            for frame, pose in stream_poses(src, est, SubjectSelector(), make_smoother(settings), settings.prefetch):
-                status = monitor.update(pose)
-                frames += 1
-                seen += pose.detected
-                if writer is not None:
-                    rgb = frame.rgb.copy()
-                    draw_hold_overlay(rgb, status, pose.image, protocol.still_landmarks)
-                    writer.write(rgb, frame.timestamp_ms)
-                if bar is not None:
-                    bar.update(1)
-                if (live and status.phase is Phase.DONE) or (max_frames and frames >= max_frames):
-                    break
+        # a long file on every core; otherwise (or a file that must be read in order) frames stream
+        frames, seen = _hold_on_every_core(src, model_path, settings, monitor, protocol,
+                                           video_path if write_video else None, bar) \
+            if not live and not max_frames else (0, 0)
+        if not frames:
+            writer = AnnotatedVideoWriter(video_path, info.width, info.height, info.fps) if write_video else None
+            if writer is not None:
+                writer.__enter__()
+            with PoseEstimator(model_path, mode="video", num_poses=settings.num_poses,
+                               min_detection_confidence=settings.min_detection_confidence,
+                               min_presence_confidence=settings.min_presence_confidence,
+                               min_tracking_confidence=settings.min_tracking_confidence) as est:
+                for frame, pose in stream_poses(src, est, SubjectSelector(), make_smoother(settings),
+                                                settings.prefetch):
+                    status = monitor.update(pose)
+                    frames += 1
+                    seen += pose.detected
+                    if writer is not None:
+                        rgb = frame.rgb.copy()
+                        draw_hold_overlay(rgb, status, pose.image, protocol.still_landmarks)
+                        writer.write(rgb, frame.timestamp_ms)
+                    if bar is not None:
+                        bar.update(1)
+                    if (live and status.phase is Phase.DONE) or (max_frames and frames >= max_frames):
+                        break
     finally:
         if writer is not None:
             writer.__exit__(None, None, None)
@@ -99,12 +105,48 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
     if src.error is not None:
         result.notes.append(f"the input broke part-way; only the first {frames} frames were checked: {src.error}")
     written = {"result": str(result.save_json(out / "hold.json")),
-               "video": str(video_path) if writer is not None and video_path.exists() else None,
+               "video": str(video_path) if write_video and video_path.exists() else None,
                "repetitions_completed": result.completed, "repetitions_planned": protocol.repetitions,
                "breaks": sum(len(r.breaks) for r in result.repetitions), "frames": frames}
     if src.error is not None:
         raise PartialInputError(f"{src.error} The result for the frames read is in {written['result']}.")
     return written
+
+
+def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path: Path | None,
+                        bar) -> tuple[int, int]:
+    """A long video file: the track on every core (``vision.parallel``), the monitor over it frame by
+    frame, then the annotated video drawn in parallel parts (``vision.render``). Returns (frames checked,
+    frames with a person), or (0, 0) when the file is short or must be read sequentially (the caller's
+    streaming loop then runs)."""
+    from functools import partial
+
+    from vision.parallel import available_cores, parallel_pays, run_parallel
+    from vision.render import render_video
+    from vision.sources import VideoFileSource
+    from vision.track import PoseFrame
+
+    if not isinstance(src, VideoFileSource) or not parallel_pays(src.info.n_frames):
+        return 0, 0
+    run = run_parallel(src.path, model_path, settings, on_progress=bar.update if bar is not None else None)
+    if run is None:
+        return 0, 0
+    track = run.track
+    statuses = [monitor.update(PoseFrame(int(track.frame_index[i]), float(track.timestamp_ms[i]), track.image[i],
+                                         track.world[i], int(track.n_people[i]))) for i in range(len(track))]
+    if video_path is not None:
+        render_video(src.path, video_path, list(zip(statuses, track.image)),
+                     partial(draw_hold_frame, still_landmarks=protocol.still_landmarks),
+                     workers=available_cores(), info=src.info)
+    return len(track), int(track.detected.sum())
+
+
+def draw_hold_frame(rgb, index: int, timestamp_ms: float, payload, still_landmarks: tuple[str, ...] = ()) -> None:
+    """``vision.render``'s drawing of one hold.mp4 frame: the same overlay as the streaming loop."""
+    from assessment.hold_drawing import draw_hold_overlay
+
+    status, image_landmarks = payload
+    draw_hold_overlay(rgb, status, image_landmarks, still_landmarks)
 
 
 def hold_command(

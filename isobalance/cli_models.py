@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from isobalance.cli_errors import fail
 from vision import models
 from vision.errors import IsobalanceError
 
@@ -20,8 +21,7 @@ def user_errors():
     try:
         yield
     except IsobalanceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(getattr(exc, "exit_code", 2)) from None
+        fail(exc)                       # one escaped line, the error's exit code
 
 
 @models_app.command("list")

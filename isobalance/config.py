@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import tomllib
@@ -65,6 +66,20 @@ class DashboardConfig:
     port: int = 8501
     max_upload_mb: int = 500
     data_dir: str = ""                     # empty = the user data folder (~/.local/share/isobalance)
+    upload_retention_hours: float = 24.0   # an upload no saved session refers to is removed after this
+    uploads_max_total_mb: int = 5000       # all kept uploads together; a new upload beyond it is refused
+
+    def __post_init__(self) -> None:
+        """The uploads' lifetime settings must be usable (store/uploads.py); data_dir is used as a path."""
+        if not _is_number(self.upload_retention_hours) or not 0 <= self.upload_retention_hours < math.inf:
+            raise ConfigError(f"dashboard.upload_retention_hours must be a number of hours >= 0, "
+                              f"not {self.upload_retention_hours!r}")
+        if isinstance(self.uploads_max_total_mb, bool) or not isinstance(self.uploads_max_total_mb, int) \
+                or self.uploads_max_total_mb < 1:
+            raise ConfigError(f"dashboard.uploads_max_total_mb must be a whole number >= 1, "
+                              f"not {self.uploads_max_total_mb!r}")
+        if not isinstance(self.data_dir, str) or "\0" in self.data_dir:
+            raise ConfigError("dashboard.data_dir must be a folder path")
 
 
 @dataclass(frozen=True)
@@ -121,7 +136,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # a TOML basic string: JSON's escapes are TOML's, plus DEL, which TOML also wants escaped
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command on a fresh machine: set up, get a pose model, then run every stage a user sees on the
 # sample clips shipped in sample_videos/ (no download needed):
-#   1. pose model  2. landmarks + annotated video  3. assessment report (HTML, JSON)  4. hold check
+#   1. pose model  2. landmarks + annotated video  3. assessment report (HTML, PDF, JSON)  4. hold check
 # Usage: bash scripts/demo.sh [CLIP [OUT]]   (CLIP: a sample name or a video path; OUT: default out/demo)
 #
 # ISOBALANCE_DEMO_REUSE_VENV=/path/to/.venv skips setup.sh: this checkout gets a bare .venv whose only
@@ -80,7 +80,7 @@ echo "  $OUT/landmarks/track.csv      one row per frame: 33 landmarks (x, y, z, 
 echo "  $OUT/landmarks/summary.json   frames, frames with a person, model, smoothing, subject choice"
 
 say "3/4 assessment: findings, muscle hypotheses, exercise plan"
-iso assess "$OUT/landmarks/track.csv" --video "$VIDEO" -o "$OUT/assess" >/dev/null
+iso assess "$OUT/landmarks/track.csv" --video "$VIDEO" -o "$OUT/assess" --pdf >/dev/null
 "$PY" - "$OUT/assess/report.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -95,6 +95,7 @@ print(f"hypotheses: {len(r['hypotheses'])}; exercises planned: {len(r['plan'])}"
 PY
 echo "  $OUT/assess/report.html  the report to open in a browser: each finding with its metric, value,"
 echo "                           threshold and frames; hypotheses, not diagnoses"
+echo "  $OUT/assess/report.pdf   the same report on A4 pages, to print for the therapist"
 echo "  $OUT/assess/report.json  the same, machine-readable (schema-versioned)"
 
 say "4/4 hold check on a still clip ($STILL, exercise $HOLD_EXERCISE)"
@@ -113,7 +114,7 @@ echo "  $OUT/hold/hold.mp4   the clip with phase, timer and the still/moving ind
 say "done: every output is in $OUT (the commands' logs: $LOG)"
 cat <<EOF
 Next commands to try:
-  .venv/bin/isobalance assess YOUR_VIDEO.mp4 -o out/me           assess your own recording
+  .venv/bin/isobalance assess YOUR_VIDEO.mp4 -o out/me --pdf     assess your own recording
   .venv/bin/isobalance hold webcam:0 --exercise $HOLD_EXERCISE    a live hold check with your webcam
   .venv/bin/isobalance dashboard                                  the dashboard on http://127.0.0.1:8501
   .venv/bin/isobalance samples list                               the sample clips, their licenses and facts

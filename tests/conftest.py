@@ -11,6 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests judge results, not speed (speed lives in bench/): no per-example deadline and no
+# "too slow" health check, which a shared 2-core machine trips at random. In CI the examples are
+# derandomized so a run is reproducible; every test keeps its own max_examples budget.
+settings.register_profile("isobalance", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("isobalance-ci", parent=settings.get_profile("isobalance"), derandomize=True)
+settings.load_profile("isobalance-ci" if __import__("os").environ.get("CI") == "true" else "isobalance")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -58,7 +58,7 @@ def test_demo_runs_every_stage_offline_on_a_fresh_clone(clone, tmp_path):
     assert f"in use for 'full': {built}" in done.stdout
     out = clone / "out" / "demo"
     for name in ("landmarks/annotated.mp4", "landmarks/track.csv", "landmarks/summary.json",
-                 "assess/report.html", "assess/report.json", "hold/hold.json", "hold/hold.mp4"):
+                 "assess/report.html", "assess/report.pdf", "assess/report.json", "hold/hold.json", "hold/hold.mp4"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
         assert str(out.relative_to(clone) / name) in done.stdout, f"the demo does not say what {name} is"
     summary = json.loads((out / "landmarks" / "summary.json").read_text())

@@ -27,6 +27,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from vision.errors import IsobalanceError
+
 SCHEMA_VERSION = 1
 
 LANDMARK_NAMES: tuple[str, ...] = (
@@ -76,8 +78,9 @@ def track_columns() -> list[str]:
     return cols
 
 
-class TrackFormatError(ValueError):
-    """A track file or DataFrame does not follow the documented schema."""
+class TrackFormatError(IsobalanceError, ValueError):
+    """A track file or DataFrame does not follow the documented schema (a user-facing error: the CLI
+    prints its one line and exits 2)."""
 
 
 MAX_FRAME_SIDE = 16384   # px: above 16K video; a header claiming more is damaged or hostile
@@ -109,8 +112,14 @@ class TrackMeta:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrackMeta":
+        """From a track file's metadata (outside input): each known field checked for its type."""
+        if not isinstance(d, dict):
+            raise TrackFormatError("track metadata must be a JSON object")
         known = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in known}
+        for key, value in kw.items():
+            if not _META_CHECKS.get(key, lambda _v: True)(value):
+                raise TrackFormatError(f"track metadata field {key!r} has an invalid value {str(value)[:40]!r}")
         if "notes" in kw:
             kw["notes"] = tuple(kw["notes"])
         if kw.get("fps", 0.0) is None:
@@ -133,6 +142,14 @@ class TrackMeta:
 
     def replace(self, **changes: Any) -> "TrackMeta":
         return dataclasses.replace(self, **changes)
+
+
+_META_CHECKS = {          # types of the free-form fields; numbers are checked by TrackMeta.check
+    "source": lambda v: isinstance(v, str), "model": lambda v: isinstance(v, str),
+    "subject": lambda v: isinstance(v, str), "smoothing": lambda v: isinstance(v, dict),
+    "notes": lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v),
+    "fps": lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)),
+}
 
 
 def _mirrored_scene(scene: dict[str, Any], width: int) -> dict[str, Any]:
@@ -255,11 +272,15 @@ class LandmarkTrack:
             meta = TrackMeta.from_dict(df.attrs.get("isobalance_meta", {}))
         try:
             values = df[expected[len(FRAME_COLUMNS):]].to_numpy(dtype=np.float64)
-            frames = df["frame"].to_numpy(dtype=np.int64)
+            counts = df[["frame", "n_people"]].to_numpy(dtype=np.float64)
             ts = df["timestamp_ms"].to_numpy(dtype=np.float64)
-            n_people = df["n_people"].to_numpy(dtype=np.int64)
         except (ValueError, TypeError) as exc:
             raise TrackFormatError(f"landmark track has non-numeric values: {exc}") from None
+        if not (np.isfinite(ts).all() and np.isfinite(values[~np.isnan(values)]).all()
+                and np.isfinite(counts).all() and (counts == np.round(counts)).all() and (np.abs(counts) < 2**53).all()):
+            raise TrackFormatError("landmark track has missing or infinite values (frame, n_people: whole "
+                                   "numbers; timestamp_ms: a number; coordinates: numbers or empty)")
+        frames, n_people = counts[:, 0].astype(np.int64), counts[:, 1].astype(np.int64)
         n = len(df)
         block = values.reshape(n, N_LANDMARKS, len(IMAGE_FIELDS) + len(WORLD_FIELDS))
         return cls(frames, ts, block[..., :5], block[..., 5:], n_people, meta)

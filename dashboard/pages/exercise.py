@@ -17,6 +17,7 @@ import streamlit as st
 from dashboard.common import ensure_app_navigation, load_settings, show_error
 from dashboard.live import LiveHold, LiveSession, shared_estimator, webrtc_view
 from dashboard.patients import choose_patient, refresh_after_save, save_to_history, show_saved
+from dashboard.pictures import png
 from dashboard.words import OUTCOME_WORDS, PHASE_TITLES, PHASE_WORDS
 from vision.errors import IsobalanceError
 
@@ -72,6 +73,13 @@ def choose_exercise(catalog):
         return None
 
 
+@st.cache_resource(show_spinner=False)
+def exercise_pictures() -> dict:
+    from dashboard.pictures import load_pictures
+
+    return load_pictures()
+
+
 def show_instructions(ex) -> None:
     from dashboard.words import GLOSSARY, effort_words
 
@@ -79,6 +87,9 @@ def show_instructions(ex) -> None:
     side = {"affected": "the side your therapist names", "both": "both sides"}.get(ex.side, f"the {ex.side} side")
     st.markdown(f"**{ex.technique}** for the {ex.target_muscle.replace('_', ' ')}, on {side}. "
                 f"Camera: {ex.camera_view} view.", help=GLOSSARY.get(ex.technique))
+    picture = exercise_pictures().get(ex.id)
+    if picture is not None:
+        st.image(png(picture), caption=picture.caption, width=300)
     st.markdown(f"**Start position:** {ex.start_position}")
     st.markdown("\n".join(f"{i}. {s}" for i, s in enumerate(ex.steps, 1)))
     lo, hi = ex.effort_pct

@@ -22,7 +22,7 @@ from dashboard.patients import export_zip, hold_figure, metric_figure, open_stor
 from store.progress import progress  # noqa: E402
 from vision.errors import IsobalanceError  # noqa: E402
 
-PICKER_KEY, EXPORT_KEY = "history_patient", "history_export"
+PICKER_KEY, EXPORT_KEY, PURGE_KEY = "history_patient", "history_export", "history_purge_uploads"
 
 
 def show_changes(prog) -> None:
@@ -79,6 +79,25 @@ def show_sessions(store, pid: str) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
+def show_unsaved_uploads(store, cfg) -> None:
+    """Uploaded videos no patient's session refers to, with a button that removes them now (what
+    ``isobalance data purge`` does; store/uploads.py keeps the rules)."""
+    from dashboard.uploads import MB, uploads_dir
+    from store.uploads import list_uploads, purge_uploads
+
+    folder = uploads_dir(cfg)
+    loose = [u for u in list_uploads(folder, store.referenced_uploads()) if not u.referenced]
+    with st.expander("Uploaded videos not saved to any patient"):
+        st.caption(f"Uploads saved to a patient's history stay until that session or patient is deleted; the "
+                   f"others are removed after {cfg.dashboard.upload_retention_hours:g} h.")
+        if not loose:
+            st.caption("None: every upload kept on this machine belongs to a saved session.")
+        elif st.button(f"Remove {len(loose)} unsaved upload(s) ({sum(u.size_bytes for u in loose) / MB:.1f} MB)",
+                       key=PURGE_KEY):
+            gone = purge_uploads(folder, store.referenced_uploads())
+            st.success(f"Removed {len(gone)} upload(s) and everything made from them.")
+
+
 def main() -> None:
     ensure_app_navigation()
     st.title("History")
@@ -112,6 +131,8 @@ def main() -> None:
                                key="history_download")
     except IsobalanceError as exc:
         show_error(exc)
+    finally:
+        show_unsaved_uploads(store, cfg)
 
 
 main()

@@ -77,7 +77,7 @@ def process_file(uploaded, cfg, model, store=None, patient: dict[str, Any] | Non
             bar.progress(pct / 100, text=f"{name}: frame {done} of {total or '?'}")
 
     try:
-        upload = save_upload(uploaded.name, uploaded, uploaded.size, cfg)
+        upload = save_upload(uploaded.name, uploaded, uploaded.size, cfg, store=store)
         bar.progress(0.0, text=f"{name}: finding the body in every frame")
         review_upload(upload, cfg, model, on_progress=on_progress, on_report=saver(store, patient, entry))
         return entry | {"upload_id": upload.id}
@@ -336,6 +336,10 @@ def show_review(cfg, upload_id: str, entry: Mapping[str, Any] | None = None) -> 
     show_plan(report, upload_id, stem)
     st.subheader("Downloads")
     show_downloads(result.files, upload_id, stem)
+    from assessment.report_pdf import render_pdf
+
+    st.download_button("Printable report (PDF, A4)", data=lambda: render_pdf(report), file_name=f"{stem}-report.pdf",
+                       mime="application/pdf", key=f"dl_pdf_{upload_id}")
     for d in report.get("disclaimers", []):
         st.caption(d)
 

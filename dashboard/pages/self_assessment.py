@@ -72,7 +72,8 @@ def live_status(session: LiveSession) -> None:
         for c in snap.checks:
             st.markdown(f"{check_icon(c.ok)} **{CHECK_LABELS[c.name]}** — {c.message}")
     st.caption(f"{snap.fps:.1f} frames per second processed; pose model {snap.inference_ms:.0f} ms per frame, "
-               f"checks and drawing {snap.overlay_ms:.1f} ms")
+               f"checks and drawing {snap.overlay_ms:.1f} ms; overlay ready {snap.lag_p95_ms:.0f} ms after the "
+               "frame arrived (95th percentile)")
     done = set(snap.captured)
     if done != set(st.session_state.get("self_assessment_seen_captures", ())):
         st.session_state["self_assessment_seen_captures"] = tuple(done)

@@ -18,3 +18,16 @@ def letterbox(rgb: np.ndarray, angle_deg: float = 0.0) -> np.ndarray:
     if angle_deg:
         canvas = cv2.warpAffine(canvas, cv2.getRotationMatrix2D((320, 240), angle_deg, 1.0), (640, 480))
     return canvas
+
+
+def write_y4m(frames: list[np.ndarray], path, fps: int = 15):
+    """RGB frames -> a YUV4MPEG2 (4:2:0) file, the format Chromium's fake webcam plays (and loops)."""
+    import cv2
+
+    h, w = frames[0].shape[:2]
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for rgb in frames:
+            f.write(b"FRAME\n")
+            f.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).tobytes())
+    return path

@@ -75,7 +75,7 @@ def test_local_batch_assesses_every_video_and_reports_the_bad_one(local_run):
     assert rows["static"]["shoulder_line_tilt_deg"] != ""
     assert rows["static_mirrored"]["status"] == "ok" and rows["static_mirrored"]["frames"] == "11"
     html = local_run.summary_html.read_text()
-    assert html.count("<tr style=") == 5 and 'href="squats/report.html"' in html
+    assert html.count("<tr style=") == 5 and 'href="./squats/report.html"' in html
 
 
 def test_second_run_skips_finished_videos_and_retries_on_change(local_run, archive, tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -133,6 +134,8 @@ ROWS = [
         lambda t, c: ["hold", _nobody(t, c.clip), "-e", HOLD, "-o", t / "o", "--no-video"]),
     Row("hold", "truncated file", 4, "The result for the frames read is in",
         lambda t, c: ["hold", _cut(t, c.clip), "-e", HOLD, "-o", t / "o", "--no-video"]),
+    Row("landmarks", "file name with terminal escape codes", 2, "\\x1b]0;pwned\\x07\\x1b[31mred.mp4",
+        lambda t, c: ["landmarks", t / "\x1b]0;pwned\x07\x1b[31mred.mp4", "-o", t / "o"]),
     Row("sessions", "mistyped database URL (password not echoed)", 2, "database URL 'postgresql//bob:***@",
         lambda t, c: ["sessions", "list", "--db", "postgresql//bob:s3cretpw@localhost/db"]),
     Row("sessions", "database URL with a bad port", 2, "'postgresql+psycopg://bob:***@localhost:port/db'",
@@ -157,8 +160,65 @@ def test_exit_code_table(row: Row, tmp_path, sample_clip, model_path):
     assert row.message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr
     assert "s3cretpw" not in r.stderr + r.stdout
+    assert "\x1b" not in r.stderr and "\x07" not in r.stderr      # control characters are shown escaped
     if row.usage:
         assert r.stderr.startswith(USAGE), r.stderr
     else:
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+
+
+def test_ctrl_d_at_a_confirmation_prompt_exits_2_and_deletes_nothing(tmp_path):
+    """A real terminal (pty): ``sessions delete`` asks for confirmation; Ctrl-D (end of input) there is
+    "no answer", exit 2, and the patient is still in the store."""
+    import pty
+    import select
+
+    env = {"ISOBALANCE_DATA": str(tmp_path / "data")}
+    added = run_cli("patients", "add", "Bob", env=env)
+    assert added.returncode == 0, added.stderr
+    pid = added.stdout.strip()
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "isobalance.cli", "sessions", "delete", pid],
+                            stdin=slave, stdout=slave, stderr=slave, env={**os.environ, **env}, close_fds=True)
+    os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 120
+        while b"for good?" not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.5)[0]:
+                seen += os.read(master, 4096)
+        assert b"for good?" in seen, seen
+        os.write(master, b"\x04")                                  # Ctrl-D
+        code = proc.wait(timeout=60)
+        while select.select([master], [], [], 0.2)[0]:
+            try:
+                seen += os.read(master, 4096)
+            except OSError:
+                break
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    text = seen.decode(errors="replace")
+    assert code == 2, text
+    assert "error: no answer (end of input)" in text and "Traceback" not in text and "internal error" not in text
+    assert "Bob" in run_cli("patients", "list", env=env).stdout     # nothing deleted
+
+
+def test_an_unexpected_exception_is_exit_1_with_one_line(monkeypatch, capsys):
+    """Code 1 is for bugs, which cannot be produced on purpose: one is injected here (the only
+    stand-in in this file) by making ``Config.to_toml`` raise, then the real ``main`` runs."""
+    from isobalance import cli
+    from isobalance.config import Config
+
+    def broken(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Config, "to_toml", broken)
+    monkeypatch.delenv("ISOBALANCE_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["config"])
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert err == "internal error: RuntimeError: boom (set ISOBALANCE_DEBUG=1 for details)\n"

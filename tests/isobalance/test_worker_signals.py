@@ -58,6 +58,21 @@ def left_over(pids: set[int]) -> dict[int, str]:
     return {p: table[p][1] for p in pids if p in table}
 
 
+def interrupt(proc: subprocess.Popen) -> tuple[set[int], float, str, bool]:
+    """SIGINT to the command: (its process family just before, seconds until it exited, its stderr,
+    whether the whole family has left the process table a second later). Kills the family on failure."""
+    family = descendants(proc.pid)
+    try:
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+        took = time.monotonic() - sent
+    except BaseException:
+        kill_all(proc, family)
+        raise
+    return family, took, stderr, wait_until(lambda: not left_over(family), 1.0)
+
+
 def kill_all(proc: subprocess.Popen, pids: set[int]) -> None:
     for p in left_over(pids):
         try:
@@ -76,13 +91,8 @@ def test_sigint_stops_batch_within_5_s_keeps_finished_and_leaves_nothing(archive
     try:
         assert wait_until(lambda: any(out.glob("*/batch.json")) or proc.poll() is not None, START_TIMEOUT_S, 0.2)
         assert proc.poll() is None, proc.communicate()
-        family = descendants(proc.pid)
         assert len(workers_of(proc.pid)) == 2, "both workers should still be busy with the rig clips"
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
-        took = time.monotonic() - sent
-        gone = wait_until(lambda: not left_over(family), 1.0)
+        family, took, stderr, gone = interrupt(proc)
     finally:
         kill_all(proc, family)
     assert took <= STOP_S, f"batch took {took:.1f} s to stop"
@@ -151,12 +161,7 @@ def test_sigint_stops_landmarks_parallel_workers_within_5_s(parallel_clip, tmp_p
         _watch_family(proc, lambda f: len(workers_of(proc.pid)) == 2)
         assert proc.poll() is None
         time.sleep(3)                                           # the workers are loading / running the model
-        family = descendants(proc.pid)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
-        took = time.monotonic() - sent
-        gone = wait_until(lambda: not left_over(family), 1.0)
+        family, took, stderr, gone = interrupt(proc)
     finally:
         kill_all(proc, family)
     assert took <= STOP_S, f"landmarks took {took:.1f} s to stop"
