@@ -27,7 +27,7 @@ CATALOG_SCHEMA_VERSION = 1
 EXERCISE_KEYS = (
     "id", "name", "technique", "target_muscle", "crosses", "side", "start_position", "steps", "effort_pct",
     "hold_s", "relax_s", "stretch_s", "barrier_angle", "repetitions", "still_landmarks", "still_angles", "camera_view",
-    "safety", "sources",
+    "therapist_only", "safety", "sources",
 )
 TECHNIQUES = ("PIR", "MET", "isometric")
 EXERCISE_SIDES = ("left", "right", "affected", "both")
@@ -84,6 +84,7 @@ class Exercise:
     still_landmarks: tuple[str, ...]
     still_angles: tuple[str, ...]
     camera_view: str
+    therapist_only: bool
     safety: tuple[str, ...]
     sources: tuple[str, ...]
 
@@ -212,6 +213,7 @@ def _check_entry(raw: Any, where: str, muscles: Mapping[str, str], refs: Mapping
          and raw["repetitions"] >= 1, "repetitions must be a whole number >= 1")
     for key in ("steps", "safety", "sources"):
         str_list(key)
+    need(isinstance(raw["therapist_only"], bool), "therapist_only must be true or false")
     if str_list("still_landmarks"):
         bad = [n for n in raw["still_landmarks"] if n not in LANDMARK_INDEX]
         need(not bad, f"still_landmarks {', '.join(map(repr, bad))} are not BlazePose landmark names "
@@ -233,7 +235,7 @@ def _check_entry(raw: Any, where: str, muscles: Mapping[str, str], refs: Mapping
         effort_pct=(float(eff[0]), float(eff[1])), hold_s=float(raw["hold_s"]),
         relax_s=float(raw["relax_s"]), stretch_s=float(raw["stretch_s"]), barrier_angle=raw["barrier_angle"], repetitions=raw["repetitions"],
         still_landmarks=tuple(raw["still_landmarks"]), still_angles=tuple(raw["still_angles"]),
-        camera_view=raw["camera_view"], safety=tuple(raw["safety"]), sources=tuple(raw["sources"]))
+        camera_view=raw["camera_view"], therapist_only=raw["therapist_only"], safety=tuple(raw["safety"]), sources=tuple(raw["sources"]))
 
 
 def _check_joints(raw: Mapping[str, Any], need: Callable[[bool, str], None]) -> None:

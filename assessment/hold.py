@@ -281,6 +281,7 @@ class HoldResult:
     notes: list[str]
     source: str = ""
     first_barrier: Barrier | None = None     # at the start of the first hold
+    context: dict = field(default_factory=dict)   # how it was run: safety answers, plan item (CLI, dashboard)
 
     @property
     def completed(self) -> int:
@@ -325,6 +326,7 @@ class HoldResult:
             "repetitions": [r.to_dict(ch, self.band) for r in self.repetitions],
             "timeline": self.timeline,
             "notes": self.notes,
+            "context": self.context,
         }
 
     def save_json(self, path: str | Path) -> Path:

@@ -3,7 +3,8 @@
 The suggested plan comes from the report (``assessment.exercises.plan_for``); the therapist may
 switch rows off, change side, repetitions and hold time, or add catalog exercises. The edited plan
 keeps every catalog field of each exercise (steps, effort, safety, sources) so it can be handed to
-the patient or to the hold checker, and says plainly that a therapist edited it.
+the patient or to the hold checker, and says plainly that a therapist edited it. ``therapy_plan`` turns
+it into the plan saved for the patient (``store.plans``): side left/right/both, the edited dose.
 """
 
 from __future__ import annotations
@@ -66,3 +67,13 @@ def edited_plan(edited: pd.DataFrame, catalog: Catalog, report: Mapping[str, Any
             "recording": (report.get("input") or {}).get("name"), "report_created_utc": report.get("created_utc"),
             "exercises": exercises, "skipped": skipped,
             "note": "Start only after a therapist has confirmed the hypotheses; keep holds painless and light."}
+
+
+def therapy_plan(plan: Mapping[str, Any], catalog: Catalog, patient_id: str = ""):
+    """The edited plan as the ``assessment.therapy_plan.TherapyPlan`` saved for the patient."""
+    from assessment.therapy_plan import item_for, plan_of
+
+    items = [item_for(catalog.get(e["id"]), e["side"], {"hold_s": e["hold_s"], "repetitions": e["repetitions"]})
+             for e in plan["exercises"]]
+    return plan_of(items, patient_id=patient_id, note=f"from the review of {plan.get('recording') or 'a recording'}",
+                   catalog=catalog)

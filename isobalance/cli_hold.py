@@ -6,6 +6,17 @@ mounts. Frames stream through the pose model into the same ``HoldMonitor`` a liv
 OUT/: hold.json (result) and hold.mp4 (each frame annotated with timer, phase and stillness).
 When a video breaks part-way, the result for the frames read is still written, then the error is
 reported.
+
+Safety first (``assessment.safety``): before any frame is read the red-flag screen and the pain score
+are taken - asked in a terminal, or given with ``--no-red-flags`` / ``--red-flag ID`` and
+``--pain-before N`` when there is no terminal (scripts, CI). A red flag, pain of 7/10 or more, or a
+therapist-only technique without the therapist's plan stops with one plain message and exit code 5.
+The blood-pressure caution is printed before every hold.
+
+The therapist's plan: ``--plan FILE`` (a plan saved from the review page) or ``--patient ID`` (the
+plan saved for that patient in the store) runs a plan item with the therapist's side and dose;
+``--exercise`` (and ``--side``) choose the item when the plan has several. With ``--patient`` the
+finished hold is saved to the patient's history and recorded against the plan item (adherence).
 """
 
 from __future__ import annotations
@@ -23,10 +34,42 @@ class HoldInputError(IsobalanceError):
     """The input or the options of ``isobalance hold`` cannot be used."""
 
 
-def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | None = None,
+def safety_gate(red_flags: list[str], no_red_flags: bool, pain_before: int | None, interactive: bool,
+                echo=print, confirm=None, prompt=None) -> int:
+    """Run the red-flag screen and the pain check; return the pain score. Raises SafetyStop / HoldInputError."""
+    from assessment.safety import load_safety, pain_before as check_pain, screen
+
+    rules = load_safety()
+    if red_flags and no_red_flags:
+        raise HoldInputError("--no-red-flags and --red-flag contradict each other; give one of them")
+    if red_flags or no_red_flags:
+        answers = {f.id: f.id in red_flags for f in rules.red_flags}
+        answers.update({k: True for k in red_flags})       # unknown ids are reported by screen()
+    elif interactive:
+        echo("Safety questions - answer each one (y/n):")
+        answers = {f.id: bool(confirm(f"  {f.question}")) for f in rules.red_flags}
+    else:
+        listing = "\n".join(f"  {f.id}: {f.question}" for f in rules.red_flags)
+        raise HoldInputError("answer the safety questions first. Without a terminal, read them and pass "
+                             "--no-red-flags if every answer is no, or --red-flag ID for each yes:\n" + listing)
+    screen(answers, rules).raise_if_stopped()
+    if pain_before is None:
+        if not interactive:
+            raise HoldInputError("give your pain now on a 0-10 scale with --pain-before N (0 = none, 10 = worst)")
+        pain_before = int(prompt("Pain right now, 0 (none) to 10 (worst imaginable)", type=int))
+    check_pain(pain_before, rules).raise_if_stopped()
+    echo(rules.bp_caution)
+    return pain_before
+
+
+def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Path | None = None,
              calibrate_s: float = 0.0, settle_s: float = 1.0, write_video: bool = True,
-             max_frames: int | None = None, config: Path | None = None, progress: bool = False) -> dict[str, Any]:
-    """Run the hold monitor over a video (or webcam) and write OUT/hold.json (+ OUT/hold.mp4)."""
+             max_frames: int | None = None, config: Path | None = None, progress: bool = False,
+             plan_item: Any = None, safety: dict | None = None) -> dict[str, Any]:
+    """Run the hold monitor over a video (or webcam) and write OUT/hold.json (+ OUT/hold.mp4).
+
+    ``plan_item`` (an ``assessment.therapy_plan.PlanItem``) gives the therapist's side and dose;
+    without it the catalog's dose is used and a therapist-only technique is refused."""
     from assessment.exercises import load_catalog
     from assessment.hold import HoldMonitor, HoldProtocol, HoldSettings, Phase
     from assessment.hold_drawing import draw_hold_overlay
@@ -43,7 +86,12 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
     if not (math.isfinite(calibrate_s) and math.isfinite(settle_s)) or calibrate_s < 0 or settle_s <= 0:
         raise HoldInputError("--calibrate-s must be >= 0 and --settle-s > 0 (finite seconds), "
                              f"not {calibrate_s} and {settle_s}")
-    protocol = HoldProtocol.from_exercise(load_catalog().get(exercise))    # CatalogError lists valid ids
+    from assessment.safety import may_start
+
+    catalog = load_catalog()
+    ex = catalog.get(plan_item.exercise_id if plan_item is not None else exercise)   # CatalogError lists valid ids
+    may_start(ex, therapist_confirmed=plan_item is not None).raise_if_stopped()
+    protocol = plan_item.protocol(catalog) if plan_item is not None else HoldProtocol.from_exercise(ex)
     out = Path(out)
     output_folder(out)                  # checked before the long analysis, not after it
     spec = str(video)
@@ -102,12 +150,17 @@ def run_hold(video: str | Path, exercise: str, out: Path, model: str | Path | No
         raise NoPersonError(f"no person detected in any of the {frames} frames of {info.name}; nothing to check")
     result = monitor.result()            # NotMeasurableError when the watched joints were never seen
     result.source = spec
+    result.context = {"safety": safety or {},
+                      "plan_item": None if plan_item is None else {"exercise_id": plan_item.exercise_id,
+                                                                   "side": plan_item.side}}
     if src.error is not None:
         result.notes.append(f"the input broke part-way; only the first {frames} frames were checked: {src.error}")
     written = {"result": str(result.save_json(out / "hold.json")),
                "video": str(video_path) if write_video and video_path.exists() else None,
                "repetitions_completed": result.completed, "repetitions_planned": protocol.repetitions,
-               "breaks": sum(len(r.breaks) for r in result.repetitions), "frames": frames}
+               "repetitions_counted": result.counted,
+               "breaks": sum(len(r.breaks) for r in result.repetitions), "frames": frames,
+               "document": result.to_dict(), "protocol": protocol}
     if src.error is not None:
         raise PartialInputError(f"{src.error} The result for the frames read is in {written['result']}.")
     return written
@@ -151,7 +204,13 @@ def draw_hold_frame(rgb, index: int, timestamp_ms: float, payload, still_landmar
 
 def hold_command(
     video: Path = typer.Argument(..., help="Video file of the hold (or webcam:N for a live check)"),
-    exercise: str = typer.Option(..., "--exercise", "-e", help="Exercise id from the catalog"),
+    exercise: Optional[str] = typer.Option(None, "--exercise", "-e",
+                                           help="Exercise id from the catalog (or the plan item to run)"),
+    plan: Optional[Path] = typer.Option(None, "--plan", help="Run an item of this therapist's plan (JSON)"),
+    patient: Optional[str] = typer.Option(None, "--patient",
+                                          help="Run an item of the plan saved for this patient; save the hold"),
+    side: Optional[str] = typer.Option(None, "--side", help="Plan item side (left/right/both) when ambiguous"),
+    db: Optional[str] = typer.Option(None, "--db", help="Store database URL (with --patient)"),
     out: Path = typer.Option(Path("hold_out"), "-o", "--out", help="Output folder for hold.json and hold.mp4"),
     model: Optional[Path] = typer.Option(None, help="Pose model name (lite/full/heavy) or .task path"),
     calibrate_s: float = typer.Option(0.0, "--calibrate-s",
@@ -161,17 +220,85 @@ def hold_command(
     max_frames: Optional[int] = typer.Option(None, help="Stop after this many frames"),
     config: Optional[Path] = typer.Option(None, help="TOML configuration file"),
     progress: bool = typer.Option(True, help="Show a progress bar"),
+    no_red_flags: bool = typer.Option(False, "--no-red-flags",
+                                      help="I have read the safety questions and every answer is no"),
+    red_flag: Optional[list[str]] = typer.Option(None, "--red-flag",
+                                                 help="A safety question answered yes (its id); stops the exercise"),
+    pain_before: Optional[int] = typer.Option(None, "--pain-before", help="Pain now, 0-10 (asked if not given)"),
 ) -> None:
     """Check that the joints an exercise names stay still during its isometric holds."""
+    import sys
+
     from isobalance.cli_errors import fail
 
+    interactive = sys.stdin.isatty()
+    store = None
+
     try:
+        if plan is not None and patient is not None:
+            raise HoldInputError("give --plan FILE or --patient ID, not both")
+        if plan is None and patient is None and exercise is None:
+            raise HoldInputError("choose what to run: --exercise ID, --plan FILE or --patient ID")
+        therapy, item, pid = None, None, None
+        if plan is not None:
+            from assessment.therapy_plan import load_plan
+
+            therapy = load_plan(plan)
+        elif patient is not None:
+            from isobalance.config import load_config
+            from isobalance.paths import open_store
+            from store.plans import current_plan
+
+            store = open_store(load_config(config), db)
+            pid = store.resolve_patient(patient)
+            therapy = current_plan(store, pid)
+            if therapy is None:
+                raise HoldInputError(f"no plan is saved for patient {patient}: the therapist saves one on the "
+                                     "review page ('Save plan for this patient')")
+        if therapy is not None:
+            item = therapy.item(exercise, side)
+        pain = safety_gate(list(red_flag or []), no_red_flags, pain_before, interactive,
+                           echo=typer.echo, confirm=lambda q: typer.confirm(q, default=None),
+                           prompt=typer.prompt)
         written = run_hold(video, exercise, out, model=model, calibrate_s=calibrate_s, settle_s=settle_s,
-                           write_video=video_out, max_frames=max_frames, config=config, progress=progress)
+                           write_video=video_out, max_frames=max_frames, config=config, progress=progress,
+                           plan_item=item, safety={"red_flags": "none", "pain_before": pain})
+        if item is not None:
+            typer.echo(f"plan item: {item.exercise_id} ({item.side}), hold {item.hold_s:g} s x {item.repetitions}")
+        if store is not None:
+            from store.plans import adherence, save_plan_hold
+
+            files = {"hold_video": written["video"]} if written["video"] else None
+            sid = save_plan_hold(store, pid, therapy, item, written["document"], files)
+            typer.echo(f"saved to the patient's history: session {sid}")
+            for row in adherence(store, pid):
+                typer.echo(f"  {row['exercise_id']} ({row['side']}): {row['done_this_week']}/{row['per_week']} "
+                           f"this week ({row['week']})")
     except IsobalanceError as exc:
         fail(exc)                       # one escaped line, the error's exit code
+    finally:
+        if store is not None:
+            store.close()
     typer.echo(f"result: {written['result']}")
     if written["video"]:
         typer.echo(f"video: {written['video']}")
-    typer.echo(f"repetitions: {written['repetitions_completed']}/{written['repetitions_planned']} completed, "
-               f"{written['breaks']} break(s)")
+    typer.echo(f"repetitions: {written['repetitions_counted']}/{written['repetitions_planned']} counted "
+               f"({written['repetitions_completed']} completed), {written['breaks']} break(s)")
+    for row in written["document"]["summary"]["per_repetition"]:
+        barrier = "" if row["barrier_deg"] is None else f", barrier {row['barrier_deg']:.1f} +/- {row['barrier_error_deg']:.1f} deg"
+        typer.echo(f"  rep {row['index']}: held still {row['held_still_s']:.1f} s, longest still "
+                   f"{row['longest_still_s']:.1f} s, {row['breaks']} break(s){barrier}"
+                   + ("" if row["counted"] else f" - not counted: {row['why_not']}"))
+    gain = (written["document"]["barrier"] or {}).get("gain")
+    if gain:
+        typer.echo(f"range gained over the set: {gain['gain_deg']:+.1f} deg "
+                   f"({'beyond' if gain['beyond_noise'] else 'within'} noise; {gain['rule']})")
+    if interactive:
+        from assessment.safety import pain_after as check_after
+
+        after = typer.prompt("Pain now, after the exercise, 0-10", type=int)
+        try:
+            decision = check_after(pain, after)
+        except IsobalanceError as exc:
+            fail(exc)
+        typer.echo(decision.message)

@@ -145,3 +145,48 @@ class StoredFile(Base):
     relpath: Mapped[str] = mapped_column(Text)               # patients/<patient>/<session>/<name>
     sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+# ---------------------------------------------------------------------------------------- therapy plans (0003)
+class TherapyPlanRow(Base):
+    """A plan the therapist saved for a patient (assessment.therapy_plan.TherapyPlan); newest = current."""
+
+    __tablename__ = "therapy_plans"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ID, ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    saved_utc: Mapped[str] = mapped_column(UTC)
+    note: Mapped[str] = mapped_column(Text)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    items: Mapped[list["TherapyPlanItemRow"]] = relationship(order_by="TherapyPlanItemRow.position", **_children())
+
+
+class TherapyPlanItemRow(Base):
+    __tablename__ = "therapy_plan_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(ID, ForeignKey("therapy_plans.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    exercise_id: Mapped[str] = mapped_column(String(100))
+    side: Mapped[str] = mapped_column(String(8))                # left | right | both, never "affected"
+    hold_s: Mapped[float] = mapped_column(Float)
+    relax_s: Mapped[float] = mapped_column(Float)
+    stretch_s: Mapped[float] = mapped_column(Float)
+    repetitions: Mapped[int] = mapped_column(Integer)
+    per_week: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text)
+
+    holds: Mapped[list["PlanHoldRow"]] = relationship(order_by="PlanHoldRow.done_utc", **_children())
+
+
+class PlanHoldRow(Base):
+    """A finished hold (a session of kind "hold") done from a plan item: the adherence record."""
+
+    __tablename__ = "plan_holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(Integer, ForeignKey("therapy_plan_items.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str] = mapped_column(ID, ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    done_utc: Mapped[str] = mapped_column(UTC)
+    repetitions_counted: Mapped[int] = mapped_column(Integer)

@@ -8,6 +8,11 @@ per-repetition summary at the end. All judging is ``assessment.hold.HoldMonitor`
 
 A link can preselect an exercise with ``?exercise=<id>``. With a patient chosen (the shared picker,
 ``dashboard.patients``), the finished hold's result is saved to their history (``store.save_hold``).
+When the therapist saved a plan for that patient, the page offers exactly that plan: each item with
+its side and dose, and the hold is recorded against the item (``store.plans``).
+
+Safety first (``dashboard.safety_screen``): the red-flag questions and pain before any exercise, the
+blood-pressure caution, therapist-only techniques only from the therapist's plan, pain after.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dashboard.live import LiveHold, LiveSession, shared_estimator, webrtc_view
 from dashboard.patients import choose_patient, refresh_after_save, save_to_history, show_saved
 from dashboard.pictures import png
 from dashboard.words import OUTCOME_WORDS, PHASE_TITLES, PHASE_WORDS
+from dashboard.safety_screen import pain_after_check, safety_gate
 from vision.errors import IsobalanceError
 
 SESSION_KEY = "exercise_session"
@@ -73,6 +79,19 @@ def choose_exercise(catalog):
         return None
 
 
+def choose_plan_item(therapy, catalog):
+    """The therapist's plan for this patient: exactly its items, side and dose included."""
+    names = {e.id: e.name for e in catalog}
+    labels = [f"{names.get(i.exercise_id, i.exercise_id)} - {i.side} side" if i.side != "both" else
+              f"{names.get(i.exercise_id, i.exercise_id)} - both sides" for i in therapy.items]
+    st.write("Your therapist's plan:")
+    k = st.selectbox("Exercise", range(len(labels)), index=None, format_func=lambda j: labels[j],
+                     placeholder="Choose an exercise of your plan", key="plan_item")
+    if k is None:
+        st.info("Choose an exercise to see its instructions and start the guided hold.")
+    return None if k is None else therapy.items[k]
+
+
 @st.cache_resource(show_spinner=False)
 def exercise_pictures() -> dict:
     from dashboard.pictures import load_pictures
@@ -80,11 +99,14 @@ def exercise_pictures() -> dict:
     return load_pictures()
 
 
-def show_instructions(ex) -> None:
+def show_instructions(ex, item=None) -> None:
     from dashboard.words import GLOSSARY, effort_words
 
     st.subheader(ex.name)
-    side = {"affected": "the side your therapist names", "both": "both sides"}.get(ex.side, f"the {ex.side} side")
+    if item is not None:
+        side = "both sides" if item.side == "both" else f"the {item.side} side"
+    else:
+        side = {"affected": "the side your therapist names", "both": "both sides"}.get(ex.side, f"the {ex.side} side")
     st.markdown(f"**{ex.technique}** for the {ex.target_muscle.replace('_', ' ')}, on {side}. "
                 f"Camera: {ex.camera_view} view.", help=GLOSSARY.get(ex.technique))
     picture = exercise_pictures().get(ex.id)
@@ -95,20 +117,22 @@ def show_instructions(ex) -> None:
     lo, hi = ex.effort_pct
     st.markdown(f"**How hard:** {effort_words(lo, hi)}",
                 help=f"{lo:g}-{hi:g}% of your strongest possible push")
-    st.markdown(f"**Dose:** contract at {lo:g}-{hi:g}% effort for {ex.hold_s:g} s, relax {ex.relax_s:g} s"
-                + (f", stretch {ex.stretch_s:g} s" if ex.stretch_s else "") + f"; {ex.repetitions} repetitions.")
+    dose = ex if item is None else item
+    st.markdown(f"**Dose{' (your therapist' + chr(39) + 's)' if item is not None else ''}:** contract at "
+                f"{lo:g}-{hi:g}% effort for {dose.hold_s:g} s, relax {dose.relax_s:g} s"
+                + (f", stretch {dose.stretch_s:g} s" if dose.stretch_s else "") + f"; {dose.repetitions} repetitions.")
     st.markdown("**Keep still:** " + ", ".join(n.replace("_", " ") for n in ex.still_landmarks + ex.still_angles))
     for s in ex.safety:
         st.warning(s, icon="⚠️")
 
 
-def hold_session(estimator, cfg, ex, calibrate_s: float, settle_s: float) -> LiveSession:
+def hold_session(estimator, cfg, ex, calibrate_s: float, settle_s: float, item=None) -> LiveSession:
     from assessment.hold import HoldProtocol, HoldSettings
 
-    key = (ex.id, calibrate_s, settle_s)
+    key = (ex.id, calibrate_s, settle_s) if item is None else (ex.id, calibrate_s, settle_s, item)
     stored = st.session_state.get(SESSION_KEY)
     if stored is None or stored[0] != key:
-        protocol = HoldProtocol.from_exercise(ex)
+        protocol = HoldProtocol.from_exercise(ex) if item is None else item.protocol()
         task = LiveHold(protocol, HoldSettings(calibrate_s=calibrate_s, settle_s=settle_s))
         stored = (key, LiveSession(estimator, cfg.vision.pipeline_settings(), task))
         st.session_state[SESSION_KEY] = stored
@@ -117,12 +141,16 @@ def hold_session(estimator, cfg, ex, calibrate_s: float, settle_s: float) -> Liv
     return stored[1]
 
 
-def save_result(store, patient, result, exercise_id: str) -> dict | None:
-    """Save the finished hold once, as it is made (None = no patient chosen, nothing saved)."""
+def save_result(store, patient, result, exercise_id: str, therapy=None, item=None) -> dict | None:
+    """Save the finished hold once, as it is made (None = no patient chosen, nothing saved); a hold of
+    the therapist's plan is recorded against its item too."""
     if store is None or patient is None:
         return None
     from store import save_hold
+    from store.plans import save_plan_hold
 
+    if item is not None:
+        return save_to_history(patient, lambda: save_plan_hold(store, patient["id"], therapy, item, result.to_dict()))
     return save_to_history(patient, lambda: save_hold(store, patient["id"], result.to_dict(), exercise_id))
 
 
@@ -170,15 +198,23 @@ def show_result(result) -> None:
     data = result.to_dict()
     s = data["summary"]
     st.header("Summary")
-    st.write(f"{s['repetitions_completed']} of {s['repetitions_planned']} repetitions completed, "
+    st.write(f"{s['repetitions_completed']} of {s['repetitions_planned']} repetitions completed "
+             f"({s['repetitions_counted']} counted: held still long enough with at most "
+             f"{data['settings']['max_breaks']} breaks), "
              f"{s['breaks']} break(s), {s['frames']} frames over {s['duration_s']:.0f} s.")
     rows = [{"repetition": r["index"], "outcome": OUTCOME_WORDS.get(r["outcome"], r["outcome"]),
+             "counted": "yes" if row["counted"] else row["why_not"],
              "held still (s)": round(r["held_still_s"], 1),
              "longest unbroken (s)": round(r["longest_unbroken_s"], 1), "breaks": len(r["breaks"]),
+             "barrier (deg)": "—" if row["barrier_deg"] is None else f"{row['barrier_deg']:.1f} ± {row['barrier_error_deg']:.1f}",
              "joints that moved": ", ".join(sorted({b["joint"].replace("_", " ") for b in r["breaks"]})) or "—"}
-            for r in data["repetitions"]]
+            for r, row in zip(data["repetitions"], s["per_repetition"])]
     if rows:
         st.table(rows)
+    gain = (data.get("barrier") or {}).get("gain")
+    if gain:
+        st.write(f"Range gained over the set: {gain['gain_deg']:+.1f} deg "
+                 f"({'beyond' if gain['beyond_noise'] else 'within'} measurement noise; {gain['rule']}).")
     for note in data["notes"]:
         st.caption(f"Note: {note}")
     st.download_button("Download the result (JSON)", data=__import__("json").dumps(data, indent=2),
@@ -199,13 +235,24 @@ def main() -> None:
     except IsobalanceError as exc:
         show_error(exc, "The exercise catalog cannot be read")
         st.stop()
-    ex = choose_exercise(catalog)
-    if ex is None:
-        st.stop()
-    show_instructions(ex)
     with st.sidebar:
         store, patient = choose_patient(cfg, PATIENT_KEY, "Patient (the hold is saved to their history)",
                                     "No patient chosen: the hold is shown but not saved.")
+    therapy = item = None
+    if store is not None and patient is not None:
+        from store.plans import current_plan
+
+        therapy = current_plan(store, patient["id"])
+    if therapy is not None:
+        item = choose_plan_item(therapy, catalog)
+        ex = None if item is None else catalog.get(item.exercise_id)
+    else:
+        ex = choose_exercise(catalog)
+    if ex is None:
+        st.stop()
+    show_instructions(ex, item)
+    if not safety_gate(ex, therapist_confirmed=item is not None):
+        st.stop()
     with st.expander("Timing"):
         calibrate_s = st.slider("Rest calibration (s)", 0.0, 10.0, 3.0, 0.5,
                                 help="Stand relaxed and still at the start: measures how much the joints "
@@ -213,7 +260,7 @@ def main() -> None:
         settle_s = st.slider("Still before each hold starts (s)", 0.5, 5.0, 1.0, 0.5)
     try:
         estimator = shared_estimator(model, cfg.vision.pipeline_settings())
-        session = hold_session(estimator, cfg, ex, calibrate_s, settle_s)
+        session = hold_session(estimator, cfg, ex, calibrate_s, settle_s, item)
     except IsobalanceError as exc:
         show_error(exc, "The exercise cannot be started")
         st.stop()
@@ -231,7 +278,8 @@ def main() -> None:
         except IsobalanceError as exc:
             st.session_state[RESULT_KEY + "_error"] = str(exc)
         else:
-            st.session_state[SAVED_KEY] = save_result(store, patient, st.session_state[RESULT_KEY], ex.id)
+            st.session_state[SAVED_KEY] = save_result(store, patient, st.session_state[RESULT_KEY], ex.id,
+                                                      therapy, item)
             refresh_after_save(st.session_state[SAVED_KEY])
     with status_box:
         live_hold_status(session)
@@ -239,6 +287,7 @@ def main() -> None:
         st.error(f"No summary: {st.session_state[RESULT_KEY + '_error']}", icon="⚠️")
     if RESULT_KEY in st.session_state:
         show_result(st.session_state[RESULT_KEY])
+        pain_after_check()
         show_saved(st.session_state.get(SAVED_KEY), "Not saved to any patient's history (no patient was chosen).")
 
 

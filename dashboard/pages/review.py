@@ -229,7 +229,29 @@ def show_hypotheses(hypotheses: list[Mapping[str, Any]]) -> None:
                 st.markdown(f"- **{t['name']}**{' ⚠' if t.get('weak') else ''}: {t['how']}")
 
 
-def show_plan(report: Mapping[str, Any], upload_id: str, stem: str) -> None:
+def save_plan_button(plan: Mapping[str, Any], catalog, store, patient, upload_id: str) -> None:
+    """"Save plan for this patient": what the guided exercise page and ``isobalance hold --patient`` run."""
+    from dashboard.plan_table import therapy_plan
+    from store.plans import save_plan
+
+    if store is None or patient is None:
+        st.caption("Choose a patient at the top to save this plan for them.")
+        return
+    if not plan["exercises"]:
+        st.caption("Include at least one exercise to save a plan.")
+        return
+    name = escape_markdown(patient["display_name"])
+    if st.button(f"Save plan for {name}", key=f"save_plan_{upload_id}"):
+        try:
+            plan_id = save_plan(store, patient["id"], therapy_plan(plan, catalog, patient["id"]))
+        except IsobalanceError as exc:
+            show_error(exc, "The plan was not saved")
+        else:
+            st.success(f"Plan saved for {name} (plan {plan_id[:8]}): their guided exercise "
+                       "page and 'isobalance hold --patient' now offer exactly these exercises.")
+
+
+def show_plan(report: Mapping[str, Any], upload_id: str, stem: str, store=None, patient=None) -> None:
     from assessment.exercises import load_catalog
 
     catalog = load_catalog()
@@ -251,6 +273,7 @@ def show_plan(report: Mapping[str, Any], upload_id: str, stem: str) -> None:
     plan = edited_plan(edited, catalog, report)
     for problem in plan["skipped"]:
         st.warning(f"Not in the downloaded plan: {problem}.")
+    save_plan_button(plan, catalog, store, patient, upload_id)
     st.download_button("Download edited plan (JSON)", json.dumps(plan, indent=2, ensure_ascii=False),
                        file_name=f"{stem}-plan.json", mime="application/json", key=f"dl_plan_{upload_id}")
     with st.expander(f"Edited plan as downloaded ({len(plan['exercises'])} exercises)"):
@@ -270,7 +293,7 @@ def show_downloads(files: Mapping[str, Path], upload_id: str, stem: str) -> None
                                 key=f"dl_{kind}_{upload_id}")
 
 
-def show_review(cfg, upload_id: str, entry: Mapping[str, Any] | None = None) -> None:
+def show_review(cfg, upload_id: str, entry: Mapping[str, Any] | None = None, store=None, patient=None) -> None:
     try:
         result, report = load_review(cfg, upload_id)
     except IsobalanceError as exc:
@@ -333,7 +356,7 @@ def show_review(cfg, upload_id: str, entry: Mapping[str, Any] | None = None) -> 
     st.subheader("Muscle hypotheses")
     show_hypotheses(report.get("hypotheses", []))
     st.subheader("Exercise plan")
-    show_plan(report, upload_id, stem)
+    show_plan(report, upload_id, stem, store, patient)
     st.subheader("Downloads")
     show_downloads(result.files, upload_id, stem)
     from assessment.report_pdf import render_pdf
@@ -368,7 +391,7 @@ def main() -> None:
         if st.session_state.get(SELECTED_KEY) not in labels:
             st.session_state[SELECTED_KEY] = upload_id
         upload_id = st.selectbox("Recording", list(labels), format_func=labels.get, key=SELECTED_KEY)
-    show_review(cfg, upload_id, next(e for e in done if e["upload_id"] == upload_id))
+    show_review(cfg, upload_id, next(e for e in done if e["upload_id"] == upload_id), store, patient)
 
 
 main()

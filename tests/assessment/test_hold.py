@@ -448,7 +448,8 @@ def test_hold_command_writes_result_and_annotated_video(tmp_path, sample_clip, m
 
     clip = sample_clip("tfjs_pose_squats.mp4")
     res = CliRunner().invoke(hold_app(), ["hold", str(clip), "--exercise", LOW_ROW, "-o", str(tmp_path),
-                                          "--model", str(model_path), "--settle-s", "0.6", "--no-progress"])
+                                          "--model", str(model_path), "--settle-s", "0.6", "--no-progress",
+                                          "--no-red-flags", "--pain-before", "0"])
     assert res.exit_code == 0, res.output
     result = json.loads((tmp_path / "hold.json").read_text())
     assert result["exercise"]["exercise_id"] == LOW_ROW
@@ -468,9 +469,10 @@ def test_hold_command_bad_input_is_one_clear_message(tmp_path, sample_clip):
     from typer.testing import CliRunner
 
     clip = str(sample_clip("tfjs_pose_squats.mp4"))
-    res = CliRunner().invoke(hold_app(), ["hold", clip, "--exercise", "no-such-exercise", "-o", str(tmp_path)])
+    res = CliRunner().invoke(hold_app(), ["hold", clip, "--exercise", "no-such-exercise", "-o", str(tmp_path),
+                                          "--no-red-flags", "--pain-before", "0"])
     assert res.exit_code == 2 and "no-such-exercise" in res.output and "lower-trapezius-low-row-hold" in res.output
     assert "Traceback" not in res.output
     res = CliRunner().invoke(hold_app(), ["hold", str(tmp_path / "missing.mp4"), "--exercise", LOW_ROW,
-                                          "-o", str(tmp_path)])
+                                          "-o", str(tmp_path), "--no-red-flags", "--pain-before", "0"])
     assert res.exit_code == 2 and "not found" in res.output

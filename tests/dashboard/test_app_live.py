@@ -174,7 +174,7 @@ def test_exercise_page_asks_to_choose_an_exercise():
     assert at.selectbox[0].value is None
     assert any("Choose an exercise" in i.value for i in at.info)
     assert "whole catalog is listed" in texts(at)
-    assert not at.button                                       # no hold before a choice
+    assert "Finish and show the summary" not in [b.label for b in at.button]   # no hold before a choice
 
 
 def test_exercise_page_rejects_an_unknown_exercise_in_the_link():
@@ -190,13 +190,14 @@ def test_exercise_page_rejects_an_unknown_exercise_in_the_link():
 
 def test_exercise_page_shows_instructions_and_an_empty_session_has_no_summary():
     at = AppTest.from_file(str(EXERCISE), default_timeout=TIMEOUT)
-    at.query_params["exercise"] = "sternocleidomastoid-pir"
+    at.query_params["exercise"] = "upper-trapezius-pir"
+    at.session_state["exercise_safety"] = {"ok": True, "message": "", "pain_before": 0}   # screen answered: no flags
     at.run()
     no_exception(at)
     body = texts(at)
-    assert "Sternocleidomastoid post-isometric relaxation" in body
-    assert "for 7 s, relax 3 s, stretch 10 s; 3 repetitions" in body
-    assert "Keep still:** nose, left ear, right ear, left shoulder, right shoulder, head tilt" in body   # the head: SCM crosses the neck
+    assert "Upper trapezius post-isometric relaxation" in body
+    assert "for 10 s, relax 3 s, stretch 10 s; 3 repetitions" in body
+    assert "Keep still:** nose, left ear, right ear, left shoulder, right shoulder, head tilt" in body   # crosses the neck
     assert at.warning                                          # safety notes
     [finish] = [b for b in at.button if b.label == "Finish and show the summary"]
     finish.click().run()
@@ -230,7 +231,7 @@ def test_exercise_summary_after_a_live_hold(estimator, squat_frames):
     from assessment.exercises import load_catalog
     from assessment.hold import HoldProtocol, HoldSettings
 
-    ex = load_catalog().get("sternocleidomastoid-pir")
+    ex = load_catalog().get("upper-trapezius-pir")     # not therapist-only: no plan needed
     clock = FakeClock()
     clock.t = 10 ** 9                                          # after every other session of this module
     session = LiveSession(estimator, PipelineSettings(),
@@ -244,6 +245,7 @@ def test_exercise_summary_after_a_live_hold(estimator, squat_frames):
     at = AppTest.from_file(str(EXERCISE), default_timeout=TIMEOUT)
     at.query_params["exercise"] = ex.id
     at.session_state["exercise_session"] = ((ex.id, 3.0, 1.0), session)
+    at.session_state["exercise_safety"] = {"ok": True, "message": "", "pain_before": 0}   # screen answered: no flags
     at.run()
     no_exception(at)
     assert "Held still" in [m.label for m in at.metric]

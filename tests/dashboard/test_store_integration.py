@@ -171,7 +171,7 @@ def test_finished_hold_is_saved_for_the_chosen_patient(data, estimator, squat_fr
     from assessment.hold import HoldProtocol, HoldSettings
 
     pid = add_patient("Ada")
-    ex = load_catalog().get("sternocleidomastoid-pir")
+    ex = load_catalog().get("upper-trapezius-pir")     # not therapist-only: no plan needed
     session = LiveSession(estimator, PipelineSettings(),
                           LiveHold(HoldProtocol.from_exercise(ex), HoldSettings(calibrate_s=3.0, settle_s=1.0)),
                           now_ms=clock.new_session())
@@ -183,6 +183,7 @@ def test_finished_hold_is_saved_for_the_chosen_patient(data, estimator, squat_fr
     at = AppTest.from_file(EXERCISE, default_timeout=TIMEOUT)
     at.query_params["exercise"] = ex.id
     at.session_state["exercise_session"] = ((ex.id, 3.0, 1.0), session)
+    at.session_state["exercise_safety"] = {"ok": True, "message": "", "pain_before": 0}   # screen answered: no flags
     run(at)
     assert at.selectbox(key="exercise_patient").value is None
     at.selectbox(key="exercise_patient").set_value(pid)

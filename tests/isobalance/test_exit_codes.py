@@ -125,15 +125,15 @@ ROWS = [
     Row("landmarks", "unwritable output folder (before the analysis)", 2, "cannot write to the output folder",
         lambda t, c: ["landmarks", c.clip, "-o", _under_a_file(t), *NO_MODEL]),
     Row("hold", "unwritable output folder (before the analysis)", 2, "cannot write to the output folder",
-        lambda t, c: ["hold", c.clip, "-e", HOLD, "-o", _under_a_file(t), *NO_MODEL]),
+        lambda t, c: ["hold", c.clip, "-e", HOLD, "-o", _under_a_file(t), *NO_MODEL, *SCREENED]),
     Row("batch", "unwritable output folder (before the analysis)", 2, "cannot write to the output folder",
         lambda t, c: ["batch", c.clip, "-o", _under_a_file(t), *NO_MODEL]),
     Row("hold", "--calibrate-s nan", 2, "--calibrate-s must be >= 0 and --settle-s > 0 (finite seconds)",
-        lambda t, c: ["hold", c.clip, "-e", HOLD, "-o", t / "o", "--calibrate-s", "nan"]),
+        lambda t, c: ["hold", c.clip, "-e", HOLD, "-o", t / "o", "--calibrate-s", "nan", *SCREENED]),
     Row("hold", "nobody in view", 3, "no person detected in any of the 12 frames",
-        lambda t, c: ["hold", _nobody(t, c.clip), "-e", HOLD, "-o", t / "o", "--no-video"]),
+        lambda t, c: ["hold", _nobody(t, c.clip), "-e", HOLD, "-o", t / "o", "--no-video", *SCREENED]),
     Row("hold", "truncated file", 4, "The result for the frames read is in",
-        lambda t, c: ["hold", _cut(t, c.clip), "-e", HOLD, "-o", t / "o", "--no-video"]),
+        lambda t, c: ["hold", _cut(t, c.clip), "-e", HOLD, "-o", t / "o", "--no-video", *SCREENED]),
     Row("landmarks", "file name with terminal escape codes", 2, "\\x1b]0;pwned\\x07\\x1b[31mred.mp4",
         lambda t, c: ["landmarks", t / "\x1b]0;pwned\x07\x1b[31mred.mp4", "-o", t / "o"]),
     Row("sessions", "mistyped database URL (password not echoed)", 2, "database URL 'postgresql//bob:***@",
@@ -150,6 +150,9 @@ class Ctx:
     @property
     def clip(self) -> Path:
         return self._sample("tfjs_pose_squats.mp4")
+
+
+SCREENED = ("--no-red-flags", "--pain-before", "0")     # hold's safety screen answered (no terminal here)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[f"{r.command}: {r.failure}" for r in ROWS])
