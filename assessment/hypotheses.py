@@ -39,7 +39,6 @@ RULES_SCHEMA_VERSION = 1
 SIDES = ("left", "right")
 RELATIONS = ("same", "opposite", "both")
 EVIDENCE_LEVELS = ("moderate", "weak")
-CONFIDENCE_LEVELS = ("low", "moderate")
 # Whole-body frontal asymmetries: one body has one lateral direction, so two of them naming the same
 # muscle short on opposite sides contradict each other (per-limb metrics such as knee FPPA do not).
 WHOLE_BODY_ASYMMETRIES = ("head_tilt", "shoulder_line_tilt", "pelvis_line_tilt", "trunk_lateral_lean")
@@ -511,7 +510,7 @@ def _agreement(h: Hypothesis, hyps: list[Hypothesis], earlier: list[set[str]]) -
     return agreeing
 
 
-def _referral(hyps: list[Hypothesis], flagged: list[Any], rules: RuleSet) -> Hypothesis | None:
+def _referral(flagged: list[Any], rules: RuleSet) -> Hypothesis | None:
     by_metric = {_get(f, "metric"): f for f in flagged}
     reasons = []
     if all(m in by_metric for m in REFERRAL_COMBINATION):
@@ -575,5 +574,5 @@ def hypothesize(findings: Iterable[Any], rules: RuleSet | None = None, *,
         confidence, reasons = decide_confidence(rule.evidence == "weak", quality, _agreement(h, hyps, earlier),
                                                 h.confirmed, weakness)
         out.append(replace(h, confidence=confidence, confidence_reasons=reasons))
-    referral = _referral(out, flagged, rules)
+    referral = _referral(flagged, rules)
     return ([referral] if referral else []) + out
