@@ -32,6 +32,7 @@ ALLOWANCE_DEG: dict[str, float | None] = {
     "head_tilt": 1.7, "shoulder_line_tilt": 2.9, "pelvis_line_tilt": None,
     "trunk_lateral_lean": 2.8, "body_axis_lean": 1.8,
 }
+PERSPECTIVE_REASON = "the body is turned"   # how every perspective-gate reason starts
 # |dh| / D assumed when it cannot be estimated: a camera at head height (1.7 m) 3 m from a pelvis at
 # 0.9 m gives 0.27; the rig's cameras give 0.07-0.37 (measured). 0.3 keeps the gate on the safe side.
 DEFAULT_DH_OVER_D = 0.3
@@ -85,7 +86,7 @@ def perspective_gate(metric: str, off_square_deg: float | None, dh_over_d: float
     if fake <= allowance:
         return ""
     how = "assumed" if dh_over_d is None else "estimated"
-    return (f"the body is turned {off_square_deg:.0f} deg from square-on; with the camera's height off this line "
+    return (f"{PERSPECTIVE_REASON} {off_square_deg:.0f} deg from square-on; with the camera's height off this line "
             f"({how} |dh|/D = {ratio:.2f}) perspective alone would tilt it by about {fake:.1f} deg, more than "
             f"the {allowance:.1f} deg this metric allows")
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from assessment.angles import ANGLE_BY_ID, DEFAULT_MIN_VISIBILITY
 from assessment.findings import FLAGGED, NOT_MEASURABLE, WITHIN, Finding
+from assessment.gates import PERSPECTIVE_REASON
 from assessment.roll import ROLL_SENSITIVE, roll_evidence
 from assessment.thresholds import LANDMARK_ERROR_TORSO, STATIC_THRESHOLDS, Threshold
 from assessment.views import FramingReport, RollReport, ViewSummary
@@ -393,7 +394,9 @@ def _finding(metric: str, summary: MetricSummary | None, views: ViewSummary, rol
     if summary is None and (not reason or reason == roll.message):
         reason = "landmarks not visible in the still frames"
     if reason:
-        return _not_measurable(metric, view, reason, thr, summary if reason == roll.message else None)
+        # a capture gate (roll, perspective) still shows what was measured, as evidence for the reason
+        shown = reason == roll.message or reason.startswith(PERSPECTIVE_REASON)
+        return _not_measurable(metric, view, reason, thr, summary if shown else None)
     assert summary is not None
     side, words = describe(metric, summary.median, d.unit)
     sys_err = summary.systematic if np.isfinite(summary.systematic) else float("inf")

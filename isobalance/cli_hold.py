@@ -77,7 +77,7 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
     from isobalance.paths import output_folder
     from vision.errors import NoPersonError, PartialInputError
     from vision.drawing import AnnotatedVideoWriter
-    from vision.landmarker import PoseEstimator
+    from vision.search import open_estimator
     from vision.landmarks_job import model_for
     from vision.pipeline import make_smoother, stream_poses
     from vision.sources import open_source
@@ -121,10 +121,7 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
             writer = AnnotatedVideoWriter(video_path, info.width, info.height, info.fps) if write_video else None
             if writer is not None:
                 writer.__enter__()
-            with PoseEstimator(model_path, mode="video", num_poses=settings.num_poses,
-                               min_detection_confidence=settings.min_detection_confidence,
-                               min_presence_confidence=settings.min_presence_confidence,
-                               min_tracking_confidence=settings.min_tracking_confidence) as est:
+            with open_estimator(model_path, settings) as est:   # the same estimator as every pipeline run
                 for frame, pose in stream_poses(src, est, SubjectSelector(), make_smoother(settings),
                                                 settings.prefetch):
                     status = monitor.update(pose)

@@ -28,7 +28,8 @@ class ConfigError(IsobalanceError):
 @dataclass(frozen=True)
 class VisionConfig:
     model: str = "full"                    # lite | full | heavy, or a path to a .task bundle
-    num_poses: int = 2
+    num_poses: int = 2                     # 1 = MediaPipe's tracker + a search for others every search_every frames
+    search_every: int = 10
     min_detection_confidence: float = 0.5
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
@@ -53,7 +54,7 @@ class VisionConfig:
     def pipeline_settings(self) -> PipelineSettings:
         params = ({"min_cutoff": self.min_cutoff, "beta": self.beta, "d_cutoff": self.d_cutoff}
                   if self.smoothing == "one_euro" else {})
-        return PipelineSettings(num_poses=self.num_poses,
+        return PipelineSettings(num_poses=self.num_poses, search_every=self.search_every,
                                 min_detection_confidence=self.min_detection_confidence,
                                 min_presence_confidence=self.min_presence_confidence,
                                 min_tracking_confidence=self.min_tracking_confidence,

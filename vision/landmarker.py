@@ -22,10 +22,17 @@ from vision.track import N_LANDMARKS
 
 @dataclass(frozen=True)
 class Poses:
-    """All poses found in one frame: image (P,33,5) normalized x,y,z,visibility,presence; world (P,33,3) m."""
+    """All poses found in one frame: image (P,33,5) normalized x,y,z,visibility,presence; world (P,33,3) m.
+
+    ``appearance`` (P, D) holds each pose's torso colour histogram (``vision.identity``) when the
+    producer computed it; ``searched`` says every person in the frame was looked for (a detector ran
+    for up to two people), not only the one being tracked.
+    """
 
     image: np.ndarray
     world: np.ndarray
+    appearance: np.ndarray | None = None
+    searched: bool = False
 
     def __len__(self) -> int:
         return len(self.image)

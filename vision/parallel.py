@@ -110,6 +110,8 @@ class RawSegment:
     counts: np.ndarray        # (M,) poses found
     image: np.ndarray         # (M,P,33,5)
     world: np.ndarray         # (M,P,33,3)
+    appearance: np.ndarray    # (M,P,D) torso colour histograms (vision.identity)
+    searched: np.ndarray      # (M,) bool: everybody was looked for in that frame (vision.search)
     error: str | None = None
 
 
@@ -130,30 +132,31 @@ def _init_worker(progress: "mp.Queue | None") -> None:
 
 def run_segment(job: SegmentJob) -> RawSegment:
     """Worker body: decode the segment and run one fresh landmarker over it (no selection, no smoothing)."""
-    from vision.landmarker import PoseEstimator
+    from vision.identity import APPEARANCE_SIZE
+    from vision.search import open_estimator
     from vision.threads import prefetched
 
     progress = globals().get("_progress_queue")
     s, seg = job.settings, job.segment
-    p = s.num_poses
     m = seg.stop - seg.first
+    est = open_estimator(job.model_path, s)
+    p = est.max_poses
     image = np.full((m, p, N_LANDMARKS, 5), np.nan)
     world = np.full((m, p, N_LANDMARKS, 3), np.nan)
+    looks = np.full((m, p, APPEARANCE_SIZE), np.nan, dtype=np.float32)
+    searched = np.zeros(m, dtype=bool)
     counts = np.zeros(m, dtype=np.int64)
     index = np.full(m, -1, dtype=np.int64)
     ts = np.full(m, np.nan)
     done = pending = 0
     error = None
     try:
-        with SegmentSource(job.path, seg.first, seg.stop, job.table, job.info) as src, \
-                PoseEstimator(job.model_path, mode="video", num_poses=p,
-                              min_detection_confidence=s.min_detection_confidence,
-                              min_presence_confidence=s.min_presence_confidence,
-                              min_tracking_confidence=s.min_tracking_confidence) as est:
+        with est, SegmentSource(job.path, seg.first, seg.stop, job.table, job.info) as src:
             for i, frame in enumerate(prefetched(iter(src), s.prefetch)):
-                poses = est.process(frame.rgb, frame.timestamp_ms)
+                poses = est.process(frame.rgb, frame.timestamp_ms, frame.index)
                 n = min(len(poses), p)
                 image[i, :n], world[i, :n], counts[i] = poses.image[:n], poses.world[:n], n
+                looks[i, :n], searched[i] = poses.appearance[:n], poses.searched
                 index[i], ts[i] = frame.index, frame.timestamp_ms
                 done = i + 1
                 pending += frame.index >= seg.start    # lead-in frames are not counted: totals add up to N
@@ -168,7 +171,8 @@ def run_segment(job: SegmentJob) -> RawSegment:
         error = str(exc)
     if error is None and done != m:
         error = f"segment [{seg.first}, {seg.stop}) gave {done} frames"
-    return RawSegment(seg.first, index[:done], ts[:done], counts[:done], image[:done], world[:done], error)
+    return RawSegment(seg.first, index[:done], ts[:done], counts[:done], image[:done], world[:done],
+                      looks[:done], searched[:done], error)
 
 
 # ------------------------------------------------------------------------------------------ stitching
@@ -223,7 +227,7 @@ def stitch(parts: list[RawSegment], segments: list[Segment], width: int, height:
     joined = RawSegment(
         0,
         *(np.concatenate([cut(getattr(p, name), p, a, b) for p, a, b in pieces])
-          for name in ("frame_index", "timestamp_ms", "counts", "image", "world")))
+          for name in ("frame_index", "timestamp_ms", "counts", "image", "world", "appearance", "searched")))
     return joined, seams
 
 
@@ -244,11 +248,11 @@ class _ReplayEstimator:
     """Hands ``stream_poses`` the workers' candidates in frame order, as the landmarker would have."""
 
     def __init__(self, raw: RawSegment):
-        self._it = iter(zip(raw.counts, raw.image, raw.world))
+        self._it = iter(zip(raw.counts, raw.image, raw.world, raw.appearance, raw.searched))
 
     def process(self, rgb: np.ndarray, timestamp_ms: float) -> Poses:
-        n, image, world = next(self._it)
-        return Poses(image[:n], world[:n])
+        n, image, world, looks, searched = next(self._it)
+        return Poses(image[:n], world[:n], looks[:n], bool(searched))
 
 
 # ------------------------------------------------------------------------------------------ public API
@@ -326,7 +330,7 @@ def _select_and_smooth(raw: RawSegment, info: SourceInfo, path: Path, model_path
     meta = TrackMeta(source=str(path), fps=info.fps, width=info.width, height=info.height,
                      rotation=info.rotation, model=str(model_path),
                      smoothing={"filter": settings.smoothing, **settings.smoothing_params},
-                     subject=selector.summary())
+                     **selector.meta())
     track = LandmarkTrack.from_frames(poses, meta)
     if settings.scene_roll:      # the sequential path samples the scene while decoding; here a decode-only pass
         track = LandmarkTrack(track.frame_index, track.timestamp_ms, track.image, track.world, track.n_people,

@@ -16,6 +16,7 @@ import numpy as np
 from vision.errors import IsobalanceError, SourceError
 from vision.landmarker import PoseEstimator
 from vision.scene_roll import SceneRollSampler
+from vision.search import open_estimator
 from vision.smoothing import LandmarkFilter, NoFilter, make_filter
 from vision.sources import Frame, FrameSource, open_source
 from vision.subject import SubjectSelector
@@ -35,7 +36,8 @@ class PartialTrackError(IsobalanceError):
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    num_poses: int = 2                      # >1 so a second person is seen, and not mistaken for the subject
+    num_poses: int = 2                      # >1 so a second person is seen (1 = MediaPipe's tracker + a search)
+    search_every: int = 10                  # num_poses == 1: look for everybody every N frames (0 = never)
     min_detection_confidence: float = 0.5
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
@@ -74,9 +76,11 @@ def stream_poses(source: FrameSource, estimator: PoseEstimator, selector: Subjec
     aspect = source.info.width / source.info.height
     for frame in prefetched(iter(source), 0 if source.live else prefetch):
         poses = estimator.process(frame.rgb, frame.timestamp_ms)
-        idx = selector.choose(poses.image, frame.timestamp_ms, aspect)
-        if idx is None:
+        idx = selector.choose(poses.image, frame.timestamp_ms, aspect, poses.appearance, frame.index,
+                              poses.searched)
+        if idx is None:   # nobody, or nobody who is recognisably the subject: a gap (reason in the selector)
             pose = PoseFrame.missing(frame.index, frame.timestamp_ms)
+            pose.n_people = len(poses)
         else:
             pose = PoseFrame(frame.index, frame.timestamp_ms, poses.image[idx], poses.world[idx], len(poses))
         if smoother is not None:
@@ -107,10 +111,7 @@ def extract_track(source: str | os.PathLike | int | FrameSource, model_path: str
     mode = "image" if src.info.kind in ("image", "folder") else "video"
     scene = SceneRollSampler(src.info.width, src.info.height, src.info.n_frames, src.info.fps) if settings.scene_roll else None
     try:
-        with PoseEstimator(model_path, mode=mode, num_poses=settings.num_poses,
-                           min_detection_confidence=settings.min_detection_confidence,
-                           min_presence_confidence=settings.min_presence_confidence,
-                           min_tracking_confidence=settings.min_tracking_confidence) as est:
+        with open_estimator(model_path, settings, mode) as est:
             for frame, pose in stream_poses(src, est, selector, smoother, settings.prefetch):
                 poses.append(pose)
                 if scene is not None:
@@ -127,7 +128,7 @@ def extract_track(source: str | os.PathLike | int | FrameSource, model_path: str
     meta = TrackMeta(source=str(getattr(src, "path", info.name)), fps=info.fps, width=info.width,
                      height=info.height, rotation=info.rotation, model=str(model_path),
                      smoothing={"filter": settings.smoothing, **settings.smoothing_params},
-                     subject=selector.summary(), notes=notes, scene_roll=scene.result() if scene else {})
+                     notes=notes, scene_roll=scene.result() if scene else {}, **selector.meta())
     track = LandmarkTrack.from_frames(poses, meta)
     if src.error is not None:
         raise PartialTrackError(str(src.error), track)

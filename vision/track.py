@@ -10,9 +10,11 @@ Arrays (N = number of frames, 33 BlazePose landmarks):
 * ``image``        (N,33,5)    — normalized x, y (0..1 of the upright frame), z (same scale as x,
   relative to the hips), visibility, presence. NaN where no person was found.
 * ``world``        (N,33,3)    — metres, origin between the hips (MediaPipe world landmarks).
-* ``n_people``     (N,)  int   — how many poses the model found in that frame (0 = gap).
+* ``n_people``     (N,)  int   — how many poses the model found in that frame.
 
-Gaps are explicit rows with ``n_people == 0`` and NaN coordinates, never dropped.
+Gaps are explicit rows with NaN coordinates, never dropped: ``n_people == 0`` when nobody was found,
+``n_people >= 1`` when people were found but none could be told to be the subject. The reason of
+every gap row is in ``meta.gaps`` (reason -> frame count and ranges).
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ class TrackMeta:
     model: str = ""
     smoothing: dict[str, Any] = field(default_factory=dict)
     subject: str = ""                  # how the single subject was chosen when several people appear
+    gaps: dict[str, Any] = field(default_factory=dict)   # reason -> {frames, ranges, why} (vision.subject)
+    search: dict[str, Any] = field(default_factory=dict)  # frames, and how many were searched for everybody
     notes: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
     scene_roll: dict[str, Any] = field(default_factory=dict)   # vision.scene_roll.SceneRoll.to_dict(); {} = none

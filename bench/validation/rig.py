@@ -4,11 +4,12 @@ Why our own code: the harness is the project's independent reference, so every s
 calibration file to the 3-D landmarks is explicit here and checked by its reprojection error.
 
 Qualisys ``.qca.txt`` conventions (verified by reprojection, see ../shared/notes/capture-geometry.md):
-per camera ``r11..r33`` is the camera's orientation in the lab and ``x y z`` its position (mm); the
-intrinsics are in sub-pixel units (divide by 64 for pixels). The camera frame is flipped by pi about
-its x axis (Qualisys cameras look along -z with y up; the pinhole model looks along +z with y down)
-and the pose is inverted to map lab -> camera. Lens distortion is negligible here (0.01 px) and is
-ignored.
+per camera ``r11..r33`` rotates lab axes into the Qualisys camera's axes and ``x y z`` is the camera
+centre in the lab (mm); the intrinsics are in sub-pixel units (divide by 64 for pixels). The camera
+frame is flipped by pi about its x axis (Qualisys cameras look along -z with y up; the pinhole model
+looks along +z with y down), and the translation is -R * centre. Read this way the reference
+reprojects with a median of 15 px; the other readings tried (transposed rotation, no flip, x y z as a
+translation) gave 109-1720 px. Lens distortion is negligible here (0.01 px) and is ignored.
 """
 
 from __future__ import annotations
@@ -58,11 +59,6 @@ class Camera:
         a, b = self.project(np.asarray(X, float)), self.project(np.asarray(X, float) + [0.0, 0.0, height_mm])
         d = b - a                              # image direction of "up" at X
         return float(np.degrees(np.arctan2(-d[0], -d[1])))
-
-    def yaw_to(self, X: np.ndarray) -> float:
-        """Azimuth (deg) of the camera seen from lab point X: atan2 of the horizontal direction X->camera."""
-        v = self.centre - np.asarray(X, float)
-        return float(np.degrees(np.arctan2(v[1], v[0])))
 
 
 def read_qca(path: str | Path) -> dict[str, Camera]:
