@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-SIDE_WORDS = {"left": "left", "right": "right"}
-
-
 def _deg(value: float | None) -> str:
     return f"about {abs(value):.0f}°" if value is not None else "a little"
 

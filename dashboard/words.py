@@ -12,8 +12,6 @@ PHASE_TITLES = {"calibrate": "Calibrating", "position": "Getting ready", "hold":
                 "stretch": "Stretch", "done": "Done"}
 PHASE_WORDS = {"calibrate": "Measuring your resting stillness", "position": "Waiting for you to keep still",
                "relax": "Relax", "stretch": "Stretch", "done": "Finished"}
-STATUS_WORDS = {"flagged": "past the threshold", "within": "within the normal range",
-                "not_measurable": "not measurable"}
 VIEW_WORDS = {"front": "front view", "back": "back view", "left_side": "left side view",
               "right_side": "right side view", "oblique": "oblique view", "unknown": "view not clear"}
 
