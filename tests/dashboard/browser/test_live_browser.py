@@ -93,8 +93,11 @@ def test_guided_capture_advances_from_front_to_side(dashboard_server, browser_pa
     page.screenshot(path=str(screenshot_dir / "capture_side_step_prompt.png"), full_page=True)
     page.get_by_role("button", name="Assess the front view now").click()
     wait_for_text(page, r"Your assessment", 90)
-    wait_for_text(page, r"\d+ frames analysed; a person was found in 100% of them", 30)
-    wait_for_text(page, r"Evidence frames", 30)
+    # the patient's voice: pictures and plain words, no frame counts or metric names
+    wait_for_text(page, r"\d+ pictures taken over \d+ s; you were seen in 100% of them", 30)
+    wait_for_text(page, r"What we saw", 30)
+    wait_for_text(page, r"What to do next", 30)
+    wait_for_text(page, r"Picture 1", 30)
     page.wait_for_selector("[data-testid='stImage'] img, [data-testid='stFullScreenFrame'] img", timeout=30_000)
     page.screenshot(path=str(screenshot_dir / "capture_front_assessment.png"), full_page=True)
     page.locator("[data-testid='stImage']").first.scroll_into_view_if_needed()
