@@ -60,6 +60,19 @@ def postgres_url():
     server.stop()
 
 
+@pytest.fixture
+def isolated_config(tmp_path, monkeypatch, model_path) -> Path:
+    """A config file naming a fresh data folder (``tmp_path / "data"``; the store is SQLite in it), read via
+    ISOBALANCE_CONFIG, with the real model and no data-folder or database override from the environment."""
+    cfg = tmp_path / "isobalance.toml"
+    cfg.write_text(f'[dashboard]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    monkeypatch.setenv("ISOBALANCE_CONFIG", str(cfg))
+    monkeypatch.setenv("ISOBALANCE_MODEL", str(model_path))
+    monkeypatch.delenv("ISOBALANCE_DATA", raising=False)
+    monkeypatch.delenv("ISOBALANCE_DATABASE_URL", raising=False)
+    return cfg
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request) -> str:
     return request.param

@@ -20,14 +20,8 @@ TIMEOUT = 120
 
 
 @pytest.fixture(autouse=True)
-def data(tmp_path, monkeypatch, model_path) -> Path:
-    cfg = tmp_path / "isobalance.toml"
-    cfg.write_text(f'[dashboard]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
-    monkeypatch.setenv("ISOBALANCE_CONFIG", str(cfg))
-    monkeypatch.setenv("ISOBALANCE_MODEL", str(model_path))
-    monkeypatch.delenv("ISOBALANCE_DATA", raising=False)
-    monkeypatch.delenv("ISOBALANCE_DATABASE_URL", raising=False)
-    return tmp_path / "data"
+def data(isolated_config) -> Path:
+    return isolated_config.parent / "data"
 
 
 def run(at: AppTest) -> AppTest:

@@ -35,15 +35,9 @@ CLIP = "pose2sim_static_cam02.mp4"
 
 
 @pytest.fixture
-def data(tmp_path, monkeypatch, model_path) -> Path:
+def data(isolated_config) -> Path:
     """A config file naming a fresh data folder (the store is SQLite in it), read via ISOBALANCE_CONFIG."""
-    cfg = tmp_path / "isobalance.toml"
-    cfg.write_text(f'[dashboard]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
-    monkeypatch.setenv("ISOBALANCE_CONFIG", str(cfg))
-    monkeypatch.setenv("ISOBALANCE_MODEL", str(model_path))
-    monkeypatch.delenv("ISOBALANCE_DATA", raising=False)
-    monkeypatch.delenv("ISOBALANCE_DATABASE_URL", raising=False)
-    return tmp_path / "data"
+    return isolated_config.parent / "data"
 
 
 def open_store() -> Store:

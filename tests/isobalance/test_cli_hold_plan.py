@@ -54,14 +54,8 @@ def test_a_therapist_only_technique_needs_the_therapists_plan(tmp_path, sample_c
 
 
 @pytest.fixture
-def config(tmp_path, monkeypatch, model_path):
-    cfg = tmp_path / "isobalance.toml"
-    cfg.write_text(f'[dashboard]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
-    monkeypatch.setenv("ISOBALANCE_CONFIG", str(cfg))
-    monkeypatch.setenv("ISOBALANCE_MODEL", str(model_path))
-    monkeypatch.delenv("ISOBALANCE_DATA", raising=False)
-    monkeypatch.delenv("ISOBALANCE_DATABASE_URL", raising=False)
-    return cfg
+def config(isolated_config):
+    return isolated_config
 
 
 PLAN = [{"exercise_id": "levator-scapulae-pir", "side": "left", "hold_s": 3, "relax_s": 1, "stretch_s": 2,
