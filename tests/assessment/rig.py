@@ -7,61 +7,23 @@ with the rig's Qualisys calibration (``Calib.qca.txt``) and projected into the c
 A frame of that camera has its labels exchanged when its left landmarks lie nearer the projected
 RIGHT landmarks than the projected left ones.
 
-Calibration reading (qca): per camera a rotation r11..r33 and a position x y z (mm), intrinsics in
-1/64 px. The world->camera rotation is the qca rotation with the camera frame flipped by pi about x (as
-Pose2Sim reads it); ``REPROJ_MAX_PX`` guards against a wrong reading (done wrong it is 100-600 px).
+The calibration is read and triangulated by the validation harness's own code (bench/validation/rig.py);
+``REPROJ_MAX_PX`` guards against a wrong reading (done wrong it is 100-600 px).
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 
+from bench.validation.rig import read_qca, triangulate
 from vision.track import LANDMARK_INDEX, LandmarkTrack
 
-FLIP = np.diag([1.0, -1.0, -1.0])
 CAM03_LAG = 2            # frames: cam03 appears about 2 frames late (capture-geometry.md)
 REPROJ_MAX_PX = 40.0     # median reprojection error of a correct reading is ~11 px on these frames
 PAIRED = ("shoulder", "hip", "knee", "ankle")
 PARTS = {"upper": ("shoulder",), "legs": ("hip", "knee"), "feet": ("ankle",)}   # as assessment.swaps.PARTS
-
-
-def read_qca(path: Path) -> dict[str, dict]:
-    cams = {}
-    for cam in ET.parse(path).getroot().iter("camera"):
-        t, k = cam.find("transform").attrib, cam.find("intrinsic").attrib
-        R = np.array([[float(t[f"r{i}{j}"]) for j in (1, 2, 3)] for i in (1, 2, 3)])
-        C = np.array([float(t[a]) for a in "xyz"]) / 1000.0
-        K = np.array([[float(k["focalLengthU"]) / 64, 0, float(k["centerPointU"]) / 64],
-                      [0, float(k["focalLengthV"]) / 64, float(k["centerPointV"]) / 64], [0, 0, 1]])
-        cams[cam.attrib["serial"]] = {"R": R, "C": C, "K": K}
-    return cams
-
-
-def projection(cam: dict) -> np.ndarray:
-    """3x4 world->pixel matrix: the qca rotation maps world to camera axes after a flip by pi about x."""
-    Rwc = FLIP @ cam["R"]
-    return cam["K"] @ np.hstack([Rwc, (-Rwc @ cam["C"])[:, None]])
-
-
-def triangulate(P: list[np.ndarray], uv: list[np.ndarray]) -> np.ndarray:
-    """DLT, (N,2) pixels per camera -> (N,3); NaN where any view is missing."""
-    n = len(uv[0])
-    out = np.full((n, 3), np.nan)
-    for f in range(n):
-        if not all(np.isfinite(u[f]).all() for u in uv):
-            continue
-        A = np.concatenate([[u[f, 0] * p[2] - p[0], u[f, 1] * p[2] - p[1]] for p, u in zip(P, uv)])
-        X = np.linalg.svd(A)[2][-1]
-        out[f] = X[:3] / X[3]
-    return out
-
-
-def project(P: np.ndarray, X: np.ndarray) -> np.ndarray:
-    h = np.hstack([X, np.ones((len(X), 1))]) @ P.T
-    return h[:, :2] / h[:, 2:3]
 
 
 def swapped_frames(tracks: dict[str, LandmarkTrack], calib: Path, camera: str = "cam02",
@@ -80,10 +42,10 @@ def swapped_frames(tracks: dict[str, LandmarkTrack], calib: Path, camera: str = 
             p = np.concatenate([p[CAM03_LAG:], np.full((CAM03_LAG,) + p.shape[1:], np.nan)])
         return p
 
-    P = {c: projection(cams[c]) for c in ("cam03", "cam04", camera)}
     uv3, uv4, own = px("cam03"), px("cam04"), px(camera)
-    X = np.stack([triangulate([P["cam03"], P["cam04"]], [uv3[:, k], uv4[:, k]]) for k in range(len(idx))], 1)
-    ref = project(P[camera], X.reshape(-1, 3)).reshape(X.shape[:2] + (2,))       # (N, 2k, 2): left, right
+    views = np.stack([uv3, uv4])                                                  # (2, N, 2k, 2)
+    X = triangulate(views, np.ones(views.shape[:3]), [cams["cam03"], cams["cam04"]])   # NaN unless both see it
+    ref = cams[camera].project(X)                                                 # (N, 2k, 2): left, right
     mid = lambda p: 0.5 * (p[:, 0::2] + p[:, 1::2])                                 # noqa: E731
     held_out = float(np.nanmedian(np.linalg.norm(mid(ref) - mid(own), axis=2)))
     assert held_out < REPROJ_MAX_PX, f"calibration read wrongly: held-out error {held_out:.0f} px"
