@@ -15,8 +15,10 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
+import types
 from typing import Any, Callable, Iterator
 
 PARENT_POLL_S = 0.5        # how often a worker checks that its driver still exists
@@ -39,6 +41,29 @@ def _exit_when_orphaned(parent_pid: int) -> None:
     os._exit(1)
 
 
+class _SpawnProcess(mp.context.SpawnProcess):
+    """A spawn process that does not re-run the parent's ``__main__`` script.
+
+    Spawn normally re-executes the parent's main script in the child (as ``__mp_main__``). Our jobs
+    live in importable modules, and the parent's main is often a script that must not run twice: a
+    Streamlit page inside the dashboard server (or after ``AppTest`` in a test process) re-ran the
+    whole page in every worker and killed it. The child gets an empty ``__main__`` instead.
+    """
+
+    @staticmethod
+    def _Popen(process_obj):
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            return mp.context.SpawnProcess._Popen(process_obj)
+        finally:
+            sys.modules["__main__"] = main
+
+
+class _SpawnContext(mp.context.SpawnContext):
+    Process = _SpawnProcess
+
+
 def stop_pool(pool: cf.ProcessPoolExecutor) -> None:
     """Cancel queued jobs and terminate running workers now (their unfinished jobs are lost)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
@@ -59,7 +84,7 @@ def worker_pool(max_workers: int, initializer: Callable[..., None] | None = None
                 initargs: tuple = ()) -> Iterator[cf.ProcessPoolExecutor]:
     """A spawn ``ProcessPoolExecutor`` whose workers ignore Ctrl+C and die with their parent; an
     exception or interrupt inside the block stops them at once (see the module docstring)."""
-    pool = cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=mp.get_context("spawn"),
+    pool = cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=_SpawnContext(),
                                   initializer=init_worker, initargs=(os.getpid(), initializer, *initargs))
     try:
         yield pool
