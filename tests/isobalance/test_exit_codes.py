@@ -116,7 +116,7 @@ ROWS = [
         lambda t, c: ["dashboard", "--config", _write(t / "c.toml", "[dashboard]\nport = true\n")]),
     Row("assess", "header-only track file", 2, "holds no frames (a header only)",
         lambda t, c: ["assess", _track(t / "t.csv", _header_only), "-o", t / "o"]),
-    Row("assess", "track file with inf", 2, "holds infinite values",
+    Row("assess", "track file with inf", 2, "infinite values",
         lambda t, c: ["assess", _track(t / "t.csv", _with_inf), "-o", t / "o"]),
     Row("assess", "track claiming 50000x50000 px", 2, "width must be a whole number of pixels from 0 to 16384",
         lambda t, c: ["assess", _track(t / "t.csv", width=50000, height=50000), "-o", t / "o"]),

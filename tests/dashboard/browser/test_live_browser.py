@@ -159,10 +159,15 @@ def test_hold_timer_runs_on_a_still_clip(dashboard_server, browser_page_factory,
         page.wait_for_timeout(400)
     assert first is not None, "the hold timer never started:\n" + page.inner_text("body")[-2000:]
     page.screenshot(path=str(screenshot_dir / "hold_timer_running.png"), full_page=True)
-    page.wait_for_timeout(2000)
-    later = held_seconds(page)
-    text = page.inner_text("body")
     # either still counting within the same hold, or that hold completed and the next phase began
-    assert (later is not None and later > first) or re.search(r"Relax|Stretch|Done", text), text[-2000:]
+    # (polled: a loaded shared machine may process well under one frame per second)
+    deadline = time.monotonic() + 90
+    while True:
+        page.wait_for_timeout(1000)
+        later = held_seconds(page)
+        text = page.inner_text("body")
+        if (later is not None and later > first) or re.search(r"Relax|Stretch|Done", text):
+            break
+        assert time.monotonic() < deadline, "the hold timer stopped counting:\n" + text[-2000:]
     assert "Still" in text or "Relax" in text or "Stretch" in text
     page.screenshot(path=str(screenshot_dir / "hold_timer_later.png"), full_page=True)
