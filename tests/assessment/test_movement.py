@@ -168,7 +168,7 @@ def test_squat_view_from_the_knees_travel_over_the_whole_movement(yaw, view):
 def test_real_squats_view_holds_during_the_squats(squats):
     """The squat sample's knees travel sideways by sin(29 deg) of their reach (picture: turned toward
     image right), mirrored the other way: a front view (<= 30 deg) for every movement finding, whose
-    knee FPPA is still refused (a 2-D FPPA needs <= 15 deg)."""
+    knee FPPA is still refused (corrected for the turn, its uncertainty is past the allowance)."""
     for track, sign in zip(squats, (-1, 1)):
         res = assess_movement(track)
         assert {f.view for f in res.findings} == {"front"}
