@@ -582,8 +582,7 @@ class LiveSession:
 
         rgb = frame.to_ndarray(format="rgb24")
         self.offer(rgb)
-        with self._inbox_lock:
-            latest = self._latest
+        latest = self.latest_frame()
         new = av.VideoFrame.from_ndarray(rgb if latest is None else latest[1], format="rgb24")
         new.pts, new.time_base = frame.pts, frame.time_base
         return new
