@@ -228,6 +228,20 @@ def show_hypotheses(hypotheses: list[Mapping[str, Any]]) -> None:
                 st.markdown(f"- **{t['name']}**{' ⚠' if t.get('weak') else ''}: {t['how']}")
 
 
+FORWARD_HEAD_METRICS = ("cva_proxy_left", "cva_proxy_right", "forward_head_offset_left", "forward_head_offset_right")
+
+
+def forward_head_note(findings: list[Mapping[str, Any]]) -> None:
+    """The forward-head rule is fed only by report-only side-view metrics: say what that means."""
+    measured = [f for f in findings if f.get("metric") in FORWARD_HEAD_METRICS and f.get("value") is not None]
+    if measured:
+        st.info("Forward head is measured here but never judged: the ear-shoulder angles of a webcam are not "
+                "the clinical craniovertebral angle and no cut-off is validated for them, so isobalance does not "
+                "suggest forward-head exercises from them (README, Clinical rules). Judge forward head by hand "
+                "(e.g. the craniovertebral angle on a side photo with C7 palpated) and, if you confirm it, add "
+                "its exercises to the plan below yourself.", icon=":material/info:")
+
+
 def save_plan_button(plan: Mapping[str, Any], catalog, store, patient, upload_id: str) -> None:
     """"Save plan for this patient": what the guided exercise page and ``isobalance hold --patient`` run."""
     from dashboard.plan_table import therapy_plan
@@ -407,6 +421,7 @@ def show_review(cfg, upload_id: str, entry: Mapping[str, Any] | None = None, sto
 
     st.subheader("Muscle hypotheses")
     show_hypotheses(report.get("hypotheses", []))
+    forward_head_note(report["findings"])
     st.subheader("Exercise plan")
     show_plan(report, upload_id, stem, store, patient)
     st.subheader("Downloads")
