@@ -427,15 +427,13 @@ def _fppa_findings(ctx: "TrackContext", reps: list[Rep], driving: str, view: str
         ci = (float(v.min()), float(v.max()))
         unc = {"iqr": [float(x) for x in np.percentile(v, [25, 75])], "ci95": list(ci),
                "ci_level": 1.0 - 2.0 ** (1 - len(v)), "n_frames": int(len(v)), "n_reps": int(len(v))}
-        if sigma is not None:
-            unc["systematic"] = sigma          # from the body's turn (assessment.fppa)
-        lo, hi = (ci[0] - (sigma or 0.0), ci[1] + (sigma or 0.0))
-        flag = len(v) >= MIN_REPS_TO_FLAG and MOVEMENT_FPPA.exceeds(med) and MOVEMENT_FPPA.ci_beyond(lo, hi)
+        if sigma is not None:                  # corrected for the turn: its uncertainty (assessment.fppa)
+            unc["systematic"] = sigma
+        flag = len(v) >= MIN_REPS_TO_FLAG and MOVEMENT_FPPA.exceeds(med) and MOVEMENT_FPPA.ci_beyond(*ci)
         how = "medially (valgus)" if med > 0 else "laterally (varus)"
         out.append(Finding(metric, d.label, view, FLAGGED if flag else WITHIN, med, "deg",
                            MOVEMENT_FPPA.value, MOVEMENT_FPPA.source_text, unc, frames, side,
-                           f"{side} knee projects {abs(med):.1f} deg {how} at the deepest point"
-                           + (f" (+-{sigma:.1f} deg from the body's turn)" if sigma is not None else ""),
+                           f"{side} knee projects {abs(med):.1f} deg {how} at the deepest point",
                            "" if MOVEMENT_FPPA.flags else f"reported only: {MOVEMENT_FPPA.published_for}",
                            "movement", details=details))
     return out
