@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assessment.angles import ANGLE_BY_ID, ANGLES, compute_angles
-from assessment.fppa import FPPA_IDS, FPPA_UNCERTAINTY_ALLOWANCE_DEG, corrected_fppa, frontal_yaw
+from assessment.angles import ANGLES, compute_angles
+from assessment.fppa import FPPA_IDS, corrected_fppa, frontal_yaw
 from assessment.gates import fake_tilt_deg, line_height_over_distance
 from assessment.roll import estimate_track_roll, level_track
 from assessment.swaps import find_swaps
@@ -129,22 +129,21 @@ def _fppa_scores(track: LandmarkTrack, X: np.ndarray, ref: np.ndarray, cal, shif
     Xc = X @ cal.R.T                        # lab -> camera axes (x right, y down, z away): MediaPipe's world axes
     ref_yaw = frontal_yaw(Xc)[0]
     yaw_err = np.degrees(np.angle(np.exp(1j * np.radians(_shifted(cor.yaw, shift, np.nan)[:n] - ref_yaw))))
-    cols = [ANGLE_BY_ID[m] for m in FPPA_IDS]
-    j = [d.id for d in ANGLES]
-    return {"error": value - ref[:, [j.index(d.id) for d in cols]], "sensitivity": sens, "pelvis_feet_deg": diff,
+    cols = [[d.id for d in ANGLES].index(m) for m in FPPA_IDS]     # ref's columns follow the angle table
+    return {"error": value - ref[:, cols], "sensitivity": sens, "pelvis_feet_deg": diff,
             "yaw_error": yaw_err, "ref_yaw": ref_yaw}
 
 
 def _rep_scores(track: LandmarkTrack, ref: np.ndarray, metrics: list[str], shift: int) -> dict:
     """What ``assess_movement`` finds in one camera (driving joint, repetitions), and per repetition and
     joint its range of motion and left/right timing against the reference's 3-D joint angles over the
-    same frames (the repetition's ROM window, ``movement._rom_spans``)."""
-    from assessment.movement import _rom_spans, assess_movement
+    same frames (the repetition's ROM window, ``movement.rom_spans``)."""
+    from assessment.movement import assess_movement, rom_spans
 
     mv = assess_movement(track)
     fps = track.meta.fps or 30.0
     rows = []
-    spans = _rom_spans(mv.reps, len(track))
+    spans = rom_spans(mv.reps, len(track))
     for rep, (a, b) in zip(mv.reps, spans):
         lo, hi = max(a - shift, 0), min(b - shift, len(ref))
         for r in (r for r in mv.per_rep if r["rep"] == rep.number):
@@ -182,36 +181,39 @@ def reps_table(res: dict) -> str:
     return "\n".join(lines)
 
 
-def fppa_table(res: dict, yaw_sigma: float | None = None) -> str:
-    """Knee FPPA per camera, median absolute error vs the reference: 2-D after the estimated roll (before),
-    after the yaw correction (all frames), and after it in the frames the uncertainty rule keeps
-    (sigma = |dFPPA/dyaw| x max(yaw_sigma, pelvis-feet disagreement / 2) <= the allowance); plus the
-    frontal plane yaw's error, whose median is the floor the uncertainty rule uses."""
-    from assessment.fppa import YAW_SIGMA_FLOOR_DEG
+def fppa_table(res: dict) -> str:
+    """Knee FPPA per camera, median absolute error (deg) vs the reference: 2-D after the estimated roll
+    (before), after the yaw correction (all frames), and after it where the turn hardly matters
+    (|dFPPA/dyaw| < fppa.LOW_SENSITIVITY: the model's own share, whose median x 1.4826 is
+    fppa.MODEL_SIGMA_DEG); plus the error of
+    the frontal plane's yaw (its most favourable camera is fppa.YAW_SIGMA_FLOOR_DEG) and how often the
+    stated uncertainty covers the error."""
+    from assessment.fppa import LOW_SENSITIVITY, YAW_SIGMA_FLOOR_DEG, MODEL_SIGMA_DEG
 
-    yaw_sigma = YAW_SIGMA_FLOOR_DEG if yaw_sigma is None else yaw_sigma
     jl = [res["metrics"].index(m) for m in FPPA_IDS]
-    lines = ["| camera | subject yaw (median) | frontal-plane yaw error, median abs (deg) | knee | 2-D FPPA error (before) | "
-             "corrected, all frames | corrected, kept by the uncertainty rule (frames) |", "|---|---|---|---|---|---|---|"]
-    pooled = {"before": [], "after": [], "kept": []}
+    lines = ["| camera | subject yaw (median) | frontal-plane yaw error | knee | 2-D FPPA (before) | corrected, all "
+             "frames | corrected, turn hardly matters (frames) | error within 1σ / 2σ |", "|---|---|---|---|---|---|---|---|"]
+    pooled: dict[str, list] = {"before": [], "after": [], "low": [], "in1": [], "in2": []}
     for cam in CAMERAS:
         c = res["cameras"][cam]
         f = c["fppa"]
-        sig_yaw = np.maximum(yaw_sigma, 0.5 * f["pelvis_feet_deg"])
+        sig_yaw = np.maximum(YAW_SIGMA_FLOOR_DEG, 0.5 * f["pelvis_feet_deg"])
         for k, side in enumerate(("left", "right")):
             before = c["errors"]["estimated roll"][:, jl[k]]
             after = f["error"][:, k]
-            keep = np.abs(f["sensitivity"][:, k]) * sig_yaw <= FPPA_UNCERTAINTY_ALLOWANCE_DEG
-            pooled["before"].append(before)
-            pooled["after"].append(after)
-            pooled["kept"].append(after[keep])
+            low = after[np.abs(f["sensitivity"][:, k]) < LOW_SENSITIVITY]
+            sigma = np.hypot(np.abs(f["sensitivity"][:, k]) * sig_yaw, MODEL_SIGMA_DEG)
+            ok = np.isfinite(after) & np.isfinite(sigma)
+            in1, in2 = np.abs(after[ok]) <= sigma[ok], np.abs(after[ok]) <= 2 * sigma[ok]
+            for key, v in (("before", before), ("after", after), ("low", low), ("in1", in1), ("in2", in2)):
+                pooled[key].append(v)
             lines.append(f"| {cam} | {c['yaw_median']:+.0f}° | {_fmt(_mae(f['yaw_error']))} | {side} | "
-                         f"{_fmt(_mae(before))} | {_fmt(_mae(after))} | {_fmt(_mae(after[keep]))} "
-                         f"({int(np.isfinite(after[keep]).sum())}) |")
+                         f"{_fmt(_mae(before))} | {_fmt(_mae(after))} | {_fmt(_mae(low))} ({int(np.isfinite(low).sum())}) | "
+                         f"{in1.mean():.0%} / {in2.mean():.0%} |")
     cat = {k: np.concatenate(v) for k, v in pooled.items()}
     lines.append(f"| all | | {_fmt(_mae(np.concatenate([res['cameras'][c]['fppa']['yaw_error'] for c in CAMERAS])))} | both | "
-                 f"{_fmt(_mae(cat['before']))} | {_fmt(_mae(cat['after']))} | {_fmt(_mae(cat['kept']))} "
-                 f"({int(np.isfinite(cat['kept']).sum())}) |")
+                 f"{_fmt(_mae(cat['before']))} | {_fmt(_mae(cat['after']))} | {_fmt(_mae(cat['low']))} "
+                 f"({int(np.isfinite(cat['low']).sum())}) | {cat['in1'].mean():.0%} / {cat['in2'].mean():.0%} |")
     return "\n".join(lines)
 
 

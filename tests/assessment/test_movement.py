@@ -100,9 +100,9 @@ def test_real_squats_three_reps_and_readme_angles(squats):
     knee2d = compute_angles(track)[["left_knee_angle", "right_knee_angle"]].to_numpy()
     standing = np.r_[0:4, 19:28, 43:52]
     assert np.median(np.nanmax(knee2d[standing], axis=1)) >= 175.0       # measured 177.4
-    # the body is turned ~30 deg: FPPA is corrected for the turn (assessment.fppa) but the turn's
-    # uncertainty (~3.5 deg of FPPA per deg of yaw at the bottom x 6.3 deg of yaw error) is past the
-    # allowance, so it is refused rather than invented, with the numbers
+    # the body is turned ~30 deg: FPPA is corrected for the turn (assessment.fppa) but its uncertainty
+    # (~3.5 deg of FPPA per deg of yaw at the bottom x 6.3 deg of yaw error, and the model's 3-D knee,
+    # both measured on the rig) is past the allowance, so it is refused rather than invented, with the numbers
     fppa = [f for f in res.findings if f.metric.startswith("knee_fppa")]
     assert len(fppa) == 2 and all(f.status == "not_measurable" and f.value is None and "turned about" in f.reason
                                   and min(f.details["sigma_deg"]) > FPPA_UNCERTAINTY_ALLOWANCE_DEG for f in fppa)
@@ -131,7 +131,7 @@ def test_real_squats_corrected_fppa_uncertainty_covers_its_mirror_image(squats):
     """The yaw-corrected FPPA of the clip and of its mirrored pixels (left and right exchanged) must agree
     within 2 combined sigma of their stated uncertainty: an uncertainty that is too small fails here.
     Measured: they differ by up to ~50 deg on one knee (MediaPipe's 3-D depth of the mirrored squat
-    turns its feet ~9 deg against its pelvis), within 1.3-1.7 sigma."""
+    turns its feet ~9 deg against its pelvis), within 1.0-1.3 combined sigma."""
     a, b = (assess_movement(t) for t in squats)
     for side, other in (("left", "right"), ("right", "left")):
         fa, fb = a.finding(f"knee_fppa_{side}").details, b.finding(f"knee_fppa_{other}").details
