@@ -25,6 +25,7 @@ import pandas as pd
 
 from assessment.angles import ANGLE_BY_ID, DEFAULT_MIN_VISIBILITY, FRONT, compute_world_joint_angles
 from assessment.findings import FLAGGED, NOT_MEASURABLE, WITHIN, Finding, TrackInputError
+from assessment.fppa import FPPA_UNCERTAINTY_ALLOWANCE_DEG, MODEL_SIGMA_DEG, corrected_fppa
 from assessment.thresholds import (MOVEMENT_FPPA, MOVEMENT_ROM_DIFF, MOVEMENT_TIMING_DIFF, ROM_MODEL_ERROR_DEG,
                                    SQUARE_VIEW_MAX_YAW_DEG)
 from assessment.views import VIEW_WORDS, knee_travel_yaw, view_of_yaw
@@ -180,7 +181,7 @@ def segment_reps(signal: np.ndarray, t_s: np.ndarray) -> tuple[list[tuple[int, i
     return reps, direction
 
 
-def _rom_spans(reps: list[Rep], n: int) -> list[tuple[int, int]]:
+def rom_spans(reps: list[Rep], n: int) -> list[tuple[int, int]]:
     """Rows over which each rep's range of motion is measured: from halfway after the previous rep
     to halfway before the next, so the rest posture on both sides of the excursion is included
     (the hysteresis window alone stops short of the rest level)."""
@@ -232,7 +233,7 @@ def assess_movement(track: LandmarkTrack, ctx: "TrackContext | None" = None, *, 
     reps = [Rep(k + 1, int(a), int(b), int(p), int(fi[a]), int(fi[b - 1]), int(fi[p]))
             for k, (a, b, p) in enumerate(windows)]
     per_rep = []
-    spans = _rom_spans(reps, len(track))
+    spans = rom_spans(reps, len(track))
     for rep, (a, b) in zip(reps, spans):
         for j in JOINTS:
             left = angles[f"left_{j}_angle"].to_numpy()[a:b]
@@ -365,46 +366,76 @@ def _fppa_findings(ctx: "TrackContext", reps: list[Rep], driving: str, view: str
     """Knee frontal-plane projection angle at the deepest point of each squat/lunge rep.
 
     View: decided from the whole movement (``views.knee_travel_yaw``: the knees' sideways travel),
-    not from one frame's shoulder width. The 2-D FPPA needs a front view turned at most
-    SQUARE_VIEW_MAX_YAW_DEG: beyond it the knees' forward travel shows as sideways travel (removing
-    the common part of both knees' travel was tried on the squat sample, turned 29 deg: it left
-    -31 deg on one knee and -2 deg on the other, so it is not used)."""
+    not from one frame's shoulder width; FPPA needs a front view. Square-on (turned at most
+    SQUARE_VIEW_MAX_YAW_DEG) the clinical 2-D FPPA is measured. Turned further, with world landmarks, the
+    FPPA is measured in the body's own frontal plane (``assessment.fppa``: 3-D landmarks turned square-on
+    by the pelvis and feet, never by the knees) and reported only when its uncertainty (the turn's and the
+    model's, measured on the rig) is within FPPA_UNCERTAINTY_ALLOWANCE_DEG."""
     if driving not in ("knee", "hip") or not reps:
         return []
-    out = []
     deepest = np.array([r.extreme_row for r in reps])
-    fppa = ctx.angles
-    for side in ("left", "right"):
+    frames = [int(ctx.track.frame_index[r]) for r in deepest]
+    turned = view == FRONT and yaw is not None and abs(yaw) > SQUARE_VIEW_MAX_YAW_DEG
+    corrected = (corrected_fppa(ctx.track, deepest, ctx.min_visibility)
+                 if turned and ctx.world_angles is not None else None)
+    out = []
+    for k, side in enumerate(("left", "right")):
         metric = f"knee_fppa_{side}"
         d = ANGLE_BY_ID[metric]
-        reason = ""
+        details: dict = {"yaw_deg": yaw}
+        reason, sigma = "", None
+        if corrected is None:
+            vals = ctx.angles[metric].to_numpy()[deepest]
+            details["method"] = "2-D image"
+            if turned:
+                reason = (f"needs a square-on front view (body turned at most {SQUARE_VIEW_MAX_YAW_DEG:g} deg) or "
+                          f"3-D landmarks; the knees' sideways travel shows the body turned about {abs(yaw):.0f} deg, "
+                          "which projects knee flexion sideways")
+        else:
+            vals, sig = corrected.value[:, k], corrected.sigma[:, k]
+            ok = np.isfinite(vals) & np.isfinite(sig)
+            vals = np.where(ok, vals, np.nan)
+            details.update({
+                "method": "3-D world landmarks turned square-on (pelvis + feet)",
+                "frontal_yaw_deg": [float(v) for v in corrected.yaw], "yaw_sigma_deg": [float(v) for v in corrected.yaw_sigma],
+                "pelvis_feet_deg": [float(v) for v in corrected.pelvis_feet_deg],
+                "sensitivity_deg_per_deg": [float(v) for v in corrected.sensitivity[:, k]],
+                "sigma_deg": [float(v) for v in sig], "sigma_turn_deg": [float(v) for v in corrected.sigma_turn[:, k]],
+                "values_deg": [float(v) for v in vals]})
+            if ok.any():
+                sigma = float(np.median(sig[ok]))
+                if sigma > FPPA_UNCERTAINTY_ALLOWANCE_DEG:
+                    turn = float(np.nanmedian(np.abs(corrected.yaw)))
+                    reason = (f"the body is turned about {turn:.0f} deg from the camera (pelvis and feet); turned back "
+                              f"square-on, the {side} knee's FPPA is uncertain by +-{sigma:.0f} deg (1 sigma: "
+                              f"+-{float(np.median(corrected.sigma_turn[ok, k])):.0f} from the turn, as at the deepest point "
+                              f"each degree of error in it moves the FPPA by "
+                              f"{float(np.median(np.abs(corrected.sensitivity[ok, k]))):.1f} deg and the turn is known to "
+                              f"+-{float(np.median(corrected.yaw_sigma[ok])):.1f} deg; +-{MODEL_SIGMA_DEG:g} from the model's "
+                              f"3-D knee, measured on the 4-camera rig), more than the "
+                              f"{FPPA_UNCERTAINTY_ALLOWANCE_DEG:g} deg a 2-D FPPA allows (SEM 2-4 deg [Gwynne14])")
         if view != FRONT:
             reason = f"needs a front view at the deepest point; this clip is {VIEW_WORDS.get(view, view)}"
-        elif abs(yaw) > SQUARE_VIEW_MAX_YAW_DEG:
-            reason = (f"needs a square-on front view (body turned at most {SQUARE_VIEW_MAX_YAW_DEG:g} deg); the "
-                      f"knees' sideways travel shows the body turned about {abs(yaw):.0f} deg, which projects "
-                      "knee flexion sideways")
-        vals = fppa[metric].to_numpy()[deepest]
         if not reason and not np.isfinite(vals).any():
             reason = f"{side} hip, knee or ankle not visible at the deepest point"
         if reason:
             out.append(Finding(metric, d.label, view, NOT_MEASURABLE, None, "deg", MOVEMENT_FPPA.value,
-                               MOVEMENT_FPPA.source_text, {}, [], side, "", reason, "movement",
-                               details={"yaw_deg": yaw}))
+                               MOVEMENT_FPPA.source_text, {}, [], side, "", reason, "movement", details=details))
             continue
         v = vals[np.isfinite(vals)]
         med = float(np.median(v))
         ci = (float(v.min()), float(v.max()))
+        unc = {"iqr": [float(x) for x in np.percentile(v, [25, 75])], "ci95": list(ci),
+               "ci_level": 1.0 - 2.0 ** (1 - len(v)), "n_frames": int(len(v)), "n_reps": int(len(v))}
+        if sigma is not None:                  # corrected for the turn: its uncertainty (assessment.fppa)
+            unc["systematic"] = sigma
         flag = len(v) >= MIN_REPS_TO_FLAG and MOVEMENT_FPPA.exceeds(med) and MOVEMENT_FPPA.ci_beyond(*ci)
         how = "medially (valgus)" if med > 0 else "laterally (varus)"
         out.append(Finding(metric, d.label, view, FLAGGED if flag else WITHIN, med, "deg",
-                           MOVEMENT_FPPA.value, MOVEMENT_FPPA.source_text,
-                           {"iqr": [float(x) for x in np.percentile(v, [25, 75])], "ci95": list(ci),
-                            "ci_level": 1.0 - 2.0 ** (1 - len(v)), "n_frames": int(len(v)), "n_reps": int(len(v))},
-                           [int(ctx.track.frame_index[r]) for r in deepest], side,
+                           MOVEMENT_FPPA.value, MOVEMENT_FPPA.source_text, unc, frames, side,
                            f"{side} knee projects {abs(med):.1f} deg {how} at the deepest point",
                            "" if MOVEMENT_FPPA.flags else f"reported only: {MOVEMENT_FPPA.published_for}",
-                           "movement", details={"yaw_deg": yaw}))
+                           "movement", details=details))
     return out
 
 

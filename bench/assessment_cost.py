@@ -102,7 +102,6 @@ def main() -> None:
             write_json(r, Path(tmp) / "report.json")
             write_html(r, Path(tmp) / "report.html")
 
-    rows: dict[str, list[float]] = {"inference": [], "assess": [], "assess_10x": [], "assess+report": []}
     tmp = tempfile.TemporaryDirectory()
     if args.against:
         base = Path(tmp.name) / "base"
@@ -111,7 +110,7 @@ def main() -> None:
                                  check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
         track_file = track.save(Path(tmp.name) / "track.csv")
-        rows[f"assess@{args.against}"], rows["assess@HEAD"] = [], []
+
     def scene() -> None:            # what extract_track adds: vision.scene_roll on its sampled frames
         sampler = SceneRollSampler(track.meta.width, track.meta.height, len(frames), track.meta.fps)
         for k, f in enumerate(frames):
@@ -129,6 +128,8 @@ def main() -> None:
 
     rows: dict[str, list[float]] = {"inference": [], "assess": [], "assess_10x": [], "assess+report": [],
                                     "scene roll (extraction)": [], "roll + gates (assess)": []}
+    if args.against:
+        rows[f"assess@{args.against}"], rows["assess@HEAD"] = [], []
     for _ in range(args.rounds):  # alternate so machine noise hits all alike
         rows["inference"].append(per_frame_ms(infer, len(frames)))
         rows["scene roll (extraction)"].append(per_frame_ms(scene, len(frames)))
@@ -151,6 +152,15 @@ def main() -> None:
     added = med["scene roll (extraction)"] + med["roll + gates (assess)"]
     print(f"  roll/gates add {added:.3f} ms/frame to {whole - added:.3f} ms/frame without them: "
           f"{100 * added / (whole - added):.1f} % of assess time")
+    if args.against:
+        head, old = rows["assess@HEAD"], rows[f"assess@{args.against}"]
+        ratios = [h / o for h, o in zip(head, old)]
+        diff = statistics.median(h - o for h, o in zip(head, old))
+        print(f"  assess@HEAD / assess@{args.against} per round: " + ", ".join(f"{r:.2f}" for r in ratios)
+              + f"; median {statistics.median(ratios):.2f}")
+        print(f"  HEAD's assess() minus {args.against}'s: {diff:+.3f} ms/frame (median of paired rounds) = "
+              f"{100 * diff / (med['inference'] + med[f'assess@{args.against}']):+.2f} % of assess time "
+              f"(extraction + assessment)")
 
 
 if __name__ == "__main__":

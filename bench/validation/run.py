@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assessment.angles import ANGLE_BY_ID, ANGLES, compute_angles
+from assessment.angles import ANGLES, compute_angles
+from assessment.fppa import FPPA_IDS, corrected_fppa, frontal_yaw
 from assessment.gates import fake_tilt_deg, line_height_over_distance
 from assessment.roll import estimate_track_roll, level_track
 from assessment.swaps import find_swaps
@@ -102,14 +103,118 @@ def evaluate_tracks(tracks: dict[str, LandmarkTrack], rig: Path = RIG) -> dict:
             mid = 0.5 * (X[:, i[a]] + X[:, i[b]])
             dh_d = line_height_over_distance(cal.centre, mid)
             pred[line] = fake_tilt_deg(yaw_off, dh_d)
+        fppa = _fppa_scores(track, X, ref, cal, shift)
+        reps = _rep_scores(tracks[cam], ref, result["metrics"], shift)
         result["cameras"][cam] = {
             "true_roll": true_roll, "estimate": est.to_dict(), "pitch_down": cal.pitch_down_deg(),
             "height_m": float(cal.centre[2] / 1000.0),
             "distance_m": float(np.linalg.norm((cal.centre - hip)[:2]) / 1000.0),
             "yaw_median": float(np.nanmedian(signed_yaw(X, cal.centre))),
             "yaw_off": yaw_off, "swapped": swapped, "raw_swapped": raw_swapped, "errors": errors, "predicted_fake_tilt": pred,
+            "fppa": fppa, "reps": reps,
         }
     return result
+
+
+def _fppa_scores(track: LandmarkTrack, X: np.ndarray, ref: np.ndarray, cal, shift: int) -> dict:
+    """Knee FPPA of one camera against the reference's (subject's frontal plane), before (2-D, after the
+    estimated roll: the "errors" table) and after the yaw correction of ``assessment.fppa``, and the
+    error of the frontal plane's yaw that correction starts from (MediaPipe's world pelvis + feet vs the
+    reference's pelvis + feet, both in this camera's axes). Arrays are per reference frame."""
+    n = len(ref)
+    cor = corrected_fppa(track, np.arange(len(track)), yaw_floor=0.0)
+    value = _shifted(cor.value, shift, np.nan)[:n]
+    sens = _shifted(cor.sensitivity, shift, np.nan)[:n]
+    diff = _shifted(cor.pelvis_feet_deg, shift, np.nan)[:n]
+    Xc = X @ cal.R.T                        # lab -> camera axes (x right, y down, z away): MediaPipe's world axes
+    ref_yaw = frontal_yaw(Xc)[0]
+    yaw_err = np.degrees(np.angle(np.exp(1j * np.radians(_shifted(cor.yaw, shift, np.nan)[:n] - ref_yaw))))
+    cols = [[d.id for d in ANGLES].index(m) for m in FPPA_IDS]     # ref's columns follow the angle table
+    return {"error": value - ref[:, cols], "sensitivity": sens, "pelvis_feet_deg": diff,
+            "yaw_error": yaw_err, "ref_yaw": ref_yaw}
+
+
+def _rep_scores(track: LandmarkTrack, ref: np.ndarray, metrics: list[str], shift: int) -> dict:
+    """What ``assess_movement`` finds in one camera (driving joint, repetitions), and per repetition and
+    joint its range of motion and left/right timing against the reference's 3-D joint angles over the
+    same frames (the repetition's ROM window, ``movement.rom_spans``)."""
+    from assessment.movement import assess_movement, rom_spans
+
+    mv = assess_movement(track)
+    fps = track.meta.fps or 30.0
+    rows = []
+    spans = rom_spans(mv.reps, len(track))
+    for rep, (a, b) in zip(mv.reps, spans):
+        lo, hi = max(a - shift, 0), min(b - shift, len(ref))
+        for r in (r for r in mv.per_rep if r["rep"] == rep.number):
+            j = r["joint"]
+            ang = {s: ref[lo:hi, metrics.index(f"{s}_{j}_angle")] for s in ("left", "right")}
+            if hi - lo < 2 or not all(np.isfinite(v).sum() >= 2 for v in ang.values()):
+                continue
+            rom = {s: float(np.nanmax(v) - np.nanmin(v)) for s, v in ang.items()}
+            pick = np.nanargmin if mv.direction == "down" else np.nanargmax
+            t_ref = (int(pick(ang["left"])) - int(pick(ang["right"]))) / fps
+            rows.append({"rep": rep.number, "joint": j, "rom_left": r["rom_left"], "rom_right": r["rom_right"],
+                         "ref_rom_left": rom["left"], "ref_rom_right": rom["right"],
+                         "rom_difference": r["rom_difference"], "ref_rom_difference": rom["left"] - rom["right"],
+                         "timing_difference_s": r["timing_difference_s"], "ref_timing_difference_s": t_ref})
+    return {"driving": mv.driving_signal, "direction": mv.direction, "n_reps": mv.n_reps,
+            "windows": [(r.first_frame, r.last_frame) for r in mv.reps], "rows": rows,
+            "findings": [f.metric for f in mv.findings]}
+
+
+def reps_table(res: dict) -> str:
+    """Per camera: the repetitions ``assess_movement`` found and, per repetition of the driving joint,
+    ROM and left/right differences against the reference over the same frames."""
+    lines = ["| camera | driving joint, reps (frames) | rep | ROM left / right (deg): camera vs reference | "
+             "L-R ROM difference: camera vs reference | L-R timing (s): camera vs reference |", "|---|---|---|---|---|---|"]
+    for cam in CAMERAS:
+        r = res["cameras"][cam]["reps"]
+        head = f"{r['driving']} {r['direction']}, {r['n_reps']} ({', '.join(f'{a}-{b}' for a, b in r['windows'])})"
+        rows = [x for x in r["rows"] if x["joint"] == r["driving"]]
+        if not rows:
+            lines.append(f"| {cam} | {head} | – | – | – | – |")
+        for x in rows:
+            lines.append(f"| {cam} | {head} | {x['rep']} | {x['rom_left']:.0f} / {x['rom_right']:.0f} vs "
+                         f"{x['ref_rom_left']:.0f} / {x['ref_rom_right']:.0f} | {x['rom_difference']:+.0f} vs "
+                         f"{x['ref_rom_difference']:+.0f} | {x['timing_difference_s']:+.2f} vs {x['ref_timing_difference_s']:+.2f} |")
+    return "\n".join(lines)
+
+
+def fppa_table(res: dict) -> str:
+    """Knee FPPA per camera, median absolute error (deg) vs the reference: 2-D after the estimated roll
+    (before), after the yaw correction (all frames), and after it where the turn hardly matters
+    (|dFPPA/dyaw| < fppa.LOW_SENSITIVITY: the model's own share, whose median x 1.4826 is
+    fppa.MODEL_SIGMA_DEG); plus the error of
+    the frontal plane's yaw (its most favourable camera is fppa.YAW_SIGMA_FLOOR_DEG) and how often the
+    stated uncertainty covers the error."""
+    from assessment.fppa import LOW_SENSITIVITY, YAW_SIGMA_FLOOR_DEG, MODEL_SIGMA_DEG
+
+    jl = [res["metrics"].index(m) for m in FPPA_IDS]
+    lines = ["| camera | subject yaw (median) | frontal-plane yaw error | knee | 2-D FPPA (before) | corrected, all "
+             "frames | corrected, turn hardly matters (frames) | error within 1σ / 2σ |", "|---|---|---|---|---|---|---|---|"]
+    pooled: dict[str, list] = {"before": [], "after": [], "low": [], "in1": [], "in2": []}
+    for cam in CAMERAS:
+        c = res["cameras"][cam]
+        f = c["fppa"]
+        sig_yaw = np.maximum(YAW_SIGMA_FLOOR_DEG, 0.5 * f["pelvis_feet_deg"])
+        for k, side in enumerate(("left", "right")):
+            before = c["errors"]["estimated roll"][:, jl[k]]
+            after = f["error"][:, k]
+            low = after[np.abs(f["sensitivity"][:, k]) < LOW_SENSITIVITY]
+            sigma = np.hypot(np.abs(f["sensitivity"][:, k]) * sig_yaw, MODEL_SIGMA_DEG)
+            ok = np.isfinite(after) & np.isfinite(sigma)
+            in1, in2 = np.abs(after[ok]) <= sigma[ok], np.abs(after[ok]) <= 2 * sigma[ok]
+            for key, v in (("before", before), ("after", after), ("low", low), ("in1", in1), ("in2", in2)):
+                pooled[key].append(v)
+            lines.append(f"| {cam} | {c['yaw_median']:+.0f}° | {_fmt(_mae(f['yaw_error']))} | {side} | "
+                         f"{_fmt(_mae(before))} | {_fmt(_mae(after))} | {_fmt(_mae(low))} ({int(np.isfinite(low).sum())}) | "
+                         f"{in1.mean():.0%} / {in2.mean():.0%} |")
+    cat = {k: np.concatenate(v) for k, v in pooled.items()}
+    lines.append(f"| all | | {_fmt(_mae(np.concatenate([res['cameras'][c]['fppa']['yaw_error'] for c in CAMERAS])))} | both | "
+                 f"{_fmt(_mae(cat['before']))} | {_fmt(_mae(cat['after']))} | {_fmt(_mae(cat['low']))} "
+                 f"({int(np.isfinite(cat['low']).sum())}) | {cat['in1'].mean():.0%} / {cat['in2'].mean():.0%} |")
+    return "\n".join(lines)
 
 
 def _mae(e: np.ndarray) -> float:
@@ -174,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     print(tables(res))
     print("\nPerspective gate allowances (assessment/gates.py ALLOWANCE_DEG):\n")
     print(allowance_table(derive_allowances(res)))
+    print("\nKnee FPPA before and after the yaw correction (assessment/fppa.py):\n")
+    print(fppa_table(res))
+    print("\nRepetitions (assess_movement per camera) against the reference over the same frames:\n")
+    print(reps_table(res))
     if args.json:
         args.json.write_text(json.dumps({"reprojection_px": res["reprojection_px"],
                                          "cameras": {c: {k: v for k, v in d.items() if k in ("true_roll", "estimate")}

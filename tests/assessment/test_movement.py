@@ -7,6 +7,7 @@ import pytest
 
 from assessment.angles import compute_angles
 from assessment.findings import TrackInputError
+from assessment.fppa import FPPA_UNCERTAINTY_ALLOWANCE_DEG
 from assessment.movement import assess_movement, segment_reps
 from realclips import real_track
 from synthetic import Pose, jitter_track, make_track, squat_poses, still_then_moving
@@ -99,10 +100,12 @@ def test_real_squats_three_reps_and_readme_angles(squats):
     knee2d = compute_angles(track)[["left_knee_angle", "right_knee_angle"]].to_numpy()
     standing = np.r_[0:4, 19:28, 43:52]
     assert np.median(np.nanmax(knee2d[standing], axis=1)) >= 175.0       # measured 177.4
-    # the body is turned ~28 deg: FPPA is refused rather than invented
+    # the body is turned ~30 deg: FPPA is corrected for the turn (assessment.fppa) but its uncertainty
+    # (~3.5 deg of FPPA per deg of yaw at the bottom x 6.3 deg of yaw error, and the model's 3-D knee,
+    # both measured on the rig) is past the allowance, so it is refused rather than invented, with the numbers
     fppa = [f for f in res.findings if f.metric.startswith("knee_fppa")]
-    assert fppa and all(f.status == "not_measurable" and f.value is None
-                        and ("square-on" in f.reason or "oblique view" in f.reason) for f in fppa)
+    assert len(fppa) == 2 and all(f.status == "not_measurable" and f.value is None and "turned about" in f.reason
+                                  and min(f.details["sigma_deg"]) > FPPA_UNCERTAINTY_ALLOWANCE_DEG for f in fppa)
     assert res.finding("knee_rom_difference").status == "within"
 
 
@@ -122,6 +125,20 @@ def test_real_squats_mirrored_frames(squats, source):
     # neither run may turn model disagreement (world) or projection (image, body turned) into a flag
     for res in (a, b):
         assert not [f for f in res.findings if f.flagged]
+
+
+def test_real_squats_corrected_fppa_uncertainty_covers_its_mirror_image(squats):
+    """The yaw-corrected FPPA of the clip and of its mirrored pixels (left and right exchanged) must agree
+    within 2 combined sigma of their stated uncertainty: an uncertainty that is too small fails here.
+    Measured: they differ by up to ~50 deg on one knee (MediaPipe's 3-D depth of the mirrored squat
+    turns its feet ~9 deg against its pelvis), within 1.0-1.3 combined sigma."""
+    a, b = (assess_movement(t) for t in squats)
+    for side, other in (("left", "right"), ("right", "left")):
+        fa, fb = a.finding(f"knee_fppa_{side}").details, b.finding(f"knee_fppa_{other}").details
+        va, vb = np.array(fa["values_deg"]), np.array(fb["values_deg"])
+        sa, sb = np.array(fa["sigma_deg"]), np.array(fb["sigma_deg"])
+        assert len(va) == len(vb) == 3
+        assert np.all(np.abs(va - vb) <= 2.0 * np.hypot(sa, sb)), (side, va, vb, sa, sb)
 
 
 def test_real_squats_2d_comparison_refused_for_turned_body(squats):
@@ -151,7 +168,7 @@ def test_squat_view_from_the_knees_travel_over_the_whole_movement(yaw, view):
 def test_real_squats_view_holds_during_the_squats(squats):
     """The squat sample's knees travel sideways by sin(29 deg) of their reach (picture: turned toward
     image right), mirrored the other way: a front view (<= 30 deg) for every movement finding, whose
-    knee FPPA is still refused (a 2-D FPPA needs <= 15 deg)."""
+    knee FPPA is still refused (corrected for the turn, its uncertainty is past the allowance)."""
     for track, sign in zip(squats, (-1, 1)):
         res = assess_movement(track)
         assert {f.view for f in res.findings} == {"front"}
