@@ -32,7 +32,7 @@ from dashboard.patients import choose_patient, refresh_after_save, save_to_histo
 from dashboard.review_job import (KEY_FRAME_DIR, NO_PERSON, PARTIAL, key_frame_name, load_review,
                                   review_upload)
 from dashboard.uploads import VIDEO_SUFFIXES, display_name, save_upload
-from dashboard.words import VIEW_WORDS, human
+from dashboard.words import VIEW_WORDS, human, therapist_words
 from vision.errors import IsobalanceError
 
 RESULTS_KEY, SEEN_KEY, UPLOADER_KEY, SELECTED_KEY = "review_results", "review_seen", "review_uploader", "review_selected"
@@ -141,7 +141,7 @@ def findings_table(findings: list[Mapping[str, Any]]) -> pd.DataFrame:
              "95% CI": _interval((f.get("uncertainty") or {}).get("ci95"), f.get("unit", "")),
              "Frames used": _count((f.get("uncertainty") or {}).get("n_frames")),
              "Evidence frames": ", ".join(str(i) for i in f.get("frames", [])) or "—",
-             "Direction / reason": f.get("direction") or f.get("reason") or ""} for f in findings]
+             "Direction / reason": therapist_words(f.get("direction") or f.get("reason") or "")} for f in findings]
     return pd.DataFrame(rows)
 
 
@@ -193,13 +193,14 @@ def show_finding(f: Mapping[str, Any], folder: Path) -> None:
     st.markdown(f"**Value** {_fmt(f.get('value'), unit)} · **threshold** {_fmt(f.get('threshold'), unit)} · "
                 f"**view** {human(f.get('view', '—'), VIEW_WORDS)}")
     if f.get("direction"):
-        st.markdown(f"**Direction:** {f['direction']}")
+        st.markdown(f"**Direction:** {therapist_words(f['direction'])}")
     if f.get("reason"):
-        st.markdown(f"**Why {'not measurable' if f['status'] == 'not_measurable' else 'noted'}:** {f['reason']}")
-    st.markdown(f"**Threshold source:** {f.get('threshold_source') or 'none'}")
+        st.markdown(f"**Why {'not measurable' if f['status'] == 'not_measurable' else 'noted'}:** "
+                    f"{therapist_words(f['reason'])}")
+    st.markdown(f"**Threshold source:** {therapist_words(f.get('threshold_source') or 'none')}")
     if u:
-        st.markdown(f"**Uncertainty:** 95% CI {_interval(u.get('ci95'), unit)} ({u.get('ci_method', 'method not given')}); "
-                    f"IQR {_interval(u.get('iqr'), unit)}; {_count(u.get('n_frames'))} frames"
+        st.markdown(f"**Uncertainty:** 95% confidence interval {_interval(u.get('ci95'), unit)} ({u.get('ci_method', 'method not given')}); "
+                    f"interquartile range {_interval(u.get('iqr'), unit)}; {_count(u.get('n_frames'))} frames"
                     + (f"; possible systematic error ±{_fmt(u['systematic'], unit)}" if u.get("systematic") else ""))
     pictures = [(i, folder / KEY_FRAME_DIR / key_frame_name(i)) for i in f.get("frames", [])]
     pictures = [(i, p) for i, p in pictures if p.is_file()]
@@ -214,7 +215,7 @@ def show_hypotheses(hypotheses: list[Mapping[str, Any]]) -> None:
     for h in hypotheses:
         with st.container(border=True):
             st.markdown(f"**{h['pattern']}** — {h['confidence']} confidence")
-            st.markdown(h["statement"])
+            st.markdown(therapist_words(h["statement"]))
             if h.get("short"):
                 st.markdown("Suggested short: " + ", ".join(m["label"] for m in h["short"]))
             if h.get("lengthened"):
@@ -222,7 +223,7 @@ def show_hypotheses(hypotheses: list[Mapping[str, Any]]) -> None:
             ev = h.get("evidence") or {}
             st.caption(f"Evidence: {ev.get('label', h['metric'])} {_fmt(ev.get('value'), ev.get('unit', ''))} "
                        f"vs threshold {_fmt(ev.get('threshold'), ev.get('unit', ''))}. "
-                       + " ".join(h.get("confidence_reasons", [])))
+                       + therapist_words(" ".join(h.get("confidence_reasons", []))))
             st.markdown("**Confirm by hand before acting on it:**")
             for t in h.get("confirmation_tests", []):
                 st.markdown(f"- **{t['name']}**{' ⚠' if t.get('weak') else ''}: {t['how']}")

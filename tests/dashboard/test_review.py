@@ -108,6 +108,14 @@ def test_good_clip_among_bad_files_is_processed_and_shown(setup, squats):
     assert list(table.index) == [f["label"] for f in report["findings"]]
     assert list(table["Status"]) == [f["status"].replace("_", " ") for f in report["findings"]]
     assert set(table.columns) >= {"Value", "Threshold", "95% CI", "Evidence frames"}
+    # therapist words: the report says "FPPA" and "5.2 deg"; the page spells the abbreviation out (issue #13)
+    assert any("FPPA" in (f.get("reason") or "") for f in report["findings"])
+    shown = " ".join(table["Direction / reason"]) + " " + " ".join(m.value for m in at.markdown)
+    assert "frontal-plane projection angle (FPPA)" in shown and not re.search(r"\d deg\b", shown)
+    from dashboard.words import ABBREVIATIONS
+
+    for short in set(re.findall(r"\b(?:" + "|".join(ABBREVIATIONS) + r")\b", shown)):
+        assert f"{ABBREVIATIONS[short]} ({short})" in shown, f"{short} is never spelled out"
     # every finding has an expander with its threshold source; measured ones show their evidence frames
     assert len(at.expander) >= len(report["findings"])
     measured = [f for f in report["findings"] if f["frames"]]
