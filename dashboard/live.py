@@ -608,18 +608,26 @@ class LiveSession:
             return self._latest
 
     def _work(self, estimator) -> None:
-        while True:
-            with self._inbox_lock:
-                if not self._inbox_lock.wait_for(lambda: self._inbox is not None, timeout=self.IDLE_S):
-                    self._workers -= 1
-                    return
-                rgb, arrived, t = self._inbox
-                self._inbox = None
-            out = self._process_at(rgb, t, arrived, estimator)
-            if out is not None:
+        try:
+            while True:
                 with self._inbox_lock:
-                    if self._latest is None or t > self._latest[0]:
-                        self._latest = (t, out)
+                    if not self._inbox_lock.wait_for(lambda: self._inbox is not None, timeout=self.IDLE_S):
+                        return
+                    rgb, arrived, t = self._inbox
+                    self._inbox = None
+                try:
+                    out = self._process_at(rgb, t, arrived, estimator)
+                except Exception as exc:  # noqa: BLE001 - one bad frame must not end live processing for good
+                    with self._lock:
+                        self._snapshot = replace(self._snapshot, error=f"a frame could not be processed: {exc}")
+                    continue
+                if out is not None:
+                    with self._inbox_lock:
+                        if self._latest is None or t > self._latest[0]:
+                            self._latest = (t, out)
+        finally:
+            with self._inbox_lock:
+                self._workers -= 1             # the next offered frame starts a new worker
 
     # ---------------------------------------------------------------- one frame
     def process(self, rgb: np.ndarray) -> np.ndarray:
