@@ -570,7 +570,7 @@ class LiveSession:
         # hand-over between on_frame and the workers (guarded by _inbox_lock)
         self._inbox_lock = threading.Condition()
         self._inbox: tuple[np.ndarray, float, float] | None = None       # (rgb, arrived perf s, t ms)
-        self._workers = 0
+        self._idle = list(self.estimators)                               # landmarkers without a worker thread
         self._latest: tuple[float, np.ndarray] | None = None             # (t ms, annotated frame)
         self._fed_t = -math.inf
         self.skipped = 0
@@ -596,10 +596,9 @@ class LiveSession:
                 self.skipped += 1                          # replaced before any worker took it
             self._inbox = (rgb, arrived, t)
             self._arrivals.append(t)
-            if self._workers < len(self.estimators):
-                threading.Thread(target=self._work, args=(self.estimators[self._workers],), daemon=True,
-                                 name=f"isobalance-live-{self._workers}").start()
-                self._workers += 1
+            if self._idle:
+                threading.Thread(target=self._work, args=(self._idle.pop(),), daemon=True,
+                                 name="isobalance-live").start()
             self._inbox_lock.notify()
 
     def latest_frame(self) -> tuple[float, np.ndarray] | None:
@@ -627,7 +626,7 @@ class LiveSession:
                             self._latest = (t, out)
         finally:
             with self._inbox_lock:
-                self._workers -= 1             # the next offered frame starts a new worker
+                self._idle.append(estimator)   # the next offered frame starts a worker for it again
 
     # ---------------------------------------------------------------- one frame
     def process(self, rgb: np.ndarray) -> np.ndarray:
