@@ -28,11 +28,15 @@ def save_plan(store: Store, patient_id: str, plan: Any, *, saved_utc: str | None
     doc = plan.to_dict() | {"patient_id": pid, "plan_id": plan_id, "saved_utc": when}
     with store.writing() as s:
         row = TherapyPlanRow(id=plan_id, patient_id=pid, saved_utc=when, note=plan.note, document=doc)
-        row.items = [TherapyPlanItemRow(position=k, exercise_id=i.exercise_id, side=i.side, hold_s=i.hold_s,
-                                        relax_s=i.relax_s, stretch_s=i.stretch_s, repetitions=i.repetitions,
-                                        per_week=i.per_week, note=i.note) for k, i in enumerate(plan.items)]
+        row.items = _item_rows(plan)
         s.add(row)
     return plan_id
+
+
+def _item_rows(plan: Any) -> list[TherapyPlanItemRow]:
+    return [TherapyPlanItemRow(position=k, exercise_id=i.exercise_id, side=i.side, hold_s=i.hold_s,
+                               relax_s=i.relax_s, stretch_s=i.stretch_s, repetitions=i.repetitions,
+                               per_week=i.per_week, note=i.note) for k, i in enumerate(plan.items)]
 
 
 def current_plan(store: Store, patient_id: str) -> Any | None:
@@ -241,9 +245,7 @@ def imported_plans(record: Mapping[str, Any]) -> list[TherapyPlanRow]:
         plan = plan_from_dict(p["document"])
         row = TherapyPlanRow(id=p["id"], patient_id=record["patient"]["id"], saved_utc=p["saved_utc"], note=p["note"],
                              document=p["document"])
-        row.items = [TherapyPlanItemRow(position=k, exercise_id=i.exercise_id, side=i.side, hold_s=i.hold_s,
-                                        relax_s=i.relax_s, stretch_s=i.stretch_s, repetitions=i.repetitions,
-                                        per_week=i.per_week, note=i.note) for k, i in enumerate(plan.items)]
+        row.items = _item_rows(plan)
         for h in p["holds"]:
             row.items[h["item"]].holds.append(PlanHoldRow(session_id=h["session_id"], done_utc=h["done_utc"],
                                                           repetitions_counted=h["repetitions_counted"]))

@@ -315,7 +315,7 @@ def plan_row_editor(row: dict[str, Any], k: int, key: str, catalog) -> dict[str,
 def plan_editor(report: Mapping[str, Any], upload_id: str, catalog) -> list[dict[str, Any]]:
     """The plan rows as standard widgets: per row include, exercise, side and dose; below, a catalog
     exercise can be added. The rows live in ``st.session_state["plan_<upload id>"]``."""
-    from dashboard.plan_table import plan_rows, row_for
+    from dashboard.plan_table import plan_rows
 
     key = f"plan_{upload_id}"
     rows = st.session_state.setdefault(key, plan_rows(report.get("plan", []), catalog))
@@ -326,10 +326,19 @@ def plan_editor(report: Mapping[str, Any], upload_id: str, catalog) -> list[dict
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     extra = left.selectbox("Add a catalog exercise", list(names), index=None, format_func=names.get,
                            placeholder="Choose an exercise to add", key=f"{key}_add")
-    if right.button("Add to the plan", key=f"{key}_add_button", disabled=extra is None):
-        rows.append(row_for(catalog.get(extra), None))
-        st.rerun()
+    right.button("Add to the plan", key=f"{key}_add_button", disabled=extra is None, on_click=_add_row,
+                 args=(key, catalog))
     return edited
+
+
+def _add_row(key: str, catalog) -> None:
+    """"Add to the plan": a new row with the catalog's dose and no side yet; the chooser is emptied."""
+    from dashboard.plan_table import row_for
+
+    chosen = st.session_state.get(f"{key}_add")
+    if chosen is not None:
+        st.session_state[key].append(row_for(catalog.get(chosen), None))
+        st.session_state[f"{key}_add"] = None
 
 
 def show_plan(report: Mapping[str, Any], upload_id: str, stem: str, store=None, patient=None) -> None:

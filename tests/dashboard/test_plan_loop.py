@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from isobalance import paths
 from isobalance.config import load_config
+from tests.dashboard.test_exercise_safety_plan import answer, run, texts
 
 ROOT = Path(__file__).resolve().parents[2]
 REVIEW = str(ROOT / "dashboard" / "pages" / "review.py")
@@ -56,17 +57,6 @@ def reviewed(isolated_config, sample_clip, raised_shoulder_track):
     with paths.open_store(cfg) as store:
         pid = store.add_patient("Ada")
     return saved, report, pid
-
-
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
-def texts(at: AppTest) -> str:
-    return "\n".join(str(e.value) for kind in ("subheader", "markdown", "caption", "info", "warning", "error",
-                                              "success") for e in getattr(at, kind))
 
 
 def edit_and_save(saved, report, pid) -> AppTest:
@@ -115,14 +105,7 @@ def test_the_plan_edited_in_review_is_what_the_exercise_page_and_hold_patient_ru
     picker = at.selectbox(key="plan_item")
     assert picker.options == [f"{trap.name} - left side"]
     picker.set_value(0)
-    at = run(at)
-    from assessment.safety import load_safety
-
-    for f in load_safety().red_flags:
-        at.radio(key=f"red_flag_{f.id}").set_value("No")
-    at.number_input(key="pain_before_input").set_value(1)
-    at.button(key="safety_continue").click()
-    at = run(at)
+    at = answer(run(at), pain=1)
     body = texts(at)
     assert "for the upper trapezius, on the left side" in body
     assert "for 2 s, relax 1 s, stretch 2 s; 2 repetitions" in body and "10-15% effort" in body

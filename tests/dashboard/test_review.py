@@ -300,6 +300,7 @@ def test_plan_editing_flows_into_the_downloaded_plan(review_with_plan):
     at.button(key=f"{key}_add_button").click()
     at.run()
     assert not at.exception
+    assert at.selectbox(key=f"{key}_add").value is None                  # emptied for the next one
     added = len(report["plan"])
     assert at.radio(key=f"{key}_{added}_side").options == ["both"]        # done on both sides: nothing to resolve
     plan = json.loads(at.json[0].value)
