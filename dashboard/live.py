@@ -88,17 +88,20 @@ def webrtc_view(key: str, session: "LiveSession"):
 
 
 def live_workers() -> int:
-    """How many landmarker threads process one live session (``$ISOBALANCE_LIVE_WORKERS``, default 2).
+    """How many landmarker threads process one live session (``$ISOBALANCE_LIVE_WORKERS``, default 1:
+    the webrtc callback processes the frame itself).
 
     Why threads: MediaPipe's ``detect_for_video`` releases the GIL (two landmarkers in two threads ran
     1.9x the frames of one, measured on this machine), so a second landmarker uses the second core
-    without a worker process; ``bench/live_fps.py`` compares 1 and 2 in the real browser."""
+    without a worker process; ``bench/live_fps.py`` compares 1 and 2 in the real browser. Not the
+    default yet: with 2 threads the guided-capture browser test twice saw no frame processed after
+    "Start over" on a machine at load 14-17 (cause not found; README "Dashboard")."""
     import os
 
     try:
-        return max(1, min(4, int(os.environ.get("ISOBALANCE_LIVE_WORKERS", "2"))))
+        return max(1, min(4, int(os.environ.get("ISOBALANCE_LIVE_WORKERS", "1"))))
     except ValueError:
-        return 2
+        return 1
 
 
 def shared_estimator(model_path: str | Path, settings: PipelineSettings, workers: int | None = None):
@@ -546,8 +549,9 @@ class LiveSession:
     """One browser session's live processing (capture or hold), callable from the webrtc thread.
 
     ``estimator`` is one landmarker or a tuple of them (``shared_estimator``). ``process`` runs one
-    frame start to end in the caller's thread (the tests' path). ``on_frame`` - the webrtc callback -
-    only hands the frame over and returns the newest annotated frame: one worker thread per landmarker
+    frame start to end in the caller's thread (the tests' path, and ``on_frame`` with one landmarker).
+    With several, ``on_frame`` - the webrtc callback - only hands the frame over and returns the newest
+    annotated frame: one worker thread per landmarker
     takes the newest waiting frame (older waiting frames are skipped, and counted), runs the model
     outside any session lock, then the analysis and drawing in time order under it. Each frame keeps
     the time it arrived, so the hold timer and the capture's "still for 3 s" count real seconds however
@@ -581,9 +585,13 @@ class LiveSession:
         import av
 
         rgb = frame.to_ndarray(format="rgb24")
-        self.offer(rgb)
-        latest = self.latest_frame()
-        new = av.VideoFrame.from_ndarray(rgb if latest is None else latest[1], format="rgb24")
+        if len(self.estimators) == 1:                   # the default: the frame is processed here
+            out = self.process(rgb)
+        else:
+            self.offer(rgb)
+            latest = self.latest_frame()
+            out = rgb if latest is None else latest[1]
+        new = av.VideoFrame.from_ndarray(out, format="rgb24")
         new.pts, new.time_base = frame.pts, frame.time_base
         return new
 
