@@ -134,8 +134,10 @@ def contenders(clip: Path, model: Path, out: Path, cli_poses: int) -> dict[str, 
         "isobalance landmarks (default: annotated video)": iso + ["landmarks", str(clip), "-o", str(out / "lm")] + m,
         "isobalance landmarks --no-video": iso + ["landmarks", str(clip), "-o", str(out / "lmnv"), "--no-video"] + m,
         "isobalance assess": iso + ["assess", str(clip), "-o", str(out / "as"), "--no-progress"] + m,
+        # the safety screen answered as the demo does (every red-flag answer no, no pain): no terminal here
         "isobalance hold (annotated video)": iso + ["hold", str(clip), "--exercise", HOLD_EXERCISE, "-o",
-                                                    str(out / "ho"), "--no-progress"] + m,
+                                                    str(out / "ho"), "--no-progress", "--no-red-flags",
+                                                    "--pain-before", "0"] + m,
     }
     if cli_poses != 1:
         c[f"plain script --num-poses {cli_poses} (matched to isobalance)"] = \

@@ -18,7 +18,6 @@ from typing import Any, Mapping
 from assessment.exercises import Catalog, Exercise
 from assessment.therapy_plan import MAX_EFFORT_PCT
 
-SIDES = ("left", "right", "both")
 MAX_REPS, MAX_HOLD_S, MAX_PHASE_S, MAX_PER_WEEK = 20, 60, 120, 21
 
 
