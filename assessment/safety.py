@@ -129,3 +129,14 @@ def may_start(exercise: Any, therapist_confirmed: bool) -> Decision:
                                "therapist has confirmed the finding it treats and put it in your plan.",
                         ("therapist_only",))
     return Decision(True, "")
+
+
+def pain_record(before: Any, after: Any | None, rules: SafetyRules | None = None) -> dict[str, Any]:
+    """What is saved with a hold (``context.safety``): pain before and after and the stop rule's answer
+    (``pain_after`` None = not given; the rule then has nothing to judge)."""
+    b = _check_score(before, "pain before the exercise")
+    if after is None:
+        return {"red_flags": "none", "pain_before": b, "pain_after": None, "stop": None, "pain_message": ""}
+    decision = pain_after(b, after, rules)
+    return {"red_flags": "none", "pain_before": b, "pain_after": int(after), "stop": not decision.ok,
+            "pain_message": decision.message}

@@ -18,6 +18,15 @@ model in most frames is kept: the model is taken to be right most of the time (i
 frames on the rig's worst camera). A real turn passes through a side view (r near 0) slowly
 enough to stay within the bound, so it is not mistaken for an exchange.
 
+With MediaPipe's tracker (``num_poses=1``) an exchange of the upper body need not flip within a
+frame: the tracked landmarks carry over from frame to frame, so the shoulders slide through each
+other over ~5 frames (rig cam02, frames 41-48: width +0.13 -> -0.48 torso lengths), which continuity
+cannot tell from a turn (23 frames were left exchanged). So the upper body also gets a per-frame
+cue from the legs, relabelled first: shoulders and hips face the same way (a trunk cannot twist by
+more than 90 deg), so where the hips are clearly wide (``FACING_MIN_WIDTH``) shoulders whose width
+has the other sign cost how far they point the other way. With that evidence in a run, the
+majority rule below is not needed and not applied to the upper body.
+
 The model's own 3-D yaw was tried as a cue and rejected: on the rig it drifts by 40 deg in frames
 whose labels are right and does not always flip with the labels.
 """
@@ -39,6 +48,8 @@ PARTS = {"upper": ((), ("shoulder",)), "legs": (("hip", "knee"), ("hip", "knee")
 MAX_TURN_RATE = 2 * math.pi      # rad/s: one full turn per second, faster than a person turns on the spot
 MAX_GAP_S = 0.5                  # a longer run without a pose starts a new run
 EXCHANGE_COST = 0.005            # torso lengths per relabelled frame: in a near tie the model's labels stand
+FACING_MIN_WIDTH = 0.3           # torso lengths: hips this wide (not near a side view) say which way the body faces
+FACING_TOLERANCE = 0.05          # torso lengths of shoulder width facing the other way forgiven (noise, a twist)
 
 
 def _part_of(name: str) -> str | None:
@@ -118,22 +129,25 @@ def signed_width(track: LandmarkTrack, pairs: tuple[str, ...], min_visibility: f
     return sum(px[:, i[f"left_{p}"], 0] - px[:, i[f"right_{p}"], 0] for p in pairs) / size
 
 
-def _viterbi(r: np.ndarray, bound: np.ndarray) -> np.ndarray:
+def _viterbi(r: np.ndarray, bound: np.ndarray, against: np.ndarray | None = None) -> np.ndarray:
     """Two-state path over one run: state 1 = labels exchanged (r -> -r). ``bound[t-1]``: the largest
     change of r a turning body makes between frames t-1 and t; a step costs how far r moves beyond it.
-    NaN widths cost nothing; each exchanged frame costs ``EXCHANGE_COST``."""
+    NaN widths cost nothing; each exchanged frame costs ``EXCHANGE_COST``. ``against[t]``: (keep,
+    exchanged) cost of frame t by itself (another part's evidence), added to the path's cost."""
     m = len(r)
+    own = np.zeros((m, 2)) if against is None else np.nan_to_num(against, nan=0.0)
+    own_keep, own_swap = own[:, 0].tolist(), own[:, 1].tolist()
     with np.errstate(invalid="ignore"):
         same = np.nan_to_num(np.maximum(0.0, np.abs(r[1:] - r[:-1]) - bound), nan=0.0).tolist()
         cross = np.nan_to_num(np.maximum(0.0, np.abs(r[1:] + r[:-1]) - bound), nan=0.0).tolist()
-    keep, swap = 0.0, 0.0
+    keep, swap = own_keep[0], own_swap[0] + EXCHANGE_COST
     back = [(0, 1)] * m
     for t in range(1, m):            # plain floats: two states need no array work per frame
         k_from_k, k_from_s = keep + same[t - 1], swap + cross[t - 1]
         s_from_s, s_from_k = swap + same[t - 1], keep + cross[t - 1]
         back[t] = (0 if k_from_k <= k_from_s else 1, 1 if s_from_s <= s_from_k else 0)
-        keep = min(k_from_k, k_from_s)
-        swap = min(s_from_s, s_from_k) + EXCHANGE_COST
+        keep = min(k_from_k, k_from_s) + own_keep[t]
+        swap = min(s_from_s, s_from_k) + EXCHANGE_COST + own_swap[t]
     state = np.zeros(m, dtype=bool)
     cur = 0 if keep <= swap else 1
     for t in range(m - 1, -1, -1):
@@ -142,19 +156,31 @@ def _viterbi(r: np.ndarray, bound: np.ndarray) -> np.ndarray:
     return state
 
 
-def _find_part(track: LandmarkTrack, rows: np.ndarray, pairs: tuple[str, ...], min_visibility: float) -> np.ndarray:
+def _find_part(track: LandmarkTrack, rows: np.ndarray, pairs: tuple[str, ...], min_visibility: float,
+               facing: np.ndarray | None = None) -> np.ndarray:
+    """Exchanged rows of one part. ``facing`` (per row of ``rows``): the hips' signed width with the
+    legs' labels already made consistent; where it is clear, this part must face the same way."""
     out = np.zeros(len(track), dtype=bool)
     r = signed_width(track, pairs, min_visibility)[rows]
     if not np.isfinite(r).any():
         return out
+    against = None
+    if facing is not None:
+        with np.errstate(invalid="ignore"):
+            side = np.where(np.abs(facing) >= FACING_MIN_WIDTH, np.sign(facing), 0.0)
+            away = np.nan_to_num(-r * side, nan=0.0)          # > 0: this part faces the other way
+        against = np.stack([np.maximum(0.0, away - FACING_TOLERANCE),
+                            np.maximum(0.0, -away - FACING_TOLERANCE)], axis=1)
     t = track.timestamp_ms[rows] / 1000.0
     rate = MAX_TURN_RATE * float(np.nanmedian(np.abs(r)))   # |dr/dt| <= |r_square-on| * turn rate
     cuts = np.flatnonzero(np.diff(t) > MAX_GAP_S) + 1
     for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(rows)]):
         if b - a < 2:
             continue
-        state = _viterbi(r[a:b], rate * np.diff(t[a:b]))
-        if state.sum() * 2 > b - a:              # keep the labelling the model gave most often
+        run_against = None if against is None else against[a:b]
+        state = _viterbi(r[a:b], rate * np.diff(t[a:b]), run_against)
+        anchored = run_against is not None and run_against.any()
+        if not anchored and state.sum() * 2 > b - a:   # no other evidence: keep the labelling the model gave most often
             state = ~state
         out[rows[a:b]] = state
     return out
@@ -165,4 +191,8 @@ def find_swaps(track: LandmarkTrack, min_visibility: float = DEFAULT_MIN_VISIBIL
     rows = np.flatnonzero(track.detected)
     if len(rows) < 3:
         return SwapReport.none(len(track))
-    return SwapReport({p: _find_part(track, rows, pairs, min_visibility) for p, (_, pairs) in PARTS.items()})
+    parts = {p: _find_part(track, rows, pairs, min_visibility) for p, (_, pairs) in PARTS.items() if p != "upper"}
+    hips = signed_width(track, ("hip",), min_visibility)[rows]
+    facing = np.where(parts["legs"][rows], -hips, hips)
+    parts["upper"] = _find_part(track, rows, PARTS["upper"][1], min_visibility, facing)
+    return SwapReport({p: parts[p] for p in PARTS})

@@ -11,6 +11,7 @@ therapist-only technique start (``assessment.safety.may_start``).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -21,6 +22,9 @@ from vision.errors import IsobalanceError
 
 PLAN_SIDES = ("left", "right", "both")
 PLAN_KIND = "isobalance.plan"
+# Effort never above half of maximal: MET "never > 1/2" [Chaitow-MBB]; isometric strengthening gained most
+# at 50% MVC [IsoIntensity] (clinical-reference.md section 3). The catalog's highest is 50% too.
+MAX_EFFORT_PCT = 50.0
 
 
 class PlanError(IsobalanceError):
@@ -37,10 +41,15 @@ class PlanItem:
     repetitions: int
     per_week: int = 7         # sessions a week the therapist asks for (adherence = done / per_week)
     note: str = ""
+    effort_pct: tuple[float, float] | None = None   # % of maximal effort [low, high]; None = the catalog's
 
     @property
     def label(self) -> str:
         return f"{self.exercise_id} ({self.side})"
+
+    def effort(self, catalog: Catalog | None = None) -> tuple[float, float]:
+        """The therapist's effort range, or the catalog's when the plan does not set one."""
+        return self.effort_pct or (catalog or load_catalog()).get(self.exercise_id).effort_pct
 
     def protocol(self, catalog: Catalog | None = None) -> HoldProtocol:
         """The hold protocol with the therapist's dose and the catalog's watched joints."""
@@ -84,7 +93,8 @@ class TherapyPlan:
 
 def _num(raw: Mapping[str, Any], key: str, where: str, whole: bool = False, minimum: float = 0.0) -> float:
     v = raw.get(key)
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v >= minimum and (not whole or v == int(v))
+    ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= minimum
+          and (not whole or v == int(v)))
     if not ok:
         raise PlanError(f"{where}: {key} must be a {'whole ' if whole else ''}number >= {minimum:g}, got {v!r}")
     return int(v) if whole else float(v)
@@ -114,7 +124,19 @@ def item_from_dict(raw: Any, where: str, catalog: Catalog) -> PlanItem:
     return PlanItem(ex_id, side, _num(raw, "hold_s", where, minimum=1), _num(raw, "relax_s", where), stretch,
                     int(_num(raw, "repetitions", where, whole=True, minimum=1)),
                     int(_num(raw, "per_week", where, whole=True, minimum=1)) if "per_week" in raw else 7,
-                    str(raw.get("note", "") or ""))
+                    str(raw.get("note", "") or ""), _effort(raw.get("effort_pct"), where))
+
+
+def _effort(raw: Any, where: str) -> tuple[float, float] | None:
+    if raw is None:
+        return None
+    ok = (isinstance(raw, (list, tuple)) and len(raw) == 2
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= MAX_EFFORT_PCT for v in raw)
+          and raw[0] <= raw[1])
+    if not ok:
+        raise PlanError(f"{where}: effort_pct must be [low, high] percentages of maximal effort within "
+                        f"0-{MAX_EFFORT_PCT:g}, low <= high, got {raw!r}")
+    return float(raw[0]), float(raw[1])
 
 
 def plan_from_dict(doc: Any, catalog: Catalog | None = None) -> TherapyPlan:
@@ -147,7 +169,8 @@ def item_for(exercise: Exercise, side: str, dose: Mapping[str, Any] | None = Non
             "hold_s": float(dose.get("hold_s", exercise.hold_s)), "relax_s": float(dose.get("relax_s", exercise.relax_s)),
             "stretch_s": float(dose.get("stretch_s", exercise.stretch_s)),
             "repetitions": int(dose.get("repetitions", exercise.repetitions)),
-            "per_week": int(dose.get("per_week", 7)), "note": str(dose.get("note", "") or "")}
+            "per_week": int(dose.get("per_week", 7)), "note": str(dose.get("note", "") or ""),
+            "effort_pct": list(dose.get("effort_pct", exercise.effort_pct))}
 
 
 def plan_of(items: Iterable[Mapping[str, Any]], patient_id: str = "", note: str = "",

@@ -12,7 +12,8 @@ Memory: the peak over time of the summed RSS of the whole process tree (the proc
 worker it starts), sampled every 50 ms from /proc; measured in the timed rounds and again on a clip
 ``--long`` times longer (flat in clip length = streaming).
 
-    .venv/bin/python bench/throughput.py [--loops 10] [--rounds 3] [--long 5]
+    .venv/bin/python bench/throughput.py [--loops 10] [--rounds 3] [--long 5] [--long-only plain landmarks]
+                                         [--keep DIR]
 """
 
 from __future__ import annotations
@@ -40,9 +41,17 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 HOLD_EXERCISE = "lower-trapezius-low-row-hold"
 
 
-def looped_clip(src: Path, loops: int, dst: Path) -> tuple[Path, int]:
-    """``src`` repeated ``loops`` times, re-encoded like an upload (H.264 crf 20, yuv420p)."""
+def looped_clip(src: Path, loops: int, dst: Path, cache: Path | None = None) -> tuple[Path, int]:
+    """``src`` repeated ``loops`` times, re-encoded like an upload (H.264 crf 20, yuv420p); taken from
+    ``cache`` when an earlier run left it there (``--keep``)."""
     import av
+
+    if cache is not None:
+        kept = cache / f"{src.stem}-x{loops}.mp4"
+        if kept.is_file():
+            with open_source(kept) as s:
+                return kept, int(s.info.n_frames)
+        dst = kept.with_name(kept.name + ".partial.mp4")   # renamed when complete: a killed run leaves no clip
 
     with open_source(src) as s:
         frames = [f.rgb for f in s]
@@ -63,6 +72,8 @@ def looped_clip(src: Path, loops: int, dst: Path) -> tuple[Path, int]:
                 n += 1
         for p in st.encode():
             c.mux(p)
+    if cache is not None:
+        dst = dst.replace(cache / f"{src.stem}-x{loops}.mp4")
     return dst, n
 
 
@@ -123,8 +134,10 @@ def contenders(clip: Path, model: Path, out: Path, cli_poses: int) -> dict[str, 
         "isobalance landmarks (default: annotated video)": iso + ["landmarks", str(clip), "-o", str(out / "lm")] + m,
         "isobalance landmarks --no-video": iso + ["landmarks", str(clip), "-o", str(out / "lmnv"), "--no-video"] + m,
         "isobalance assess": iso + ["assess", str(clip), "-o", str(out / "as"), "--no-progress"] + m,
+        # the safety screen answered as the demo does (every red-flag answer no, no pain): no terminal here
         "isobalance hold (annotated video)": iso + ["hold", str(clip), "--exercise", HOLD_EXERCISE, "-o",
-                                                    str(out / "ho"), "--no-progress"] + m,
+                                                    str(out / "ho"), "--no-progress", "--no-red-flags",
+                                                    "--pain-before", "0"] + m,
     }
     if cli_poses != 1:
         c[f"plain script --num-poses {cli_poses} (matched to isobalance)"] = \
@@ -141,28 +154,38 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--long", type=int, default=5, help="memory also on a clip this many times longer (0: skip)")
     ap.add_argument("--skip", nargs="*", default=[], help="leave out contenders whose name contains this text")
+    ap.add_argument("--keep", default="", help="folder to keep the looped clips in and reuse them from")
+    ap.add_argument("--long-only", nargs="*", default=[],
+                    help="on the long clip, run only contenders whose name contains one of these texts")
     args = ap.parse_args()
     model = resolve_model("full")
     cli_poses = Config().vision.num_poses
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        clip, n = looped_clip(locate(args.clip), args.loops, tmp / "clip.mp4")
+        keep = Path(args.keep) if args.keep else None
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+        clip, n = looped_clip(locate(args.clip), args.loops, tmp / "clip.mp4", keep)
         cmds = contenders(clip, model, tmp, cli_poses)
         cmds = {k: v for k, v in cmds.items() if not any(s in k for s in args.skip)}
         names = list(cmds)
         times: dict[str, list[float]] = {k: [] for k in names}
         mem: dict[str, list[float]] = {k: [] for k in names}
+        loads: list[float] = []                     # 1-min load average (/proc/loadavg) after each run
         for r in range(args.rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for name in order:
                 wall, rss = run(cmds[name])
                 times[name].append(wall)
                 mem[name].append(rss)
-                print(f"  round {r + 1} {name}: {wall:.1f} s, {rss:.0f} MB", file=sys.stderr, flush=True)
+                loads.append(os.getloadavg()[0])
+                print(f"  round {r + 1} {name}: {wall:.1f} s, {rss:.0f} MB, load {loads[-1]:.2f}",
+                      file=sys.stderr, flush=True)
         base = names[0]
         print(f"clip: {args.clip} looped {args.loops}x = {n} frames (H.264); {args.rounds} alternating rounds; "
-              f"{os.cpu_count()} cores; load average at start {load[0]:.1f}, at end {os.getloadavg()[0]:.1f}")
+              f"{os.cpu_count()} cores; 1-min load average (/proc/loadavg) at start {load[0]:.2f}, after each run "
+              f"{min(loads):.2f}-{max(loads):.2f}")
         print(f"| process | wall s (median) | frames/s | ratio to the plain script | peak tree RSS MB | RSS ratio |")
         print("|---|---|---|---|---|---|")
         for name in names:
@@ -171,11 +194,13 @@ def main() -> None:
             print(f"| {name} | {statistics.median(times[name]):.1f} | {n / statistics.median(times[name]):.1f} | "
                   f"**{ratio:.2f}x** | {statistics.median(mem[name]):.0f} | {rss_ratio:.2f} |")
         if args.long:
-            long_clip, n_long = looped_clip(locate(args.clip), args.loops * args.long, tmp / "long.mp4")
+            long_clip, n_long = looped_clip(locate(args.clip), args.loops * args.long, tmp / "long.mp4", keep)
             (tmp / "long").mkdir()
             long_cmds = contenders(long_clip, model, tmp / "long", cli_poses)
             print(f"\npeak process-tree RSS, {n} vs {n_long} frames:")
             for name in names:
+                if args.long_only and not any(k in name for k in args.long_only):
+                    continue
                 _, rss = run(long_cmds[name])
                 print(f"  {name}: {statistics.median(mem[name]):.0f} MB -> {rss:.0f} MB "
                       f"({rss - statistics.median(mem[name]):+.0f} MB)")

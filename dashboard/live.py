@@ -87,17 +87,36 @@ def webrtc_view(key: str, session: "LiveSession"):
                            media_stream_constraints=MEDIA_CONSTRAINTS, async_processing=True)
 
 
-def shared_estimator(model_path: str | Path, settings: PipelineSettings):
-    """The process-wide estimator for this model and settings (``st.cache_resource``)."""
+def live_workers() -> int:
+    """How many landmarker threads process one live session (``$ISOBALANCE_LIVE_WORKERS``, default 1:
+    the webrtc callback processes the frame itself).
+
+    Why threads: MediaPipe's ``detect_for_video`` releases the GIL (two landmarkers in two threads ran
+    1.9x the frames of one, measured on this machine), so a second landmarker uses the second core
+    without a worker process; ``bench/live_fps.py`` compares 1 and 2 in the real browser. Not the
+    default yet: with 2 threads the guided-capture browser test twice saw no frame processed after
+    "Start over" on a machine at load 14-17 (cause not found; README "Dashboard")."""
+    import os
+
+    try:
+        return max(1, min(4, int(os.environ.get("ISOBALANCE_LIVE_WORKERS", "1"))))
+    except ValueError:
+        return 1
+
+
+def shared_estimator(model_path: str | Path, settings: PipelineSettings, workers: int | None = None):
+    """The process-wide estimators for this model and settings (``st.cache_resource``): a tuple of
+    ``workers`` VIDEO-mode landmarkers, one per live worker thread."""
     return _cached_estimator(str(model_path), settings.num_poses, settings.min_detection_confidence,
-                             settings.min_presence_confidence, settings.min_tracking_confidence)
+                             settings.min_presence_confidence, settings.min_tracking_confidence,
+                             workers or live_workers())
 
 
 @st.cache_resource(show_spinner="Loading the pose model…")
-def _cached_estimator(model_path: str, num_poses: int, det: float, pres: float, track: float):
-    return make_estimator(model_path, PipelineSettings(num_poses=num_poses, min_detection_confidence=det,
-                                                       min_presence_confidence=pres,
-                                                       min_tracking_confidence=track))
+def _cached_estimator(model_path: str, num_poses: int, det: float, pres: float, track: float, workers: int = 1):
+    settings = PipelineSettings(num_poses=num_poses, min_detection_confidence=det, min_presence_confidence=pres,
+                                min_tracking_confidence=track)
+    return tuple(make_estimator(model_path, settings) for _ in range(workers))
 
 
 class PoseStream:
@@ -113,8 +132,13 @@ class PoseStream:
 
     def pose(self, rgb: np.ndarray) -> PoseFrame:
         t = self.now_ms()
-        poses = self.estimator.process(rgb, t)
-        idx = self.selector.choose(poses.image, t, rgb.shape[1] / rgb.shape[0])
+        return self.select(with_appearance(self.estimator.process(rgb, t), rgb), t, rgb.shape[1] / rgb.shape[0])
+
+    def select(self, poses, t: float, aspect: float) -> PoseFrame:
+        """The subject among ``poses`` (model output at time ``t``), smoothed; calls in time order. With
+        the poses' torso colour histograms (``with_appearance``) the selector also checks the person
+        still looks like the subject, as ``vision.pipeline.stream_poses`` does for files."""
+        idx = self.selector.choose(poses.image, t, aspect, poses.appearance, self.index, poses.searched)
         if idx is None:
             pose = PoseFrame.missing(self.index, t)
         else:
@@ -125,11 +149,22 @@ class PoseStream:
         return pose
 
 
+def with_appearance(poses, rgb: np.ndarray):
+    """``poses`` with each pose's torso colour histogram (``vision.identity.appearance``, ~1 ms)."""
+    from vision.identity import appearance
+    from vision.landmarker import Poses
+
+    if poses.appearance is not None or not len(poses):
+        return poses
+    return Poses(poses.image, poses.world, appearance(rgb, poses.image), poses.searched)
+
+
 # ============================================================================ guided capture
 STEPS = ("front", "side")
 STEP_VIEWS = {"front": (FRONT,), "side": (LEFT_SIDE, RIGHT_SIDE)}
 STEP_PROMPTS = {"front": "Stand facing the camera, arms relaxed at your sides",
                 "side": "Turn to your side (either side) and stand relaxed"}
+MIN_WINDOW_POSES = 3                   # the live checks judge at least this many poses
 CHECK_NAMES = ("person", "in_frame", "view", "level", "still")
 CHECK_LABELS = {"person": "Someone in view", "in_frame": "Whole body in frame", "view": "Right view",
                 "level": "Camera level", "still": "Standing still"}
@@ -312,11 +347,16 @@ class GuidedCapture:
         if t - self._last_check < self.settings.check_every_ms:
             return
         self._last_check = t
-        window = [p for p, _ in self._buf if p.timestamp_ms >= t - self.settings.window_s * 1000.0]
+        poses = [p for p, _ in self._buf]
+        window = [p for p in poses if p.timestamp_ms >= t - self.settings.window_s * 1000.0]
+        if len(window) < MIN_WINDOW_POSES:
+            # a slow machine processes under 2 frames a second: a speed needs at least two poses, so
+            # "still" could never pass; judge the last few poses instead (their real time apart)
+            window = poses[-MIN_WINDOW_POSES:]
         w, h = self._size
         meta = TrackMeta(width=w, height=h)
         self.checks = step_checks(LandmarkTrack.from_frames(window, meta), self.step,
-                                  LandmarkTrack.from_frames([p for p, _ in self._buf],
+                                  LandmarkTrack.from_frames(poses,
                                                             meta.replace(scene_roll=self._scene_roll(pose, rgb))))
         if all(c.ok is not False for c in self.checks):
             if self.ok_since is None:
@@ -485,6 +525,7 @@ class LiveSnapshot:
     inference_ms: float = float("nan")       # running mean over the last frames
     overlay_ms: float = float("nan")         # analysis + drawing
     fps: float = float("nan")                # frames processed per second, over the last frames
+    camera_fps: float = float("nan")         # frames arriving from the camera per second (on_frame only)
     lag_p95_ms: float = float("nan")         # frame handed to the callback -> annotated frame ready (p95)
     error: str = ""
     # guided capture
@@ -505,40 +546,124 @@ class LiveSnapshot:
 
 
 class LiveSession:
-    """One browser session's live processing (capture or hold), callable from the webrtc thread."""
+    """One browser session's live processing (capture or hold), callable from the webrtc thread.
+
+    ``estimator`` is one landmarker or a tuple of them (``shared_estimator``). ``process`` runs one
+    frame start to end in the caller's thread (the tests' path, and ``on_frame`` with one landmarker).
+    With several, ``on_frame`` - the webrtc callback - only hands the frame over and returns the newest
+    annotated frame: one worker thread per landmarker
+    takes the newest waiting frame (older waiting frames are skipped, and counted), runs the model
+    outside any session lock, then the analysis and drawing in time order under it. Each frame keeps
+    the time it arrived, so the hold timer and the capture's "still for 3 s" count real seconds however
+    many frames are skipped; a frame finished after a newer one is dropped, never fed out of order.
+    """
+
+    IDLE_S = 5.0                      # a worker with no frame for this long ends (a closed tab leaves none)
 
     def __init__(self, estimator, settings: PipelineSettings, task: GuidedCapture | LiveHold,
                  now_ms: Callable[[], float] | None = None, draw_skeleton: bool = True):
-        self.stream = PoseStream(estimator, settings, now_ms)
+        self.estimators = tuple(estimator) if isinstance(estimator, (tuple, list)) else (estimator,)
+        self.stream = PoseStream(self.estimators[0], settings, now_ms)
         self.task = task
         self.draw_skeleton = draw_skeleton
         self._lock = threading.Lock()
         self._snapshot = LiveSnapshot()
         self._times: deque[tuple[float, float, float]] = deque(maxlen=30)
         self._stamps: deque[float] = deque(maxlen=30)
+        self._arrivals: deque[float] = deque(maxlen=60)
+        # hand-over between on_frame and the workers (guarded by _inbox_lock)
+        self._inbox_lock = threading.Condition()
+        self._inbox: tuple[np.ndarray, float, float] | None = None       # (rgb, arrived perf s, t ms)
+        self._idle = list(self.estimators)                               # landmarkers without a worker thread
+        self._latest: tuple[float, np.ndarray] | None = None             # (t ms, annotated frame)
+        self._fed_t = -math.inf
+        self.skipped = 0
 
-    # ---------------------------------------------------------------- worker thread
+    # ---------------------------------------------------------------- webrtc thread
     def on_frame(self, frame):
-        """streamlit-webrtc ``video_frame_callback``: av.VideoFrame in, annotated av.VideoFrame out."""
+        """streamlit-webrtc ``video_frame_callback``: av.VideoFrame in, the newest annotated frame out."""
         import av
 
         rgb = frame.to_ndarray(format="rgb24")
-        out = self.process(rgb)
+        if len(self.estimators) == 1:                   # the default: the frame is processed here
+            out = self.process(rgb)
+        else:
+            self.offer(rgb)
+            latest = self.latest_frame()
+            out = rgb if latest is None else latest[1]
         new = av.VideoFrame.from_ndarray(out, format="rgb24")
         new.pts, new.time_base = frame.pts, frame.time_base
         return new
 
+    def offer(self, rgb: np.ndarray) -> None:
+        """Hand a frame to the worker threads (starting them when needed); never waits for the model."""
+        arrived = time.perf_counter()
+        t = self.stream.now_ms()
+        with self._inbox_lock:
+            if self._inbox is not None:
+                self.skipped += 1                          # replaced before any worker took it
+            self._inbox = (rgb, arrived, t)
+            self._arrivals.append(t)
+            if self._idle:
+                threading.Thread(target=self._work, args=(self._idle.pop(),), daemon=True,
+                                 name="isobalance-live").start()
+            self._inbox_lock.notify()
+
+    def latest_frame(self) -> tuple[float, np.ndarray] | None:
+        """(arrival time in ms, annotated frame) of the newest processed frame, or None yet."""
+        with self._inbox_lock:
+            return self._latest
+
+    def _work(self, estimator) -> None:
+        try:
+            while True:
+                with self._inbox_lock:
+                    if not self._inbox_lock.wait_for(lambda: self._inbox is not None, timeout=self.IDLE_S):
+                        return
+                    rgb, arrived, t = self._inbox
+                    self._inbox = None
+                try:
+                    out = self._process_at(rgb, t, arrived, estimator)
+                except Exception as exc:  # noqa: BLE001 - one bad frame must not end live processing for good
+                    with self._lock:
+                        self._snapshot = replace(self._snapshot, error=f"a frame could not be processed: {exc}")
+                    continue
+                if out is not None:
+                    with self._inbox_lock:
+                        if self._latest is None or t > self._latest[0]:
+                            self._latest = (t, out)
+        finally:
+            with self._inbox_lock:
+                self._idle.append(estimator)   # the next offered frame starts a worker for it again
+
+    # ---------------------------------------------------------------- one frame
     def process(self, rgb: np.ndarray) -> np.ndarray:
-        """Pose, analysis and drawing for one RGB frame; returns the annotated frame."""
-        arrived = time.perf_counter()            # the lag counts waiting for the previous frame too
-        with self._lock:
-            t0 = time.perf_counter()
-            try:
-                pose = self.stream.pose(rgb)
-            except (IsobalanceError, RuntimeError, ValueError) as exc:
+        """Pose, analysis and drawing for one RGB frame in this thread; returns the annotated frame."""
+        return self._process_at(rgb, self.stream.now_ms(), time.perf_counter(), self.stream.estimator, wait=True)
+
+    def _process_at(self, rgb: np.ndarray, t: float, arrived: float, estimator, wait: bool = False):
+        """The model (outside the session lock unless ``wait``: one frame at a time), then subject choice,
+        analysis and drawing in time order; None when a newer frame was already fed."""
+        t0 = time.perf_counter()
+        try:
+            if wait:
+                with self._lock:
+                    poses = estimator.process(rgb, t)
+            else:
+                poses = estimator.process(rgb, t)
+            poses = with_appearance(poses, rgb)
+        except (IsobalanceError, RuntimeError, ValueError) as exc:
+            with self._lock:
                 self._snapshot = replace(self._snapshot, error=f"pose model failed on a frame: {exc}")
-                return rgb
-            t1 = time.perf_counter()
+            return rgb
+        t1 = time.perf_counter()
+        with self._lock:
+            if t <= self._fed_t:
+                self.skipped += 1                          # a newer frame overtook it: never fed out of order
+                return None
+            self._fed_t = t
+            pose = self.stream.select(poses, t, rgb.shape[1] / rgb.shape[0])
+            t2 = time.perf_counter()
             out = rgb.copy()
             error = ""
             try:
@@ -546,8 +671,8 @@ class LiveSession:
                 self._draw(out, pose)
             except IsobalanceError as exc:
                 error = str(exc)
-            t2 = time.perf_counter()
-            self._times.append(((t1 - t0) * 1000.0, (t2 - t1) * 1000.0, (t2 - arrived) * 1000.0))
+            t3 = time.perf_counter()
+            self._times.append(((t1 - t0) * 1000.0, (t3 - t2) * 1000.0, (t3 - arrived) * 1000.0))
             self._publish(pose, rgb, error)
             return out
 
@@ -571,12 +696,16 @@ class LiveSession:
         times = np.array(self._times)
         self._stamps.append(pose.timestamp_ms)
         span = (self._stamps[-1] - self._stamps[0]) / 1000.0
+        with self._inbox_lock:
+            arrivals = list(self._arrivals)
+        cam_span = (arrivals[-1] - arrivals[0]) / 1000.0 if len(arrivals) > 1 else 0.0
         snap = self._snapshot
         common = dict(frames=snap.frames + 1, frames_with_pose=snap.frames_with_pose + int(pose.detected),
                       last_frame_ms=pose.timestamp_ms, size=(rgb.shape[1], rgb.shape[0]),
                       inference_ms=float(times[:, 0].mean()), overlay_ms=float(times[:, 1].mean()),
                       lag_p95_ms=float(np.percentile(times[:, 2], 95)),
-                      fps=(len(self._stamps) - 1) / span if span > 0 else float("nan"), error=error)
+                      fps=(len(self._stamps) - 1) / span if span > 0 else float("nan"),
+                      camera_fps=(len(arrivals) - 1) / cam_span if cam_span > 0 else float("nan"), error=error)
         task = self.task
         if isinstance(task, GuidedCapture):
             self._snapshot = LiveSnapshot(**common, step=task.step, prompt=task.prompt(pose.timestamp_ms),

@@ -1,10 +1,12 @@
-"""The exercise plan as an editable table, and the therapist's edited plan as JSON.
+"""The exercise plan as rows a therapist edits, and the therapist's edited plan as JSON.
 
 The suggested plan comes from the report (``assessment.exercises.plan_for``); the therapist may
-switch rows off, change side, repetitions and hold time, or add catalog exercises. The edited plan
-keeps every catalog field of each exercise (steps, effort, safety, sources) so it can be handed to
-the patient or to the hold checker, and says plainly that a therapist edited it. ``therapy_plan`` turns
-it into the plan saved for the patient (``store.plans``): side left/right/both, the edited dose.
+switch rows off, change the exercise, its side and its dose (hold, relax, stretch, repetitions,
+effort, sessions a week), or add catalog exercises. A row is a plain dict (``plan_rows``); the review
+page edits it with standard widgets (``dashboard.pages.review.plan_editor``). The edited plan keeps
+every catalog field of each exercise (steps, effort, safety, sources) so it can be handed to the
+patient, and says plainly that a therapist edited it. ``therapy_plan`` turns it into the plan saved for
+the patient (``store.plans``): side left/right/both, the edited dose.
 """
 
 from __future__ import annotations
@@ -13,55 +15,76 @@ import datetime as _dt
 import math
 from typing import Any, Mapping
 
-import pandas as pd
+from assessment.exercises import Catalog, Exercise
+from assessment.therapy_plan import MAX_EFFORT_PCT
 
-from assessment.exercises import Catalog
-
-SIDES = ("left", "right", "both")
-COLUMNS = ("include", "exercise", "side", "reps", "hold_s", "technique", "why")
-MAX_REPS, MAX_HOLD_S = 20, 60
+MAX_REPS, MAX_HOLD_S, MAX_PHASE_S, MAX_PER_WEEK = 20, 60, 120, 21
 
 
-def plan_rows(plan: list[Mapping[str, Any]]) -> pd.DataFrame:
+def side_options(ex: Exercise) -> tuple[str, ...]:
+    """The sides a therapist may choose: an exercise done on both sides stays "both"; one done on the
+    affected side must be resolved to left or right (never "affected")."""
+    return ("both",) if ex.side == "both" else ("left", "right")
+
+
+def row_for(ex: Exercise, side: str | None, why: list[str] | None = None, suggested: bool = False,
+            hypothesis_ids: list[str] | None = None) -> dict[str, Any]:
+    """A plan row with the catalog's dose; ``side`` None = the therapist still has to choose it."""
+    if side not in side_options(ex):
+        side = "both" if ex.side == "both" else None
+    return {"include": True, "exercise_id": ex.id, "side": side, "hold_s": float(ex.hold_s),
+            "relax_s": float(ex.relax_s), "stretch_s": float(ex.stretch_s), "reps": int(ex.repetitions),
+            "effort_pct": (float(ex.effort_pct[0]), float(ex.effort_pct[1])), "per_week": 7,
+            "why": list(why or []), "suggested": suggested, "hypothesis_ids": list(hypothesis_ids or [])}
+
+
+def plan_rows(plan: list[Mapping[str, Any]], catalog: Catalog) -> list[dict[str, Any]]:
     """One row per suggested exercise, in the plan's order (release short muscles first)."""
-    rows = [{"include": True, "exercise": p["exercise"]["name"], "side": p["side"],
-             "reps": int(p["exercise"]["repetitions"]), "hold_s": float(p["exercise"]["hold_s"]),
-             "technique": p["exercise"]["technique"], "why": "; ".join(p.get("why", []))} for p in plan]
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    return frame.astype({"include": bool, "exercise": object, "side": object, "reps": "Int64",
-                         "hold_s": float, "technique": object, "why": object})
+    return [row_for(catalog.get(p["exercise"]["id"]), p["side"], list(p.get("why", [])), True,
+                    list(p.get("hypothesis_ids", []))) for p in plan]
 
 
 def _blank(v: Any) -> bool:
-    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v)
+    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v)
 
 
-def edited_plan(edited: pd.DataFrame, catalog: Catalog, report: Mapping[str, Any]) -> dict[str, Any]:
+def _clamp(v: Any, default: float, low: float, high: float) -> float:
+    return float(default) if _blank(v) else float(min(max(float(v), low), high))
+
+
+def edited_plan(rows: list[Mapping[str, Any]], catalog: Catalog, report: Mapping[str, Any]) -> dict[str, Any]:
     """The plan as the therapist left it: included rows only, edited values, full catalog details.
 
-    Rows without an exercise are skipped and listed in ``skipped`` (a half-filled added row)."""
-    by_name = {e.name: e for e in catalog}
-    suggested = {(p["exercise"]["name"], p["side"]): p for p in report.get("plan", [])}
+    Rows without an exercise or a side are skipped and listed in ``skipped`` (the plan cannot be saved
+    while one is)."""
     exercises, skipped = [], []
-    for i, row in enumerate(edited.to_dict("records")):
-        if _blank(row.get("include")) or not bool(row["include"]):
+    for i, row in enumerate(rows):
+        if not row.get("include"):
             continue
-        name = row.get("exercise")
-        if _blank(name) or name not in by_name:
+        eid = row.get("exercise_id")
+        if _blank(eid) or eid not in catalog.ids:
             skipped.append(f"row {i + 1}: no exercise chosen")
             continue
-        ex = by_name[name].to_dict()
-        side = row.get("side") if row.get("side") in SIDES else ("both" if ex["side"] == "both" else None)
-        if side is None:
-            skipped.append(f"row {i + 1} ({name}): choose a side")
+        exercise = catalog.get(eid)
+        ex = exercise.to_dict()
+        side = row.get("side")
+        if side not in side_options(exercise):
+            skipped.append(f"row {i + 1} ({exercise.name}): choose a side")
             continue
-        reps = ex["repetitions"] if _blank(row.get("reps")) else int(min(max(int(row["reps"]), 1), MAX_REPS))
-        hold = ex["hold_s"] if _blank(row.get("hold_s")) else float(min(max(float(row["hold_s"]), 1.0), MAX_HOLD_S))
-        source = suggested.get((name, side))
-        exercises.append({**ex, "side": side, "repetitions": reps, "hold_s": hold,
-                          "suggested": source is not None,
-                          "why": list(source.get("why", [])) if source else ["added by the therapist"],
-                          "hypothesis_ids": list(source.get("hypothesis_ids", [])) if source else []})
+        lo, hi = row.get("effort_pct") or exercise.effort_pct
+        lo, hi = sorted((_clamp(lo, exercise.effort_pct[0], 0, MAX_EFFORT_PCT),
+                         _clamp(hi, exercise.effort_pct[1], 0, MAX_EFFORT_PCT)))
+        stretch = 0.0 if exercise.technique == "isometric" else _clamp(row.get("stretch_s"), ex["stretch_s"], 0,
+                                                                       MAX_PHASE_S)
+        exercises.append({**ex, "side": side,
+                          "repetitions": int(_clamp(row.get("reps"), ex["repetitions"], 1, MAX_REPS)),
+                          "hold_s": _clamp(row.get("hold_s"), ex["hold_s"], 1, MAX_HOLD_S),
+                          "relax_s": _clamp(row.get("relax_s"), ex["relax_s"], 0, MAX_PHASE_S),
+                          "stretch_s": stretch, "effort_pct": [lo, hi],
+                          "per_week": int(_clamp(row.get("per_week"), 7, 1, MAX_PER_WEEK)),
+                          "suggested": bool(row.get("suggested")),
+                          "why": list(row.get("why") or []) or ["added by the therapist"],
+                          "hypothesis_ids": list(row.get("hypothesis_ids") or [])})
     return {"kind": "isobalance-exercise-plan", "edited_by_therapist": True,
             "edited_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "recording": (report.get("input") or {}).get("name"), "report_created_utc": report.get("created_utc"),
@@ -73,7 +96,8 @@ def therapy_plan(plan: Mapping[str, Any], catalog: Catalog, patient_id: str = ""
     """The edited plan as the ``assessment.therapy_plan.TherapyPlan`` saved for the patient."""
     from assessment.therapy_plan import item_for, plan_of
 
-    items = [item_for(catalog.get(e["id"]), e["side"], {"hold_s": e["hold_s"], "repetitions": e["repetitions"]})
+    dose_keys = ("hold_s", "relax_s", "stretch_s", "repetitions", "effort_pct", "per_week")
+    items = [item_for(catalog.get(e["id"]), e["side"], {k: e[k] for k in dose_keys if k in e})
              for e in plan["exercises"]]
     return plan_of(items, patient_id=patient_id, note=f"from the review of {plan.get('recording') or 'a recording'}",
                    catalog=catalog)

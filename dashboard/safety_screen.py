@@ -51,14 +51,15 @@ def safety_gate(ex, therapist_confirmed: bool) -> bool:
     return True
 
 
-def pain_after_check() -> None:
-    """After the hold: pain now, and the stop rule's answer."""
+def pain_after_check() -> int | None:
+    """After the hold: pain now, and the stop rule's answer; the pain after (None until given)."""
     from assessment.safety import pain_after
 
     state = st.session_state.get(SAFETY_KEY) or {}
     after = st.number_input("Pain now, after the exercise (0-10)", min_value=0, max_value=10, value=None, step=1,
                             key=PAIN_AFTER_KEY)
     if after is None or state.get("pain_before") is None:
-        return
+        return None
     decision = pain_after(int(state["pain_before"]), int(after))
     (st.success if decision.ok else st.error)(decision.message)
+    return int(after)

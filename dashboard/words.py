@@ -6,6 +6,8 @@ pages agree.
 
 from __future__ import annotations
 
+import re
+
 OUTCOME_WORDS = {"completed": "completed", "timeout": "time ran out", "stream_ended": "stopped early",
                  "running": "still going"}
 PHASE_TITLES = {"calibrate": "Calibrating", "position": "Getting ready", "hold": "Hold", "relax": "Relax",
@@ -44,3 +46,35 @@ def human(word: str, table: dict[str, str] | None = None) -> str:
     if table and word in table:
         return table[word]
     return str(word).replace("_", " ")
+
+
+# Abbreviations the assessment's evidence text uses, spelled out for the therapist view (first use in a
+# text keeps the short form in brackets, as a paper would); "deg" becomes the degree sign.
+ABBREVIATIONS = {
+    "SI": "symmetry index",
+    "ROM": "range of motion",
+    "FPPA": "frontal-plane projection angle",
+    "CVA": "craniovertebral angle",
+    "IQR": "interquartile range",
+    "CI": "confidence interval",
+    "MDC": "minimal detectable change",
+    "SEM": "standard error of measurement",
+}
+_ABBREV = re.compile(r"(?<![\w(])(" + "|".join(ABBREVIATIONS) + r")(?![\w)])")
+_DEG = re.compile(r"(?<=\d) ?deg\b")
+
+
+def therapist_words(text: str) -> str:
+    """Evidence text for the therapist: abbreviations expanded at their first use ("median SI" ->
+    "median symmetry index (SI)"), "12.0 deg" -> "12.0°". Numbers are left as the assessment wrote them
+    (it already rounds them to its measurement's precision)."""
+    seen: set[str] = set()
+
+    def expand(m: re.Match) -> str:
+        short = m.group(1)
+        if short in seen:
+            return short
+        seen.add(short)
+        return f"{ABBREVIATIONS[short]} ({short})"
+
+    return _DEG.sub("°", _ABBREV.sub(expand, str(text)))

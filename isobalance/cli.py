@@ -21,6 +21,7 @@ import typer
 from isobalance.cli_errors import BAD_INPUT, INTERNAL, INTERRUPTED, printable
 from isobalance.config import Config, load_config
 from vision.errors import IsobalanceError
+from vision.threads import threads_left_running
 from vision.workers import reap_helpers_at_exit
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -130,6 +131,10 @@ def main(argv: list[str] | None = None) -> None:
         code = INTERNAL
     if code == INTERRUPTED:
         typer.echo("interrupted", err=True)
+        if threads_left_running():      # a worker thread still in an uninterruptible native call (a model
+            sys.stdout.flush()          # loading): end now rather than wait for it, or let interpreter
+            sys.stderr.flush()          # shutdown meet it half-way (vision.threads.run_threads)
+            os._exit(code)
     if isinstance(code, int) and code:
         sys.exit(code)
 

@@ -21,6 +21,7 @@ finished hold is saved to the patient's history and recorded against the plan it
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any, Optional
@@ -222,6 +223,9 @@ def hold_command(
     red_flag: Optional[list[str]] = typer.Option(None, "--red-flag",
                                                  help="A safety question answered yes (its id); stops the exercise"),
     pain_before: Optional[int] = typer.Option(None, "--pain-before", help="Pain now, 0-10 (asked if not given)"),
+    pain_after: Optional[int] = typer.Option(None, "--pain-after",
+                                             help="Pain after the exercise, 0-10 (asked in a terminal if not "
+                                                  "given); saved with the hold"),
 ) -> None:
     """Check that the joints an exercise names stay still during its isometric holds."""
     import sys
@@ -257,11 +261,18 @@ def hold_command(
         pain = safety_gate(list(red_flag or []), no_red_flags, pain_before, interactive,
                            echo=typer.echo, confirm=lambda q: typer.confirm(q, default=None),
                            prompt=typer.prompt)
+        from assessment.safety import pain_record
+
+        pain_record(pain, pain_after)           # a wrong --pain-after fails before the video is read
         written = run_hold(video, exercise, out, model=model, calibrate_s=calibrate_s, settle_s=settle_s,
                            write_video=video_out, max_frames=max_frames, config=config, progress=progress,
-                           plan_item=item, safety={"red_flags": "none", "pain_before": pain})
+                           plan_item=item, safety=pain_record(pain, None))
         if item is not None:
             typer.echo(f"plan item: {item.exercise_id} ({item.side}), hold {item.hold_s:g} s x {item.repetitions}")
+        show_hold(written)
+        record = pain_after_record(pain, pain_after, interactive)
+        written["document"]["context"]["safety"] = record
+        Path(written["result"]).write_text(json.dumps(written["document"], indent=2), encoding="utf-8")
         if store is not None:
             from store.plans import adherence, save_plan_hold
 
@@ -276,6 +287,24 @@ def hold_command(
     finally:
         if store is not None:
             store.close()
+    if record["stop"]:
+        from assessment.safety import SafetyStop
+
+        fail(SafetyStop(record["pain_message"]))     # saved first: the therapist sees the rise in the history
+
+
+def pain_after_record(before: int, after: int | None, interactive: bool) -> dict[str, Any]:
+    """Pain after the exercise (flag, or asked in a terminal) and the stop rule's answer, as saved."""
+    from assessment.safety import pain_record
+
+    if after is None and interactive:
+        after = typer.prompt("Pain now, after the exercise, 0-10", type=int)
+    record = pain_record(before, after)
+    typer.echo(record["pain_message"] or "pain after the exercise: not given (--pain-after N records it)")
+    return record
+
+
+def show_hold(written: dict[str, Any]) -> None:
     typer.echo(f"result: {written['result']}")
     if written["video"]:
         typer.echo(f"video: {written['video']}")
@@ -290,12 +319,3 @@ def hold_command(
     if gain:
         typer.echo(f"range gained over the set: {gain['gain_deg']:+.1f} deg "
                    f"({'beyond' if gain['beyond_noise'] else 'within'} noise; {gain['rule']})")
-    if interactive:
-        from assessment.safety import pain_after as check_after
-
-        after = typer.prompt("Pain now, after the exercise, 0-10", type=int)
-        try:
-            decision = check_after(pain, after)
-        except IsobalanceError as exc:
-            fail(exc)
-        typer.echo(decision.message)

@@ -38,7 +38,17 @@ def native_stderr_silenced() -> Iterator[None]:
     finally:
         try:
             sys.stderr.flush()
+            _flush_c_streams()      # native lines still buffered in C stdio go to /dev/null, not after us
         finally:
             os.dup2(saved, 2)
             os.close(saved)
             sys.stderr = previous
+
+
+def _flush_c_streams() -> None:
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):  # pragma: no cover - no C library to ask
+        pass

@@ -101,8 +101,9 @@ echo "  $OUT/assess/report.json  the same, machine-readable (schema-versioned)"
 say "4/4 hold check on a still clip ($STILL, exercise $HOLD_EXERCISE)"
 # A real user answers the red-flag questions and the pain score (a terminal asks them); the demo's sample
 # clip of a stranger answers "no red flags, no pain" on the command line, and says so.
-echo "(safety questions answered for the sample clip: --no-red-flags --pain-before 0; you answer your own)"
-iso hold "$HOLD_VIDEO" --exercise "$HOLD_EXERCISE" -o "$OUT/hold" --no-progress --no-red-flags --pain-before 0 >/dev/null
+echo "(safety questions answered for the sample clip: --no-red-flags --pain-before 0 --pain-after 0; you answer your own)"
+iso hold "$HOLD_VIDEO" --exercise "$HOLD_EXERCISE" -o "$OUT/hold" --no-progress --no-red-flags --pain-before 0 \
+    --pain-after 0 >/dev/null
 "$PY" - "$OUT/hold/hold.json" <<'PY'
 import json, sys
 h = json.load(open(sys.argv[1]))

@@ -29,7 +29,8 @@ import sqlalchemy as sa
 from store.documents import ASSESSMENT, HOLD, assessment_fields, check_notes, check_patient, check_utc, hold_fields
 from store.errors import ConflictError, RecordError, StoreError
 from store.files import safe_name
-from store.models import Session
+from store.models import Session, TherapyPlanRow
+from store.plans import check_plans, imported_plans, plan_records
 from store.paths import check_id, inside, shown
 from store.progress import progress
 from store.store import NewSession, Store
@@ -58,7 +59,8 @@ def patient_record(store: Store, patient_ref: str) -> dict[str, Any]:
         entry["files"] = [{"role": f["role"], "name": f["name"], "sha256": f["sha256"], "size_bytes": f["size_bytes"],
                            "path": f"files/{s['id']}/{f['name']}"} for f in full["files"]]
         sessions.append(entry)
-    return {"format": FORMAT, "version": VERSION, "patient": store.patient(pid), "sessions": sessions}
+    return {"format": FORMAT, "version": VERSION, "patient": store.patient(pid), "sessions": sessions,
+            "plans": plan_records(store, pid)}
 
 
 def export_patient(store: Store, patient_ref: str, out_dir: str | Path) -> Path:
@@ -126,6 +128,7 @@ def import_patient(store: Store, folder: str | Path) -> str:
     try:
         check_record(record)
         new = [_new_session(folder, s) for s in record["sessions"]]
+        plans = imported_plans(record)
     except StoreError as exc:
         raise RecordError(f"{folder / 'record.json'}: {exc}") from None
     patient = record["patient"]
@@ -138,7 +141,14 @@ def import_patient(store: Store, folder: str | Path) -> str:
     if taken:
         raise ConflictError(f"session {taken[0]} is already in the store (under another patient); "
                             "this record cannot be imported as it is")
-    store.save_sessions(pid, new, patient={k: patient[k] for k in ("display_name", "created_utc", "notes")})
+    with store.reading() as s:
+        taken = s.scalars(sa.select(TherapyPlanRow.id).where(TherapyPlanRow.id.in_([p.id for p in plans]))
+                          .limit(1)).all()
+    if taken:
+        raise ConflictError(f"plan {taken[0]} is already in the store (under another patient); "
+                            "this record cannot be imported as it is")
+    store.save_sessions(pid, new, patient={k: patient[k] for k in ("display_name", "created_utc", "notes")},
+                        extra=plans)
     return pid
 
 
@@ -211,6 +221,8 @@ def check_record(record: Any) -> None:
             _need(isinstance(f["size_bytes"], int) and not isinstance(f["size_bytes"], bool) and f["size_bytes"] >= 0,
                   f"session {sid}: file {name} has no valid size")
 
+    kinds = {s["id"]: s["kind"] for s in sessions}
+    check_plans(record.get("plans", []), kinds, patient["id"])
 
 def _new_session(folder: Path, s: dict[str, Any]) -> NewSession:
     """A checked record session (``check_record``) rebuilt from its document, files found in ``folder``."""

@@ -189,9 +189,11 @@ class Store:
                           .where(Session.id == self.resolve_session(session_id))).one()
             return session_dict(x, self.layout, with_document=with_document)
 
-    def save_sessions(self, patient_id: str, new: Sequence[NewSession], *, patient: dict[str, Any] | None = None) -> list[str]:
+    def save_sessions(self, patient_id: str, new: Sequence[NewSession], *, patient: dict[str, Any] | None = None,
+                      extra: Sequence[Any] = ()) -> list[str]:
         """Save sessions atomically: after a crash at any point either all of them (rows and files) are in
-        the store or none is. ``patient`` (a ``patient_dict``) creates the patient in the same transaction."""
+        the store or none is. ``patient`` (a ``patient_dict``) creates the patient in the same transaction;
+        ``extra`` rows (e.g. an imported record's therapy plans) are added in it after the sessions."""
         if patient is None:
             patient_id = self.resolve_patient(patient_id)
         patient_id = check_id(patient_id, "patient id")
@@ -212,6 +214,8 @@ class Store:
                         row = n.fields.to_row(sid, patient_id, n.saved_utc or saved)
                         row.files = files
                         s.add(row)
+                    s.flush()
+                    s.add_all(extra)
                     s.flush()
                     crashpoints.checkpoint("rows_flushed")
                     for sid in ids:

@@ -1,8 +1,12 @@
-"""One long video on every core: overlapping segments in worker processes, stitched into one track.
+"""One long video on every core: overlapping segments on threads of this process, stitched into one track.
 
 One MediaPipe landmarker keeps about one core busy, so a long file is cut into one segment per core.
-Each worker process runs its own landmarker (VIDEO mode) over its segment and returns the *raw*
-candidate poses of every frame (all people, before subject selection and smoothing). Segment k>0
+Each segment runs on its own thread with its own landmarker (VIDEO mode: contiguous frames, increasing
+timestamps, so MediaPipe's tracking is valid inside a segment) and returns the *raw* candidate poses
+of every frame (all people, before subject selection and smoothing). Threads, not processes:
+``detect_for_video`` releases the GIL (two threads ran 1.90x one, measured), as do FFmpeg's decoding
+and OpenCV, so a thread per segment uses every core with one copy of MediaPipe in memory instead of
+one per worker process (~300 MB each) and no process start-up. Segment k>0
 starts ``overlap`` frames early: MediaPipe begins a segment with its detector where a sequential run
 would be tracking, and the lead-in lets the tracker settle. The seam is the frame in the settled part
 of the overlap where both sides' candidates agree best; frames before it come from the earlier segment,
@@ -13,23 +17,20 @@ selection and One-Euro smoothing, which are stateful, run once over the whole st
 subject is followed across seams and smoothing has no restarts.
 
 How close to a sequential run (measured in tests/vision/test_parallel.py and bench/parallel.py):
-with the default ``num_poses=2`` and one person in view, MediaPipe re-detects on every frame and
+with ``num_poses=2`` and one person in view, MediaPipe re-detects on every frame and
 the stitched track is bit-identical to the sequential one. When its tracker carries state (one person
 with ``num_poses=1``, or two people in view) every frame after a seam carries the tracker's own
 sensitivity to where it started: about 1 px per landmark, findings within about 1 degree with the
 same statuses (see ``TOLERANCE``).
 
 Damaged files (packets that do not list every frame, decoding errors) fall back to the sequential
-path, which reports how far it got.
+path, which reports how far it got. Ctrl+C stops every segment within one frame (``vision.threads``).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import concurrent.futures.process
-import multiprocessing as mp
 import os
-import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -42,12 +43,13 @@ from vision.scene_roll import scene_roll_of_video
 from vision.segments import FrameTable, SegmentError, SegmentSource, scan_frames
 from vision.sources import Frame, FrameSource, SourceInfo, VideoFileSource
 from vision.subject import SubjectSelector
+from vision.threads import run_threads
 from vision.track import N_LANDMARKS, LandmarkTrack, TrackMeta
-from vision.workers import worker_pool
 
-# Below this many frames a parallel run does not pay on 2 cores: starting worker processes and their
-# landmarkers (about 1.3 s) eats the gain. bench/parallel.py on the 2-core machine, quiet: 300 frames
-# 1.49x, 600 frames 1.66x; with other jobs on the machine 300 frames can drop below 1x.
+# Below this many frames a parallel run does not pay on 2 cores. Measured with worker processes
+# (bench/parallel.py, quiet 2-core machine: 300 frames 1.49x, 600 frames 1.66x; under load 300 frames
+# could drop below 1x); threads start faster (no process, no second MediaPipe import), so this bound
+# is conservative for them and has not been re-measured yet.
 MIN_PARALLEL_FRAMES = 300
 OVERLAP_FRAMES = 12       # lead-in of every later segment; the tracker settles within ~5 frames
 SETTLE_FRAMES = 6         # the seam is never placed in the first frames of a lead-in
@@ -77,7 +79,7 @@ def available_cores() -> int:
 
 
 def parallel_pays(n_frames: int | None, workers: int | None = None) -> bool:
-    """True when a file of ``n_frames`` is worth splitting over ``workers`` processes."""
+    """True when a file of ``n_frames`` is worth splitting over ``workers`` threads."""
     workers = available_cores() if workers is None else workers
     return workers > 1 and bool(n_frames) and n_frames >= MIN_PARALLEL_FRAMES
 
@@ -99,10 +101,10 @@ def plan_segments(n_frames: int, workers: int, overlap: int = OVERLAP_FRAMES,
             for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))]
 
 
-# ------------------------------------------------------------------------------------------ workers
+# ------------------------------------------------------------------------------------------ segments
 @dataclass
 class RawSegment:
-    """A worker's output: every candidate pose of frames ``[first, first + len)``, NaN-padded to P."""
+    """A segment's output: every candidate pose of frames ``[first, first + len)``, NaN-padded to P."""
 
     first: int
     frame_index: np.ndarray   # (M,)
@@ -125,20 +127,20 @@ class SegmentJob:
     settings: PipelineSettings
 
 
-def _init_worker(progress: "mp.Queue | None") -> None:
-    """Pool initializer: the progress queue lives for the life of this worker process only."""
-    globals()["_progress_queue"] = progress
+def run_segment(job: SegmentJob, stop: threading.Event | None = None,
+                progress: Callable[[int], None] | None = None) -> RawSegment:
+    """Decode the segment and run one fresh landmarker over it (no selection, no smoothing).
 
-
-def run_segment(job: SegmentJob) -> RawSegment:
-    """Worker body: decode the segment and run one fresh landmarker over it (no selection, no smoothing)."""
+    ``progress(n)`` is told of frames done (lead-ins excluded); when ``stop`` is set the segment ends
+    after the frame in hand, with an error saying so."""
     from vision.identity import APPEARANCE_SIZE
     from vision.search import open_estimator
     from vision.threads import prefetched
 
-    progress = globals().get("_progress_queue")
     s, seg = job.settings, job.segment
     m = seg.stop - seg.first
+    if stop is not None and stop.is_set():
+        return RawSegment(seg.first, *(np.zeros((0,)),) * 7, error="stopped")
     est = open_estimator(job.model_path, s)
     p = est.max_poses
     image = np.full((m, p, N_LANDMARKS, 5), np.nan)
@@ -153,6 +155,9 @@ def run_segment(job: SegmentJob) -> RawSegment:
     try:
         with est, SegmentSource(job.path, seg.first, seg.stop, job.table, job.info) as src:
             for i, frame in enumerate(prefetched(iter(src), s.prefetch)):
+                if stop is not None and stop.is_set():
+                    error = "stopped"
+                    break
                 poses = est.process(frame.rgb, frame.timestamp_ms, frame.index)
                 n = min(len(poses), p)
                 image[i, :n], world[i, :n], counts[i] = poses.image[:n], poses.world[:n], n
@@ -161,11 +166,11 @@ def run_segment(job: SegmentJob) -> RawSegment:
                 done = i + 1
                 pending += frame.index >= seg.start    # lead-in frames are not counted: totals add up to N
                 if progress is not None and pending >= 10:
-                    progress.put(pending)
+                    progress(pending)
                     pending = 0
             if progress is not None and pending:
-                progress.put(pending)
-            if src.error is not None:
+                progress(pending)
+            if src.error is not None and error is None:
                 error = str(src.error)
     except SegmentError as exc:
         error = str(exc)
@@ -245,7 +250,7 @@ class _ReplaySource(FrameSource):
 
 
 class _ReplayEstimator:
-    """Hands ``stream_poses`` the workers' candidates in frame order, as the landmarker would have."""
+    """Hands ``stream_poses`` the segments' candidates in frame order, as the landmarker would have."""
 
     def __init__(self, raw: RawSegment):
         self._it = iter(zip(raw.counts, raw.image, raw.world, raw.appearance, raw.searched))
@@ -266,8 +271,7 @@ class ParallelRun:
 def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
                  settings: PipelineSettings = PipelineSettings(), workers: int | None = None,
                  overlap: int = OVERLAP_FRAMES, min_segment_frames: int = MIN_SEGMENT_FRAMES,
-                 on_progress: Callable[[int], None] | None = None,
-                 executor: cf.Executor | None = None) -> ParallelRun | None:
+                 on_progress: Callable[[int], None] | None = None) -> ParallelRun | None:
     """Segment, run and stitch ``path``; None when the file must be read sequentially instead
     (frames cannot be listed from its packets, or a segment failed to decode)."""
     path = Path(path)
@@ -279,10 +283,9 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
     workers = available_cores() if workers is None else max(1, int(workers))
     segments = plan_segments(len(table), workers, overlap, min_segment_frames)
     jobs = [SegmentJob(str(path), seg, table, info, str(model_path), settings) for seg in segments]
-    try:
-        parts = _run_jobs(jobs, workers, on_progress, executor)
-    except cf.process.BrokenProcessPool:
-        return None     # a worker died (killed, out of memory): the sequential path reports properly
+    # one thread per segment; Ctrl+C stops them all within a frame and is re-raised here
+    parts = run_threads([lambda stop, progress, job=job: run_segment(job, stop, progress) for job in jobs],
+                        "segment", on_progress)
     if any(p.error for p in parts):
         return None
     raw, seams = stitch(parts, segments, info.width, info.height)
@@ -290,34 +293,6 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
         return None     # never expected: stitching must give every frame exactly once
     track = _select_and_smooth(raw, info, path, model_path, settings)
     return ParallelRun(track, segments, seams)
-
-
-def _run_jobs(jobs: list[SegmentJob], workers: int, on_progress: Callable[[int], None] | None,
-              executor: cf.Executor | None) -> list[RawSegment]:
-    if executor is not None:
-        return list(executor.map(run_segment, jobs))
-    progress = mp.get_context("spawn").Queue() if on_progress is not None else None
-    # spawn workers that ignore Ctrl+C, die with this process and are stopped on an interrupt
-    with worker_pool(min(workers, len(jobs)), _init_worker, (progress,)) as pool:
-        futures = [pool.submit(run_segment, job) for job in jobs]
-        while progress is not None:
-            done, _ = cf.wait(futures, timeout=0.2)
-            _drain(progress, on_progress)
-            if len(done) == len(futures):
-                break
-        parts = [f.result() for f in futures]
-    if progress is not None:
-        _drain(progress, on_progress)
-        progress.close()
-    return parts
-
-
-def _drain(progress: "mp.Queue", on_progress: Callable[[int], None]) -> None:
-    while True:
-        try:
-            on_progress(progress.get_nowait())
-        except queue.Empty:
-            return
 
 
 def _select_and_smooth(raw: RawSegment, info: SourceInfo, path: Path, model_path, settings: PipelineSettings

@@ -3,21 +3,22 @@
 Why after the track: on the parallel path subject selection and smoothing run once over the stitched
 stream (``vision.parallel``), so only then is each frame's final pose known; drawing it then makes the
 video show exactly the track the other outputs hold. The frames are cut into one contiguous part per
-core; each worker process decodes its part with ``SegmentSource`` (the same frames, indices and
+core; each part runs on a thread of this process (decoding, drawing and encoding release the GIL, see
+``vision.threads.run_threads``) that decodes its part with ``SegmentSource`` (the same frames, indices and
 timestamps as a full decode), draws, and encodes it with ``AnnotatedVideoWriter``'s settings. The writer
 makes no B-frames, so every part starts with a keyframe and its packets are in presentation order with
 absolute timestamps: ``join_parts`` copies them into one MP4 as they are (no second encode).
 
 ``draw`` is a module-level function ``draw(rgb, index, timestamp_ms, payload)`` that draws in place;
-``payloads[i]`` is what it needs for frame ``i`` (a pose, a hold status); both are pickled to the workers.
+``payloads[i]`` is what it needs for frame ``i`` (a pose, a hold status).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -27,7 +28,7 @@ import numpy as np
 from vision.drawing import AnnotatedVideoWriter, draw_label, draw_pose
 from vision.segments import FrameTable, SegmentError, SegmentSource, scan_frames
 from vision.sources import SourceInfo, VideoFileSource
-from vision.workers import worker_pool
+from vision.threads import run_threads
 
 DrawFn = Callable[[np.ndarray, int, float, Any], None]
 
@@ -44,14 +45,29 @@ class PartJob:
     payloads: Sequence[Any]   # one per frame of [first, stop)
 
 
-def render_part(job: PartJob) -> int:
-    """Worker body: decode frames [first, stop), draw each, encode them to ``job.out``; frames written."""
+class RenderStopped(Exception):
+    """The render was stopped (Ctrl+C) before this part was finished."""
+
+
+def render_part(job: PartJob, stop: threading.Event | None = None,
+                progress: Callable[[int], None] | None = None) -> int:
+    """Decode frames [first, stop), draw each, encode them to ``job.out``; frames written. Tells
+    ``progress`` of every 10 frames; ends early (``RenderStopped``) when ``stop`` is set."""
+    pending = 0
     with SegmentSource(job.path, job.first, job.stop, job.table, job.info) as src, \
             AnnotatedVideoWriter(job.out, job.info.width, job.info.height, job.info.fps) as writer:
         for frame, payload in zip(src, job.payloads):
+            if stop is not None and stop.is_set():
+                raise RenderStopped(job.out)
             rgb = frame.rgb if frame.rgb.flags.writeable else frame.rgb.copy()
             job.draw(rgb, frame.index, frame.timestamp_ms, payload)
             writer.write(rgb, frame.timestamp_ms)
+            pending += 1
+            if progress is not None and pending >= 10:
+                progress(pending)
+                pending = 0
+        if progress is not None and pending:
+            progress(pending)
         if src.error is not None:
             raise src.error
         if writer.frames_written != job.stop - job.first:
@@ -95,8 +111,8 @@ def plan_parts(n_frames: int, workers: int, min_frames: int = 60) -> list[tuple[
 def render_video(path: str | os.PathLike, out: str | os.PathLike, payloads: Sequence[Any], draw: DrawFn,
                  workers: int, table: FrameTable | None = None, info: SourceInfo | None = None,
                  on_progress: Callable[[int], None] | None = None) -> Path:
-    """Draw ``payloads`` over every frame of the video file ``path`` into ``out`` (H.264 MP4), on
-    ``workers`` processes. Raises ``SegmentError`` when the file's frames cannot be listed."""
+    """Draw ``payloads`` over every frame of the video file ``path`` into ``out`` (H.264 MP4), in
+    ``workers`` parts on as many threads. Raises ``SegmentError`` when the file's frames cannot be listed."""
     path, out = Path(path), Path(out)
     table = table if table is not None else scan_frames(path)
     if table is None:
@@ -111,17 +127,9 @@ def render_video(path: str | os.PathLike, out: str | os.PathLike, payloads: Sequ
     try:
         jobs = [PartJob(str(path), a, b, table, info, str(scratch / f"part{k:03d}.mp4"), draw, payloads[a:b])
                 for k, (a, b) in enumerate(plan_parts(len(table), workers))]
-        if len(jobs) == 1:
-            frames = render_part(jobs[0])
-            if on_progress is not None:
-                on_progress(frames)
-        else:
-            # workers ignore Ctrl+C, die with this process, are stopped on an interrupt (vision.workers)
-            with worker_pool(len(jobs)) as pool:
-                for future in cf.as_completed([pool.submit(render_part, job) for job in jobs]):
-                    frames = future.result()   # a worker's error is raised here
-                    if on_progress is not None:
-                        on_progress(frames)
+        # one thread per part; Ctrl+C stops them within a frame and is re-raised here; a part's error too
+        run_threads([lambda stop, progress, job=job: render_part(job, stop, progress) for job in jobs],
+                    "render", on_progress)
         return join_parts([Path(j.out) for j in jobs], out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

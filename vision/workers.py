@@ -1,8 +1,9 @@
 """Worker processes that never outlive, or outwait, the command that started them.
 
-Every process pool (``vision.parallel`` segments, ``isobalance.batch`` videos) is made by
-``worker_pool``: spawn start (MediaPipe is not fork-safe); each worker ignores SIGINT (Ctrl+C in a
-terminal reaches the whole process group; the driver decides what stops) and runs a watchdog thread
+Every process pool (``isobalance.batch``'s videos; one long file's segments and video parts run on
+threads instead, ``vision.threads.run_threads``) is made by ``worker_pool``: spawn start (MediaPipe
+is not fork-safe); each worker ignores SIGINT (Ctrl+C in a terminal reaches the whole process group;
+the driver decides what stops) and runs a watchdog thread
 that ends it when its parent is gone (a SIGKILLed driver left workers running for minutes, holding
 about 850 MB each). Leaving the pool's block by an exception or an interrupt terminates the workers
 at once instead of waiting for every queued job; results already handed back are kept by the caller.

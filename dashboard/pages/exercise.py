@@ -24,7 +24,7 @@ from dashboard.live import LiveHold, LiveSession, shared_estimator, webrtc_view
 from dashboard.patients import choose_patient, refresh_after_save, save_to_history, show_saved
 from dashboard.pictures import png
 from dashboard.words import OUTCOME_WORDS, PHASE_TITLES, PHASE_WORDS
-from dashboard.safety_screen import pain_after_check, safety_gate
+from dashboard.safety_screen import SAFETY_KEY, pain_after_check, safety_gate
 from vision.errors import IsobalanceError
 
 SESSION_KEY = "exercise_session"
@@ -33,6 +33,7 @@ SAVED_KEY = "exercise_saved"              # outcome of saving RESULT_KEY to the 
 ENDED_KEY = "exercise_ended"              # the session was ended (summary made or its error shown)
 PATIENT_KEY = "exercise_patient"
 CHOICE_KEY = "exercise_choice"            # set by the self-assessment's "Practise a suggested exercise"
+PAIN_SAVED_KEY = "exercise_pain_saved"    # (session id, pain after) already saved
 POLL_S = 0.5
 STILLNESS_WORDS = {"still": (":green[:material/radio_button_checked:]", "Still"),
                    "moving": (":orange[:material/radio_button_checked:]", "Moving…"),
@@ -114,7 +115,7 @@ def show_instructions(ex, item=None) -> None:
         st.image(png(picture), caption=picture.caption, width=300)
     st.markdown(f"**Start position:** {ex.start_position}")
     st.markdown("\n".join(f"{i}. {s}" for i, s in enumerate(ex.steps, 1)))
-    lo, hi = ex.effort_pct
+    lo, hi = ex.effort_pct if item is None else item.effort()
     st.markdown(f"**How hard:** {effort_words(lo, hi)}",
                 help=f"{lo:g}-{hi:g}% of your strongest possible push")
     dose = ex if item is None else item
@@ -142,16 +143,64 @@ def hold_session(estimator, cfg, ex, calibrate_s: float, settle_s: float, item=N
 
 
 def save_result(store, patient, result, exercise_id: str, therapy=None, item=None) -> dict | None:
-    """Save the finished hold once, as it is made (None = no patient chosen, nothing saved); a hold of
-    the therapist's plan is recorded against its item too."""
+    """Save the finished hold once, as it is made (None = no patient chosen, nothing saved), with the pain
+    before and the plan item in its context (as ``isobalance hold`` saves it); a hold of the therapist's
+    plan is recorded against its item too. The outcome carries the session id (pain after updates it)."""
     if store is None or patient is None:
         return None
+    from assessment.safety import pain_record
     from store import save_hold
     from store.plans import save_plan_hold
 
-    if item is not None:
-        return save_to_history(patient, lambda: save_plan_hold(store, patient["id"], therapy, item, result.to_dict()))
-    return save_to_history(patient, lambda: save_hold(store, patient["id"], result.to_dict(), exercise_id))
+    pain_before = (st.session_state.get(SAFETY_KEY) or {}).get("pain_before")
+    result.context = {**result.context,
+                      "safety": pain_record(pain_before, None) if pain_before is not None else {},
+                      "plan_item": None if item is None else {"exercise_id": item.exercise_id, "side": item.side}}
+    saved: dict[str, str] = {}
+
+    def save() -> str:
+        saved["session_id"] = (save_plan_hold(store, patient["id"], therapy, item, result.to_dict()) if item is not None
+                               else save_hold(store, patient["id"], result.to_dict(), exercise_id))
+        return saved["session_id"]
+
+    return save_to_history(patient, save) | saved
+
+
+def save_pain_after(store, outcome: dict | None) -> None:
+    """Pain after the exercise with the stop rule's answer (``dashboard.safety_screen``), saved with the
+    hold it follows (``store.plans.record_pain_after``) once per hold."""
+    after = pain_after_check()
+    sid = (outcome or {}).get("session_id")
+    if after is None or store is None or sid is None:
+        return
+    if st.session_state.get(PAIN_SAVED_KEY) == (sid, after):
+        st.caption(f"Pain after ({after}/10) saved with this exercise in your history.")
+        return
+    from store.plans import record_pain_after
+
+    try:
+        record_pain_after(store, sid, after)
+    except IsobalanceError as exc:
+        show_error(exc, "The pain after the exercise was not saved")
+    else:
+        st.session_state[PAIN_SAVED_KEY] = (sid, after)
+        st.caption(f"Pain after ({after}/10) saved with this exercise in your history.")
+
+
+def _side_words(side: str) -> str:
+    return "both sides" if side == "both" else f"{side} side"
+
+
+def show_adherence(store, patient, catalog) -> None:
+    """This week's done / planned per item of the therapist's plan."""
+    from store.plans import adherence
+
+    names = {e.id: e.name for e in catalog}
+    rows = adherence(store, patient["id"])
+    if rows:
+        st.caption("Done this week: " + "; ".join(
+            f"{names.get(r['exercise_id'], r['exercise_id'])}, {_side_words(r['side'])}: {r['done_this_week']} of "
+            f"{r['per_week']}" for r in rows))
 
 
 @st.fragment(run_every=POLL_S)
@@ -244,6 +293,7 @@ def main() -> None:
 
         therapy = current_plan(store, patient["id"])
     if therapy is not None:
+        show_adherence(store, patient, catalog)
         item = choose_plan_item(therapy, catalog)
         ex = None if item is None else catalog.get(item.exercise_id)
     else:
@@ -287,7 +337,7 @@ def main() -> None:
         st.error(f"No summary: {st.session_state[RESULT_KEY + '_error']}", icon="⚠️")
     if RESULT_KEY in st.session_state:
         show_result(st.session_state[RESULT_KEY])
-        pain_after_check()
+        save_pain_after(store, st.session_state.get(SAVED_KEY))
         show_saved(st.session_state.get(SAVED_KEY), "Not saved to any patient's history (no patient was chosen).")
 
 

@@ -72,6 +72,44 @@ def show_holds(prog) -> None:
         st.plotly_chart(hold_figure(points), key=f"history_hold_{ex}", width="stretch")
 
 
+def show_plan_progress(store, pid: str) -> None:
+    """The therapist's plan: adherence (holds done / planned per ISO week), the range gained at the barrier
+    between sessions, and every hold with its pain before and after (``store.plans``)."""
+    from store.plans import adherence, barrier_gains, current_plan, hold_log
+
+    plan = current_plan(store, pid)
+    holds = hold_log(store, pid)
+    if plan is None and not holds:
+        return
+    st.subheader("Exercise plan: adherence, range gained, pain")
+    if plan is None:
+        st.caption("No plan saved for this patient: the holds below were chosen from the catalog.")
+    else:
+        rows = adherence(store, pid)
+        weeks = sorted({w for r in rows for w in r["weeks"]} | {rows[0]["week"]})[-6:]
+        st.caption(f"Current plan saved {plan.saved_utc} ({plan.note}). Holds done / planned per week:")
+        st.dataframe(pd.DataFrame([{"exercise": r["exercise_id"], "side": r["side"], "planned a week": r["per_week"],
+                                    **{w: f"{r['weeks'].get(w, 0)} / {r['per_week']}" for w in weeks}}
+                                   for r in rows]), hide_index=True, width="stretch", key="history_adherence")
+    gains = barrier_gains(store, pid)
+    for g in gains:
+        verdict = "beyond the measurement noise" if g["beyond_noise"] else "within the measurement noise"
+        st.markdown(f"- **{g['exercise_name']} ({g['side'] or 'side not recorded'})**: barrier range "
+                    f"{g['from_deg']:.1f}° → {g['to_deg']:.1f}° over {g['sessions']} sessions, "
+                    f"{g['gain_deg']:+.1f}° ({verdict}; {g['rule']}).")
+    if not gains and holds:
+        st.caption("Range gained between sessions: needs a barrier measured in two holds of the same exercise "
+                   "and side (PIR / MET exercises whose barrier the camera can see).")
+    if holds:
+        st.dataframe(pd.DataFrame([{
+            "date (UTC)": h["recorded_utc"], "exercise": h["exercise_id"], "side": h["side"] or "—",
+            "counted": f"{h['counted']} / {h['planned']}",
+            "pain before": "—" if h["pain_before"] is None else f"{h['pain_before']}/10",
+            "pain after": "—" if h["pain_after"] is None else f"{h['pain_after']}/10",
+            "stop rule": {True: "stopped", False: "fine", None: "—"}[h["pain_stop"]]} for h in holds]),
+            hide_index=True, width="stretch", key="history_hold_log")
+
+
 def show_sessions(store, pid: str) -> None:
     st.subheader("Sessions")
     rows = [{"date (UTC)": s["recorded_utc"], "kind": s["kind"], "source": f"{s['source_kind']}: {s['source']}",
@@ -121,6 +159,7 @@ def main() -> None:
             show_changes(prog)
             show_metrics(prog)
             show_holds(prog)
+            show_plan_progress(store, pid)
             show_sessions(store, pid)
         if st.button("Prepare the whole record for download", key="history_prepare_export"):
             st.session_state[EXPORT_KEY] = (pid, export_zip(store, pid))

@@ -29,11 +29,10 @@ import streamlit as st
 from dashboard import plots
 from dashboard.common import app_config, ensure_app_navigation, escape_markdown, model_path, show_error
 from dashboard.patients import choose_patient, refresh_after_save, save_to_history, show_saved
-from dashboard.plan_table import MAX_HOLD_S, MAX_REPS, SIDES, edited_plan, plan_rows
 from dashboard.review_job import (KEY_FRAME_DIR, NO_PERSON, PARTIAL, key_frame_name, load_review,
                                   review_upload)
 from dashboard.uploads import VIDEO_SUFFIXES, display_name, save_upload
-from dashboard.words import VIEW_WORDS, human
+from dashboard.words import VIEW_WORDS, human, therapist_words
 from vision.errors import IsobalanceError
 
 RESULTS_KEY, SEEN_KEY, UPLOADER_KEY, SELECTED_KEY = "review_results", "review_seen", "review_uploader", "review_selected"
@@ -142,7 +141,7 @@ def findings_table(findings: list[Mapping[str, Any]]) -> pd.DataFrame:
              "95% CI": _interval((f.get("uncertainty") or {}).get("ci95"), f.get("unit", "")),
              "Frames used": _count((f.get("uncertainty") or {}).get("n_frames")),
              "Evidence frames": ", ".join(str(i) for i in f.get("frames", [])) or "—",
-             "Direction / reason": f.get("direction") or f.get("reason") or ""} for f in findings]
+             "Direction / reason": therapist_words(f.get("direction") or f.get("reason") or "")} for f in findings]
     return pd.DataFrame(rows)
 
 
@@ -194,13 +193,14 @@ def show_finding(f: Mapping[str, Any], folder: Path) -> None:
     st.markdown(f"**Value** {_fmt(f.get('value'), unit)} · **threshold** {_fmt(f.get('threshold'), unit)} · "
                 f"**view** {human(f.get('view', '—'), VIEW_WORDS)}")
     if f.get("direction"):
-        st.markdown(f"**Direction:** {f['direction']}")
+        st.markdown(f"**Direction:** {therapist_words(f['direction'])}")
     if f.get("reason"):
-        st.markdown(f"**Why {'not measurable' if f['status'] == 'not_measurable' else 'noted'}:** {f['reason']}")
-    st.markdown(f"**Threshold source:** {f.get('threshold_source') or 'none'}")
+        st.markdown(f"**Why {'not measurable' if f['status'] == 'not_measurable' else 'noted'}:** "
+                    f"{therapist_words(f['reason'])}")
+    st.markdown(f"**Threshold source:** {therapist_words(f.get('threshold_source') or 'none')}")
     if u:
-        st.markdown(f"**Uncertainty:** 95% CI {_interval(u.get('ci95'), unit)} ({u.get('ci_method', 'method not given')}); "
-                    f"IQR {_interval(u.get('iqr'), unit)}; {_count(u.get('n_frames'))} frames"
+        st.markdown(f"**Uncertainty:** 95% confidence interval {_interval(u.get('ci95'), unit)} ({u.get('ci_method', 'method not given')}); "
+                    f"interquartile range {_interval(u.get('iqr'), unit)}; {_count(u.get('n_frames'))} frames"
                     + (f"; possible systematic error ±{_fmt(u['systematic'], unit)}" if u.get("systematic") else ""))
     pictures = [(i, folder / KEY_FRAME_DIR / key_frame_name(i)) for i in f.get("frames", [])]
     pictures = [(i, p) for i, p in pictures if p.is_file()]
@@ -215,7 +215,7 @@ def show_hypotheses(hypotheses: list[Mapping[str, Any]]) -> None:
     for h in hypotheses:
         with st.container(border=True):
             st.markdown(f"**{h['pattern']}** — {h['confidence']} confidence")
-            st.markdown(h["statement"])
+            st.markdown(therapist_words(h["statement"]))
             if h.get("short"):
                 st.markdown("Suggested short: " + ", ".join(m["label"] for m in h["short"]))
             if h.get("lengthened"):
@@ -223,10 +223,24 @@ def show_hypotheses(hypotheses: list[Mapping[str, Any]]) -> None:
             ev = h.get("evidence") or {}
             st.caption(f"Evidence: {ev.get('label', h['metric'])} {_fmt(ev.get('value'), ev.get('unit', ''))} "
                        f"vs threshold {_fmt(ev.get('threshold'), ev.get('unit', ''))}. "
-                       + " ".join(h.get("confidence_reasons", [])))
+                       + therapist_words(" ".join(h.get("confidence_reasons", []))))
             st.markdown("**Confirm by hand before acting on it:**")
             for t in h.get("confirmation_tests", []):
                 st.markdown(f"- **{t['name']}**{' ⚠' if t.get('weak') else ''}: {t['how']}")
+
+
+FORWARD_HEAD_METRICS = ("cva_proxy_left", "cva_proxy_right", "forward_head_offset_left", "forward_head_offset_right")
+
+
+def forward_head_note(findings: list[Mapping[str, Any]]) -> None:
+    """The forward-head rule is fed only by report-only side-view metrics: say what that means."""
+    measured = [f for f in findings if f.get("metric") in FORWARD_HEAD_METRICS and f.get("value") is not None]
+    if measured:
+        st.info("Forward head is measured here but never judged: the ear-shoulder angles of a webcam are not "
+                "the clinical craniovertebral angle and no cut-off is validated for them, so isobalance does not "
+                "suggest forward-head exercises from them (README, Clinical rules). Judge forward head by hand "
+                "(e.g. the craniovertebral angle on a side photo with C7 palpated) and, if you confirm it, add "
+                "its exercises to the plan below yourself.", icon=":material/info:")
 
 
 def save_plan_button(plan: Mapping[str, Any], catalog, store, patient, upload_id: str) -> None:
@@ -240,8 +254,11 @@ def save_plan_button(plan: Mapping[str, Any], catalog, store, patient, upload_id
     if not plan["exercises"]:
         st.caption("Include at least one exercise to save a plan.")
         return
+    if plan["skipped"]:
+        st.caption("Complete or untick the rows above to save the plan.")
+        return
     name = escape_markdown(patient["display_name"])
-    if st.button(f"Save plan for {name}", key=f"save_plan_{upload_id}"):
+    if st.button(f"Save plan for {name}", key=f"save_plan_{upload_id}", type="primary"):
         try:
             plan_id = save_plan(store, patient["id"], therapy_plan(plan, catalog, patient["id"]))
         except IsobalanceError as exc:
@@ -251,28 +268,87 @@ def save_plan_button(plan: Mapping[str, Any], catalog, store, patient, upload_id
                        "page and 'isobalance hold --patient' now offer exactly these exercises.")
 
 
+def _reset_row(key: str, k: int) -> None:
+    """Another exercise was chosen for row ``k``: its side and dose start again from the catalog."""
+    for field in ("side", "hold", "relax", "stretch", "reps", "effort", "per_week"):
+        st.session_state.pop(f"{key}_{k}_{field}", None)
+
+
+def plan_row_editor(row: dict[str, Any], k: int, key: str, catalog) -> dict[str, Any]:
+    """One plan row as standard widgets (keys ``{key}_{k}_<field>``); the row as edited."""
+    from dashboard.plan_table import MAX_HOLD_S, MAX_PER_WEEK, MAX_PHASE_S, MAX_REPS, row_for, side_options
+    from assessment.therapy_plan import MAX_EFFORT_PCT
+
+    names = {e.id: e.name for e in catalog}
+    with st.container(border=True):
+        top = st.columns([1, 5, 3])
+        include = top[0].checkbox("Include", value=row["include"], key=f"{key}_{k}_include")
+        eid = top[1].selectbox("Exercise", list(names), index=list(names).index(row["exercise_id"]),
+                               format_func=names.get, key=f"{key}_{k}_exercise", on_change=_reset_row,
+                               args=(key, k))
+        ex = catalog.get(eid)
+        base = row if eid == row["exercise_id"] else row_for(ex, row["side"])
+        sides = side_options(ex)
+        side = top[2].radio("Side", sides, index=sides.index(base["side"]) if base["side"] in sides else None,
+                            horizontal=True, key=f"{key}_{k}_side",
+                            help="The side to treat, resolved by you from the findings and your own tests")
+        dose = st.columns(6)
+        hold = dose[0].number_input("Hold (s)", 1.0, float(MAX_HOLD_S), float(base["hold_s"]), 1.0,
+                                    key=f"{key}_{k}_hold")
+        relax = dose[1].number_input("Relax (s)", 0.0, float(MAX_PHASE_S), float(base["relax_s"]), 1.0,
+                                     key=f"{key}_{k}_relax")
+        stretch = 0.0
+        if ex.technique != "isometric":
+            stretch = dose[2].number_input("Stretch (s)", 0.0, float(MAX_PHASE_S), float(base["stretch_s"]), 1.0,
+                                           key=f"{key}_{k}_stretch")
+        reps = dose[3].number_input("Repetitions", 1, MAX_REPS, int(base["reps"]), 1, key=f"{key}_{k}_reps")
+        effort = dose[4].slider("Effort (% of max)", 0.0, MAX_EFFORT_PCT, tuple(base["effort_pct"]), 5.0,
+                                key=f"{key}_{k}_effort", help="Never more than half of maximal effort")
+        per_week = dose[5].number_input("Sessions a week", 1, MAX_PER_WEEK, int(base["per_week"]), 1,
+                                        key=f"{key}_{k}_per_week")
+        why = "; ".join(base["why"]) if base["why"] else "added by you"
+        st.caption(f"{ex.technique} for the {ex.target_muscle.replace('_', ' ')} · why: {why}")
+    return {**base, "include": include, "exercise_id": eid, "side": side, "hold_s": hold, "relax_s": relax,
+            "stretch_s": stretch, "reps": reps, "effort_pct": effort, "per_week": per_week}
+
+
+def plan_editor(report: Mapping[str, Any], upload_id: str, catalog) -> list[dict[str, Any]]:
+    """The plan rows as standard widgets: per row include, exercise, side and dose; below, a catalog
+    exercise can be added. The rows live in ``st.session_state["plan_<upload id>"]``."""
+    from dashboard.plan_table import plan_rows
+
+    key = f"plan_{upload_id}"
+    rows = st.session_state.setdefault(key, plan_rows(report.get("plan", []), catalog))
+    if not rows:
+        st.info("No exercise was suggested (no hypothesis). You can still add catalog exercises below.")
+    edited = [plan_row_editor(row, k, key, catalog) for k, row in enumerate(rows)]
+    names = {e.id: e.name for e in catalog}
+    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    extra = left.selectbox("Add a catalog exercise", list(names), index=None, format_func=names.get,
+                           placeholder="Choose an exercise to add", key=f"{key}_add")
+    right.button("Add to the plan", key=f"{key}_add_button", disabled=extra is None, on_click=_add_row,
+                 args=(key, catalog))
+    return edited
+
+
+def _add_row(key: str, catalog) -> None:
+    """"Add to the plan": a new row with the catalog's dose and no side yet; the chooser is emptied."""
+    from dashboard.plan_table import row_for
+
+    chosen = st.session_state.get(f"{key}_add")
+    if chosen is not None:
+        st.session_state[key].append(row_for(catalog.get(chosen), None))
+        st.session_state[f"{key}_add"] = None
+
+
 def show_plan(report: Mapping[str, Any], upload_id: str, stem: str, store=None, patient=None) -> None:
     from assessment.exercises import load_catalog
+    from dashboard.plan_table import edited_plan
 
     catalog = load_catalog()
-    rows = plan_rows(report.get("plan", []))
-    if rows.empty:
-        st.info("No exercise was suggested (no hypothesis). You can still add catalog exercises below.")
-    edited = st.data_editor(
-        rows, key=f"plan_{upload_id}", num_rows="dynamic", hide_index=True, width="stretch",
-        disabled=["technique", "why"],
-        column_config={
-            "include": st.column_config.CheckboxColumn("Include?", default=True),
-            "exercise": st.column_config.SelectboxColumn("Exercise", options=[e.name for e in catalog], required=True),
-            "side": st.column_config.SelectboxColumn("Side", options=list(SIDES), required=True),
-            "reps": st.column_config.NumberColumn("Reps", min_value=1, max_value=MAX_REPS, step=1),
-            "hold_s": st.column_config.NumberColumn("Hold (s)", min_value=1, max_value=MAX_HOLD_S, step=1),
-            "technique": st.column_config.TextColumn("Technique"),
-            "why": st.column_config.TextColumn("Why (from the hypotheses)", width="large"),
-        })
-    plan = edited_plan(edited, catalog, report)
+    plan = edited_plan(plan_editor(report, upload_id, catalog), catalog, report)
     for problem in plan["skipped"]:
-        st.warning(f"Not in the downloaded plan: {problem}.")
+        st.warning(f"Not in the plan yet: {problem}.")
     save_plan_button(plan, catalog, store, patient, upload_id)
     st.download_button("Download edited plan (JSON)", json.dumps(plan, indent=2, ensure_ascii=False),
                        file_name=f"{stem}-plan.json", mime="application/json", key=f"dl_plan_{upload_id}")
@@ -355,6 +431,7 @@ def show_review(cfg, upload_id: str, entry: Mapping[str, Any] | None = None, sto
 
     st.subheader("Muscle hypotheses")
     show_hypotheses(report.get("hypotheses", []))
+    forward_head_note(report["findings"])
     st.subheader("Exercise plan")
     show_plan(report, upload_id, stem, store, patient)
     st.subheader("Downloads")

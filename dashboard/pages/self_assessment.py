@@ -12,6 +12,7 @@ suggested exercises (also offered on the "Guided exercise" page). With a patient
 from __future__ import annotations
 
 import base64
+import math
 import tempfile
 from pathlib import Path
 
@@ -27,6 +28,7 @@ SESSION_KEY = "self_assessment_session"
 REPORTS_KEY = "self_assessment_reports"
 SAVED_KEY = "self_assessment_saved"        # step -> outcome of saving that view's report
 PATIENT_KEY = "self_assessment_patient"
+RENDERED_KEY = "self_assessment_rendered_captures"   # the captures the last whole-page run drew (main writes it)
 EXERCISE_CHOICE_KEY = "exercise_choice"     # the exercise the Guided exercise page opens with
 POLL_S = 0.5
 VIEW_TITLES = {"front": "Facing the camera", "side": "From the side"}
@@ -71,13 +73,28 @@ def live_status(session: LiveSession) -> None:
                     text=f"still and ready for {snap.held_s:.1f} of {session.task.settings.still_s:g} s")
         for c in snap.checks:
             st.markdown(f"{check_icon(c.ok)} **{CHECK_LABELS[c.name]}** — {c.message}")
+    camera = (f"; the camera sends {snap.camera_fps:.0f} frames per second" if math.isfinite(snap.camera_fps)
+              else "")
     st.caption(f"{snap.fps:.1f} frames per second processed; pose model {snap.inference_ms:.0f} ms per frame, "
                f"checks and drawing {snap.overlay_ms:.1f} ms; overlay ready {snap.lag_p95_ms:.0f} ms after the "
-               "frame arrived (95th percentile)")
-    done = set(snap.captured)
-    if done != set(st.session_state.get("self_assessment_seen_captures", ())):
-        st.session_state["self_assessment_seen_captures"] = tuple(done)
-        st.rerun()                    # whole page: show the buttons and results for the new capture
+               f"frame arrived (95th percentile){camera}")
+    if needs_page_run(snap.captured, st.session_state.get(RENDERED_KEY, ())):
+        st.rerun(scope="app")         # whole page: show the buttons and results for the new capture
+
+
+def needs_page_run(live: tuple[str, ...], rendered: tuple[str, ...]) -> bool:
+    """Whether the whole page must run again: the live captures differ from the ones the last whole-page
+    run drew its buttons for.
+
+    Asked on every poll until the whole page has run, never once only: a whole-page rerun asked from a
+    fragment can be lost (Streamlit's ``st.rerun`` ignores a refused request: with ``runner.fastReruns``
+    a browser rerun - e.g. the webrtc component reporting its state - stops the running script and
+    starts a new one, which may already have read the captures before this one was taken). The old
+    code marked the capture as seen inside the fragment, so one lost request hung the page without its
+    "Assess the front view now" button. ``main`` alone writes ``RENDERED_KEY``, so once the page has
+    run with the new captures the fragment stops asking (no rerun storm, also after "Start over").
+    """
+    return set(live) != set(rendered)
 
 
 def save_view(store, patient, report) -> dict | None:
@@ -190,15 +207,15 @@ def main() -> None:
                                     "No patient chosen: the assessment is shown but not saved.")
 
     webrtc_view("self-assessment", session)
+    captured = session.captured()                     # read once: the buttons below are drawn for these
+    st.session_state[RENDERED_KEY] = tuple(captured)
     live_status(session)
 
-    captured = session.captured()
     cols = st.columns(3)
     if cols[0].button("Start over", help="Forget the captured views and begin again"):
         session.reset(GuidedCapture())
         st.session_state.pop(REPORTS_KEY, None)
         st.session_state.pop(SAVED_KEY, None)
-        st.session_state.pop("self_assessment_seen_captures", None)
         st.rerun()
     if "front" in captured and "side" not in captured:
         if cols[1].button("Assess the front view now", help="Side-view measurements will say 'not measurable'"):

@@ -1,14 +1,13 @@
 """Guided exercise page under AppTest: the safety screen comes first (a red flag blocks every exercise of
 the visit; therapist-only techniques need the therapist's plan), and with a patient whose therapist
 saved a plan the page offers exactly that plan - side and dose included. The plan is built by the
-review page's own conversion (``dashboard.plan_table.edited_plan`` -> ``therapy_plan``) from an edited
-table, then saved through ``store.plans.save_plan`` as its button does."""
+review page's own conversion (``dashboard.plan_table.edited_plan`` -> ``therapy_plan``) from edited
+rows, then saved through ``store.plans.save_plan`` as its button does."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -85,20 +84,19 @@ def test_no_red_flag_shows_the_blood_pressure_caution_and_the_hold():
 
 def test_the_plan_edited_in_review_is_what_the_exercise_page_offers(data):
     from assessment.exercises import load_catalog
-    from dashboard.plan_table import edited_plan, plan_rows, therapy_plan
+    from dashboard.plan_table import edited_plan, plan_rows, row_for, therapy_plan
     from store.plans import save_plan
 
     catalog = load_catalog()
     scm, trap = catalog.get("sternocleidomastoid-pir"), catalog.get("upper-trapezius-pir")
-    # the review table as a therapist left it: the suggested upper trapezius PIR switched to the left,
+    # the review rows as a therapist left them: the suggested upper trapezius PIR switched to the left,
     # 5 reps of 8 s; the therapist-only SCM PIR added for the right side
-    table = plan_rows([{"exercise": trap.to_dict(), "side": "right", "why": ["suggested"]}])
-    table.loc[0, ["side", "reps", "hold_s"]] = ["left", 5, 8.0]
-    table = pd.concat([table, pd.DataFrame([{"include": True, "exercise": scm.name, "side": "right"}])],
-                      ignore_index=True)
+    rows = plan_rows([{"exercise": trap.to_dict(), "side": "right", "why": ["suggested"]}], catalog)
+    rows[0].update(side="left", reps=5, hold_s=8.0)
+    rows.append(row_for(scm, "right"))
     with paths.open_store(load_config()) as store:
         pid = store.add_patient("Ada")
-        save_plan(store, pid, therapy_plan(edited_plan(table, catalog, {"plan": []}), catalog, pid))
+        save_plan(store, pid, therapy_plan(edited_plan(rows, catalog, {"plan": []}), catalog, pid))
     at = run(AppTest.from_file(EXERCISE, default_timeout=TIMEOUT))
     at.selectbox(key="exercise_patient").set_value(pid)
     at = run(at)

@@ -108,6 +108,14 @@ def test_good_clip_among_bad_files_is_processed_and_shown(setup, squats):
     assert list(table.index) == [f["label"] for f in report["findings"]]
     assert list(table["Status"]) == [f["status"].replace("_", " ") for f in report["findings"]]
     assert set(table.columns) >= {"Value", "Threshold", "95% CI", "Evidence frames"}
+    # therapist words: the report says "FPPA" and "5.2 deg"; the page spells the abbreviation out (issue #13)
+    assert any("FPPA" in (f.get("reason") or "") for f in report["findings"])
+    shown = " ".join(table["Direction / reason"]) + " " + " ".join(m.value for m in at.markdown)
+    assert "frontal-plane projection angle (FPPA)" in shown and not re.search(r"\d deg\b", shown)
+    from dashboard.words import ABBREVIATIONS
+
+    for short in set(re.findall(r"\b(?:" + "|".join(ABBREVIATIONS) + r")\b", shown)):
+        assert f"{ABBREVIATIONS[short]} ({short})" in shown, f"{short} is never spelled out"
     # every finding has an expander with its threshold source; measured ones show their evidence frames
     assert len(at.expander) >= len(report["findings"])
     measured = [f for f in report["findings"] if f["frames"]]
@@ -265,47 +273,69 @@ def test_hypotheses_show_their_confirmation_tests(review_with_plan):
 
 
 def test_plan_editing_flows_into_the_downloaded_plan(review_with_plan):
+    from assessment.exercises import load_catalog
+
     saved, report = review_with_plan
+    catalog = load_catalog()
     at = AppTest.from_file(PAGE, default_timeout=RUN_TIMEOUT_S)
     at.session_state["review_results"] = [{"name": saved.original_name, "upload_id": saved.id, "error": None}]
     at.run()
-    [editor] = at.data_editor
-    table = editor.value
-    assert list(table["exercise"]) == [p["exercise"]["name"] for p in report["plan"]]
-    assert list(table["side"]) == [p["side"] for p in report["plan"]]
-    assert (table["include"]).all()
+    key = f"plan_{saved.id}"
+    # one row of standard widgets per suggested exercise, in the plan's order, with its side
+    assert [at.selectbox(key=f"{key}_{k}_exercise").value for k in range(len(report["plan"]))] == \
+        [p["exercise"]["id"] for p in report["plan"]]
+    assert [at.radio(key=f"{key}_{k}_side").value for k in range(len(report["plan"]))] == \
+        [p["side"] for p in report["plan"]]
+    assert all(at.checkbox(key=f"{key}_{k}_include").value for k in range(len(report["plan"])))
     first = json.loads(at.json[0].value)
     assert [e["id"] for e in first["exercises"]] == [p["exercise"]["id"] for p in report["plan"]]
 
     # the therapist drops the second row, sets 7 reps and a 6 s hold on the first, adds a catalog exercise
-    key = f"plan_{saved.id}"
-    at.session_state[key] = {"edited_rows": {0: {"reps": 7, "hold_s": 6.0}, 1: {"include": False}},
-                             "added_rows": [{"exercise": "Suboccipital release with eye movement", "side": "both",
-                                             "include": True}],
-                             "deleted_rows": []}
+    at.checkbox(key=f"{key}_1_include").uncheck()
+    at.number_input(key=f"{key}_0_reps").set_value(7)
+    at.number_input(key=f"{key}_0_hold").set_value(6.0)
+    at.run()
+    at.selectbox(key=f"{key}_add").set_value("suboccipitals-pir")
+    at.run()
+    at.button(key=f"{key}_add_button").click()
     at.run()
     assert not at.exception
+    assert at.selectbox(key=f"{key}_add").value is None                  # emptied for the next one
+    added = len(report["plan"])
+    assert at.radio(key=f"{key}_{added}_side").options == ["both"]        # done on both sides: nothing to resolve
     plan = json.loads(at.json[0].value)
     ids = [e["id"] for e in plan["exercises"]]
     expected = [p["exercise"]["id"] for i, p in enumerate(report["plan"]) if i != 1] + ["suboccipitals-pir"]
     assert ids == expected
     assert plan["exercises"][0]["repetitions"] == 7 and plan["exercises"][0]["hold_s"] == 6.0
     assert plan["exercises"][-1]["suggested"] is False and plan["exercises"][-1]["why"] == ["added by the therapist"]
+    assert plan["exercises"][-1]["effort_pct"] == list(catalog.get("suboccipitals-pir").effort_pct)
     assert plan["edited_by_therapist"] is True and plan["recording"] == "raised shoulder.mp4"
     assert "Download edited plan (JSON)" in [b.label for b in at.get("download_button")]
+
+    # another exercise in a row: its side must be resolved again (never "affected") and its dose is the catalog's
+    at.selectbox(key=f"{key}_0_exercise").set_value("levator-scapulae-pir")
+    at.run()
+    levator = catalog.get("levator-scapulae-pir")
+    assert at.number_input(key=f"{key}_0_reps").value == levator.repetitions
+    assert at.radio(key=f"{key}_0_side").options == ["left", "right"]
 
 
 def test_edited_plan_skips_half_filled_rows_and_clamps_values(review_with_plan):
     from assessment.exercises import load_catalog
+    from dashboard.plan_table import row_for
 
     _, report = review_with_plan
-    rows = plan_rows(report["plan"])
-    rows.loc[0, "reps"] = 500
-    rows.loc[len(rows)] = {"include": True, "exercise": None, "side": "left", "reps": None, "hold_s": None,
-                           "technique": None, "why": None}
-    plan = edited_plan(rows, load_catalog(), report)
-    assert plan["exercises"][0]["repetitions"] == 20
-    assert plan["skipped"] == [f"row {len(rows)}: no exercise chosen"]
+    catalog = load_catalog()
+    rows = plan_rows(report["plan"], catalog)
+    rows[0]["reps"] = 500
+    rows[0]["effort_pct"] = (10, 90)
+    rows.append({**row_for(catalog.get("levator-scapulae-pir"), None)})      # side not chosen yet
+    rows.append({"include": True, "exercise_id": None})
+    plan = edited_plan(rows, catalog, report)
+    assert plan["exercises"][0]["repetitions"] == 20 and plan["exercises"][0]["effort_pct"] == [10, 50]
+    assert plan["skipped"] == [f"row {len(rows) - 1} (Levator scapulae post-isometric relaxation): choose a side",
+                               f"row {len(rows)}: no exercise chosen"]
     assert len(plan["exercises"]) == len(report["plan"])
 
 

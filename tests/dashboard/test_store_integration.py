@@ -111,7 +111,7 @@ def test_review_with_a_patient_chosen_saves_the_report_and_its_files(data, sampl
 def test_review_without_a_patient_shows_results_and_saves_nothing(data, sample_clip):
     add_patient("Ada")                                  # a patient exists but nobody chose them
     at = upload_clip(run(AppTest.from_file(REVIEW, default_timeout=TIMEOUT)), sample_clip)
-    assert at.header[0].value == CLIP and at.dataframe, "the review is shown"
+    assert at.header[0].value == CLIP and at.table, "the review is shown"
     assert not at.success and not at.error
     assert "Not saved to any patient's history" in texts(at, "caption")
     with open_store() as store:
@@ -131,7 +131,7 @@ def test_review_with_a_store_that_cannot_be_opened_still_shows_the_results(data,
                             "cannot be created")
     assert "Traceback" not in error
     at = upload_clip(at, sample_clip)
-    assert at.header[0].value == CLIP and at.dataframe, "the review is shown"
+    assert at.header[0].value == CLIP and at.table, "the review is shown"
     assert [e.value for e in at.error] == [error]       # the same one message, nothing else failed
     assert "Not saved to any patient's history" in texts(at, "caption")
 
@@ -144,7 +144,7 @@ def test_review_whose_save_fails_shows_the_results_and_one_clear_error(data, sam
     with sqlite3.connect(data / "isobalance.db") as db:   # the database is damaged after the page opened it
         db.execute("DROP TABLE findings")
     at = upload_clip(at, sample_clip)
-    assert at.header[0].value == CLIP and at.dataframe, "the review is shown"
+    assert at.header[0].value == CLIP and at.table, "the review is shown"
     assert not at.success
     [error] = [e.value for e in at.error]
     assert error.startswith("Not saved to Ada's history because of an unexpected problem with the patient store")

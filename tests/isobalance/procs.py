@@ -52,6 +52,23 @@ def matching(needle: str) -> dict[int, tuple[int, str, str]]:
     return {p: v for p, v in processes().items() if needle in v[2] and p != os.getpid()}
 
 
+def threads_named(pid: int, prefix: str) -> set[str]:
+    """Names of ``pid``'s threads (``/proc/PID/task/*/comm``) starting with ``prefix``."""
+    names = set()
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return names
+    for task in tasks:
+        try:
+            name = (task / "comm").read_text().strip()
+        except OSError:
+            continue
+        if name.startswith(prefix):
+            names.add(name)
+    return names
+
+
 def wait_until(check: Callable[[], bool], timeout_s: float, step_s: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

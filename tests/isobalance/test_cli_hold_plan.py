@@ -47,6 +47,13 @@ def test_without_a_terminal_the_questions_must_be_answered_by_flags(tmp_path, sa
     assert res.exit_code == 2 and "contradict" in res.output
 
 
+def test_a_pain_after_score_outside_0_to_10_fails_before_the_video_is_read(tmp_path, sample_clip):
+    res = hold(sample_clip(CLIP), "--exercise", LOW_ROW, "-o", tmp_path / "out", "--no-red-flags",
+               "--pain-before", 1, "--pain-after", 11)
+    assert res.exit_code == 5 and "from 0 (no pain) to 10" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_therapist_only_technique_needs_the_therapists_plan(tmp_path, sample_clip):
     res = hold(sample_clip(CLIP), "--exercise", "pectoralis-minor-met", "-o", tmp_path, "--no-red-flags",
                "--pain-before", 0)
@@ -74,17 +81,22 @@ def test_hold_patient_runs_the_saved_plan_item_and_records_it(tmp_path, sample_c
         pid = store.add_patient("Ada")
         save_plan(store, pid, plan_of(PLAN))
     res = hold(sample_clip(CLIP), "--patient", pid[:8], "--exercise", LOW_ROW, "-o", tmp_path / "out",
-               "--no-red-flags", "--pain-before", 1, "--no-video", "--settle-s", 0.6, "--no-progress")
-    assert res.exit_code == 0, res.output
+               "--no-red-flags", "--pain-before", 1, "--pain-after", 3, "--no-video", "--settle-s", 0.6,
+               "--no-progress")
+    # pain rose by 2: the stop rule says stop for today (exit 5) - after the hold was saved with its pain
+    assert res.exit_code == 5, res.output
+    assert "Pain went from 1/10 to 3/10: stop the exercises for today" in res.output
     assert f"plan item: {LOW_ROW} (right), hold 2.5 s x 3" in res.output
     doc = json.loads((tmp_path / "out" / "hold.json").read_text())
     assert doc["exercise"]["hold_s"] == 2.5 and doc["exercise"]["repetitions"] == 3
     assert doc["context"]["plan_item"] == {"exercise_id": LOW_ROW, "side": "right"}
-    assert doc["context"]["safety"]["pain_before"] == 1
+    assert (doc["context"]["safety"]["pain_before"], doc["context"]["safety"]["pain_after"],
+            doc["context"]["safety"]["stop"]) == (1, 3, True)
     assert "rep 1: held still" in res.output and f"{LOW_ROW} (right): 1/5 this week" in res.output
     with paths.open_store(load_config()) as store:
         [session] = store.sessions(pid)
         assert session["kind"] == "hold"
+        assert store.session(session["id"])["document"]["context"]["safety"]["pain_after"] == 3
         rows = {r["exercise_id"]: r for r in adherence(store, pid)}
         assert rows[LOW_ROW]["done_this_week"] == 1 and rows["levator-scapulae-pir"]["done_this_week"] == 0
 

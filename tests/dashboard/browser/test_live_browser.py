@@ -42,6 +42,19 @@ def wait_for_text(page, pattern: str, timeout_s: float = 60.0) -> str:
     raise AssertionError(f"{pattern!r} did not appear within {timeout_s} s; the page shows:\n{text[-3000:]}")
 
 
+def count_websocket_messages(page) -> list[float]:
+    """Arrival times of every message the server sends this page (register before ``goto``)."""
+    times: list[float] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda _payload: times.append(time.monotonic())))
+    return times
+
+
+def messages_per_s(page, times: list[float], seconds: float) -> float:
+    start = time.monotonic()
+    page.wait_for_timeout(seconds * 1000)
+    return sum(1 for t in times if t >= start) / (time.monotonic() - start)
+
+
 LOAD_TIMEOUT_MS = 240_000          # a page and its webrtc component on a shared, loaded 2-core machine
 
 
@@ -80,22 +93,33 @@ def test_live_page_shows_detected_pose(dashboard_server, browser_page_factory, m
     print("live status:", wait_for_text(page, r"[\d.]+ frames per second processed; pose model \d+ ms", 10))
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known intermittent bug (issue #13, open): on a loaded machine the whole-page rerun that the polling "
-    "status fragment asks for after the front capture is sometimes not carried out, so the 'Assess the "
-    "front view now' button does not appear (3 of 7 runs failed here with other tests running beside it; "
-    "it passes alone). Reported as XFAIL/XPASS, never as a pass."))
 def test_guided_capture_advances_from_front_to_side(dashboard_server, browser_page_factory, make_y4m,
                                                     sample_clip, webrtc_start, screenshot_dir):
+    """The front capture brings the whole page back with its "Assess the front view now" button (once a
+    flaky hang: the fragment's one-shot rerun request could be lost, issue #13), and "Start over" goes
+    back to the front step without a rerun storm."""
     y4m = make_y4m(sample_clip("tfjs_pose_squats.mp4"), *STANDING, pingpong=True, seconds=12,
                    rotate_deg=LEVEL_DEG)
     page = browser_page_factory(y4m)
+    messages = count_websocket_messages(page)
     open_live_page(page, f"{dashboard_server}/", webrtc_start)
     wait_for_text(page, r"Pose detected", 180)
     page.screenshot(path=str(screenshot_dir / "capture_front_step.png"), full_page=True)
     wait_for_text(page, r"Facing the camera: captured", 90)
     wait_for_text(page, r"Not a side view yet \(front view\)", 30)
     page.screenshot(path=str(screenshot_dir / "capture_side_step_prompt.png"), full_page=True)
+    # the side step polls like the front step did: the page's normal message rate, for comparison below
+    before = messages_per_s(page, messages, 10)
+    assess = page.get_by_role("button", name="Assess the front view now")
+    assess.wait_for(timeout=60_000)          # the whole-page run after the capture happened
+    page.get_by_role("button", name="Start over").click()
+    # the front step again: its prompt, or the wait for the first frame of the new capture (a loaded
+    # machine took over a minute to run the page once more: liveness bound, not a speed check)
+    wait_for_text(page, r"Facing the camera: now|Press START above and allow the camera", 240)
+    after = messages_per_s(page, messages, 10)
+    # a storm is a whole-page run on every poll (issue #13 saw ~96 messages/s); polling alone is a few
+    assert after <= 3 * before + 5, f"rerun storm after Start over: {after:.1f} messages/s vs {before:.1f} before"
+    wait_for_text(page, r"Facing the camera: captured", 240)           # and it captures again
     page.get_by_role("button", name="Assess the front view now").click()
     wait_for_text(page, r"Your assessment", 90)
     # the patient's voice: pictures and plain words, no frame counts or metric names
