@@ -88,17 +88,20 @@ def webrtc_view(key: str, session: "LiveSession"):
 
 
 def live_workers() -> int:
-    """How many landmarker threads process one live session (``$ISOBALANCE_LIVE_WORKERS``, default 2).
+    """How many landmarker threads process one live session (``$ISOBALANCE_LIVE_WORKERS``, default 1:
+    the webrtc callback processes the frame itself).
 
     Why threads: MediaPipe's ``detect_for_video`` releases the GIL (two landmarkers in two threads ran
     1.9x the frames of one, measured on this machine), so a second landmarker uses the second core
-    without a worker process; ``bench/live_fps.py`` compares 1 and 2 in the real browser."""
+    without a worker process; ``bench/live_fps.py`` compares 1 and 2 in the real browser. Not the
+    default yet: with 2 threads the guided-capture browser test twice saw no frame processed after
+    "Start over" on a machine at load 14-17 (cause not found; README "Dashboard")."""
     import os
 
     try:
-        return max(1, min(4, int(os.environ.get("ISOBALANCE_LIVE_WORKERS", "2"))))
+        return max(1, min(4, int(os.environ.get("ISOBALANCE_LIVE_WORKERS", "1"))))
     except ValueError:
-        return 2
+        return 1
 
 
 def shared_estimator(model_path: str | Path, settings: PipelineSettings, workers: int | None = None):
@@ -546,8 +549,9 @@ class LiveSession:
     """One browser session's live processing (capture or hold), callable from the webrtc thread.
 
     ``estimator`` is one landmarker or a tuple of them (``shared_estimator``). ``process`` runs one
-    frame start to end in the caller's thread (the tests' path). ``on_frame`` - the webrtc callback -
-    only hands the frame over and returns the newest annotated frame: one worker thread per landmarker
+    frame start to end in the caller's thread (the tests' path, and ``on_frame`` with one landmarker).
+    With several, ``on_frame`` - the webrtc callback - only hands the frame over and returns the newest
+    annotated frame: one worker thread per landmarker
     takes the newest waiting frame (older waiting frames are skipped, and counted), runs the model
     outside any session lock, then the analysis and drawing in time order under it. Each frame keeps
     the time it arrived, so the hold timer and the capture's "still for 3 s" count real seconds however
@@ -570,7 +574,7 @@ class LiveSession:
         # hand-over between on_frame and the workers (guarded by _inbox_lock)
         self._inbox_lock = threading.Condition()
         self._inbox: tuple[np.ndarray, float, float] | None = None       # (rgb, arrived perf s, t ms)
-        self._workers = 0
+        self._idle = list(self.estimators)                               # landmarkers without a worker thread
         self._latest: tuple[float, np.ndarray] | None = None             # (t ms, annotated frame)
         self._fed_t = -math.inf
         self.skipped = 0
@@ -581,9 +585,13 @@ class LiveSession:
         import av
 
         rgb = frame.to_ndarray(format="rgb24")
-        self.offer(rgb)
-        latest = self.latest_frame()
-        new = av.VideoFrame.from_ndarray(rgb if latest is None else latest[1], format="rgb24")
+        if len(self.estimators) == 1:                   # the default: the frame is processed here
+            out = self.process(rgb)
+        else:
+            self.offer(rgb)
+            latest = self.latest_frame()
+            out = rgb if latest is None else latest[1]
+        new = av.VideoFrame.from_ndarray(out, format="rgb24")
         new.pts, new.time_base = frame.pts, frame.time_base
         return new
 
@@ -596,10 +604,9 @@ class LiveSession:
                 self.skipped += 1                          # replaced before any worker took it
             self._inbox = (rgb, arrived, t)
             self._arrivals.append(t)
-            if self._workers < len(self.estimators):
-                threading.Thread(target=self._work, args=(self.estimators[self._workers],), daemon=True,
-                                 name=f"isobalance-live-{self._workers}").start()
-                self._workers += 1
+            if self._idle:
+                threading.Thread(target=self._work, args=(self._idle.pop(),), daemon=True,
+                                 name="isobalance-live").start()
             self._inbox_lock.notify()
 
     def latest_frame(self) -> tuple[float, np.ndarray] | None:
@@ -608,18 +615,26 @@ class LiveSession:
             return self._latest
 
     def _work(self, estimator) -> None:
-        while True:
-            with self._inbox_lock:
-                if not self._inbox_lock.wait_for(lambda: self._inbox is not None, timeout=self.IDLE_S):
-                    self._workers -= 1
-                    return
-                rgb, arrived, t = self._inbox
-                self._inbox = None
-            out = self._process_at(rgb, t, arrived, estimator)
-            if out is not None:
+        try:
+            while True:
                 with self._inbox_lock:
-                    if self._latest is None or t > self._latest[0]:
-                        self._latest = (t, out)
+                    if not self._inbox_lock.wait_for(lambda: self._inbox is not None, timeout=self.IDLE_S):
+                        return
+                    rgb, arrived, t = self._inbox
+                    self._inbox = None
+                try:
+                    out = self._process_at(rgb, t, arrived, estimator)
+                except Exception as exc:  # noqa: BLE001 - one bad frame must not end live processing for good
+                    with self._lock:
+                        self._snapshot = replace(self._snapshot, error=f"a frame could not be processed: {exc}")
+                    continue
+                if out is not None:
+                    with self._inbox_lock:
+                        if self._latest is None or t > self._latest[0]:
+                            self._latest = (t, out)
+        finally:
+            with self._inbox_lock:
+                self._idle.append(estimator)   # the next offered frame starts a worker for it again
 
     # ---------------------------------------------------------------- one frame
     def process(self, rgb: np.ndarray) -> np.ndarray:

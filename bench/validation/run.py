@@ -5,8 +5,11 @@
 Runs the project's own vision pipeline (MediaPipe full model, default settings, scene roll sampled)
 on cam01..cam04 of ../shared/videos/pose2sim_balance (tracks cached in out/validation/), triangulates
 them with the rig's calibration (bench/validation/rig.py), and prints markdown tables: reprojection
-error, true vs estimated camera roll, and per metric and camera the median absolute error of the
-2-D value against image axes, after the estimated roll and after the true roll.
+error, true vs estimated camera roll, per metric and camera the median absolute error of the
+2-D value against image axes, after the estimated roll and after the true roll, the perspective gate
+allowances, the knee FPPA before and after the turned-body correction (assessment/fppa.py, with the
+measurements its uncertainty constants come from), and the repetitions assess_movement finds per camera
+scored against the reference over the same frames.
 """
 
 from __future__ import annotations

@@ -275,3 +275,32 @@ def test_sessions_are_safe_to_read_while_frames_arrive(estimator, squat_frames, 
     counts = [f for f, _ in seen]
     assert counts == sorted(counts) and all(p <= f for f, p in seen)
     assert session.snapshot().frames == 30
+
+
+def test_a_frame_that_fails_unexpectedly_does_not_stop_the_worker_threads(estimator, squat_frames, clock):
+    """A worker thread that dies leaves the live video frozen for good: an unexpected error on one frame is
+    shown and the next frame is processed."""
+    standing = standing_loop(squat_frames, +4.0)
+    session = LiveSession((estimator,), PipelineSettings(), GuidedCapture(), now_ms=clock)
+    feed = session.task.feed
+    calls = []
+
+    def failing_once(pose, rgb):
+        calls.append(pose.timestamp_ms)
+        if len(calls) == 1:
+            raise KeyError("unexpected")
+        feed(pose, rgb)
+
+    session.task.feed = failing_once
+    deadline = time.monotonic() + 120                              # liveness bound on a loaded machine
+    clock.t += 1000.0 / 30
+    session.offer(standing[0])
+    while "could not be processed" not in session.snapshot().error:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    clock.t += 1000.0 / 30
+    session.offer(standing[1])
+    while session.snapshot().frames < 1:
+        assert time.monotonic() < deadline, session.snapshot()
+        time.sleep(0.05)
+    assert len(calls) == 2 and session.snapshot().error == ""

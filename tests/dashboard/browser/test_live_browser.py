@@ -113,11 +113,13 @@ def test_guided_capture_advances_from_front_to_side(dashboard_server, browser_pa
     assess = page.get_by_role("button", name="Assess the front view now")
     assess.wait_for(timeout=60_000)          # the whole-page run after the capture happened
     page.get_by_role("button", name="Start over").click()
-    wait_for_text(page, r"Facing the camera: now", 60)
+    # the front step again: its prompt, or the wait for the first frame of the new capture (a loaded
+    # machine took over a minute to run the page once more: liveness bound, not a speed check)
+    wait_for_text(page, r"Facing the camera: now|Press START above and allow the camera", 240)
     after = messages_per_s(page, messages, 10)
     # a storm is a whole-page run on every poll (issue #13 saw ~96 messages/s); polling alone is a few
     assert after <= 3 * before + 5, f"rerun storm after Start over: {after:.1f} messages/s vs {before:.1f} before"
-    wait_for_text(page, r"Facing the camera: captured", 120)           # and it captures again
+    wait_for_text(page, r"Facing the camera: captured", 240)           # and it captures again
     page.get_by_role("button", name="Assess the front view now").click()
     wait_for_text(page, r"Your assessment", 90)
     # the patient's voice: pictures and plain words, no frame counts or metric names
