@@ -35,11 +35,14 @@ def _options(ctx: typer.Context,
              verbose: bool = typer.Option(False, "--verbose", "-v",
                                           help="Show MediaPipe/TFLite's own log lines (hidden by default)")):
     """Posture assessment and isometric muscle balancing from video (MediaPipe Pose)."""
-    from isobalance.native_logs import native_stderr_silenced
+    from isobalance.native_logs import native_stderr_silenced, silence_native_stderr_until_exit
 
     # the dashboard becomes the Streamlit server (exec): its log must reach the terminal
     if not verbose and ctx.invoked_subcommand != "dashboard":
-        ctx.with_resource(native_stderr_silenced())
+        if (ctx.obj or {}).get("whole_process"):
+            silence_native_stderr_until_exit()
+        else:
+            ctx.with_resource(native_stderr_silenced())
 
 
 @app.command("config")
@@ -106,7 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     reap_helpers_at_exit()
     try:
         # typer.Exit(n) and Ctrl+C (as 130) come back as n here
-        code = app(args=argv, prog_name="isobalance", standalone_mode=False)
+        # argv None: the console script, i.e. this whole process is the command (see _options)
+        code = app(args=argv, prog_name="isobalance", standalone_mode=False, obj={"whole_process": argv is None})
     except IsobalanceError as exc:
         if debug:
             raise

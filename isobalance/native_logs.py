@@ -20,6 +20,29 @@ from typing import Iterator
 @contextlib.contextmanager
 def native_stderr_silenced() -> Iterator[None]:
     """Point fd 2 at /dev/null for the block; ``sys.stderr`` (if it was fd 2) follows the real stderr."""
+    saved, previous = _silence()
+    try:
+        yield
+    finally:
+        try:
+            sys.stderr.flush()
+            _flush_c_streams()      # native lines still buffered in C stdio go to /dev/null, not after us
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sys.stderr = previous
+
+
+def silence_native_stderr_until_exit() -> None:
+    """The same for the rest of the process: the CLI's own process uses it, because native lines also come
+    after the command has returned - LiteRT's "DestroyAccelerator" when a segment thread that was still
+    winding down after Ctrl+C closes its landmarker, or at interpreter shutdown - and a restored fd 2 would
+    print them after the tool's last line. In-process callers (tests, embedding) use the scoped version."""
+    _silence()
+
+
+def _silence() -> tuple[int, object]:
+    """fd 2 to /dev/null; returns a duplicate of the real fd 2 and the previous ``sys.stderr``."""
     try:
         python_fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):   # already captured in memory (tests, embedding)
@@ -33,16 +56,7 @@ def native_stderr_silenced() -> Iterator[None]:
                                       errors="backslashreplace", line_buffering=True, write_through=True)
     os.dup2(devnull, 2)
     os.close(devnull)
-    try:
-        yield
-    finally:
-        try:
-            sys.stderr.flush()
-            _flush_c_streams()      # native lines still buffered in C stdio go to /dev/null, not after us
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sys.stderr = previous
+    return saved, previous
 
 
 def _flush_c_streams() -> None:
