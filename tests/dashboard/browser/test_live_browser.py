@@ -97,8 +97,8 @@ def test_live_page_shows_detected_pose(dashboard_server, browser_page_factory, m
     "known intermittent bug (issue #13, still open): after the front capture the page sometimes never runs "
     "as a whole again, so the 'Assess the front view now' and 'Start over' buttons are missing (the status "
     "fragment keeps drawing). The fix that re-asks for the whole-page run on every poll (404ecf9) passed "
-    "5 of 5 runs alone but failed in 1 of 1 fresh-clone whole-suite run at load ~3. Reported as "
-    "XFAIL/XPASS, never as a pass."))
+    "6 of 6 runs outside the whole suite but failed in 1 of 1 fresh-clone whole-suite run at load ~3. "
+    "Reported as XFAIL/XPASS, never as a pass."))
 def test_guided_capture_advances_from_front_to_side(dashboard_server, browser_page_factory, make_y4m,
                                                     sample_clip, webrtc_start, screenshot_dir):
     """The front capture brings the whole page back with its "Assess the front view now" button (once a
