@@ -189,15 +189,15 @@ def test_hold_timer_runs_on_a_still_clip(dashboard_server, browser_page_factory,
         page.wait_for_timeout(400)
     assert first is not None, "the hold timer never started:\n" + page.inner_text("body")[-2000:]
     page.screenshot(path=str(screenshot_dir / "hold_timer_running.png"), full_page=True)
-    # either still counting within the same hold, or that hold completed and the next phase began
-    # (polled: a loaded shared machine may process well under one frame per second)
+    # either still counting within the same hold (and shown as still), or that hold completed and the next
+    # phase began (polled: a loaded shared machine may process well under one frame per second; the clip's
+    # natural sway can show a short break at one poll and "Still" again at the next)
     deadline = time.monotonic() + 90
     while True:
         page.wait_for_timeout(1000)
         later = held_seconds(page)
         text = page.inner_text("body")
-        if (later is not None and later > first) or re.search(r"Relax|Stretch|Done", text):
+        if (later is not None and later > first and "Still" in text) or re.search(r"Relax|Stretch|Done", text):
             break
         assert time.monotonic() < deadline, "the hold timer stopped counting:\n" + text[-2000:]
-    assert "Still" in text or "Relax" in text or "Stretch" in text
     page.screenshot(path=str(screenshot_dir / "hold_timer_later.png"), full_page=True)
