@@ -152,6 +152,7 @@ def test_pain_after_is_saved_with_the_plan_hold_and_the_history_shows_it_with_ad
     from dashboard.live import LiveHold, LiveSession
     from store.plans import current_plan, save_plan
     from tests.dashboard.test_live_processors import FakeClock, standing_loop
+    from tests.dashboard.test_live_processors import run as feed
     from vision.pipeline import PipelineSettings
 
     with paths.open_store(load_config()) as store:
@@ -165,11 +166,7 @@ def test_pain_after_is_saved_with_the_plan_hold_and_the_history_shows_it_with_ad
                                                                                                 settle_s=1.0)),
                           now_ms=clock.new_session())
     loop = standing_loop(squat_frames, 4.0)
-    for i in range(20 * 15):                             # at most 20 s of a person standing still, at 15 fps
-        clock.t += 1000.0 / 15
-        session.process(loop[(i // 3) % len(loop)])
-        if session.snapshot().hold_finished:
-            break
+    feed(session, clock, loop, 20 * 15, until=lambda snap: snap.hold_finished)   # at most 20 s standing still
     assert session.snapshot().hold_finished
     at = AppTest.from_file(EXERCISE, default_timeout=TIMEOUT)
     at.session_state["exercise_patient"] = pid

@@ -26,6 +26,7 @@ from isobalance.config import load_config
 from isobalance import paths
 from store import Store
 from tests.dashboard.test_live_processors import FakeClock, standing_loop
+from tests.dashboard.test_live_processors import run as feed
 from vision.pipeline import PipelineSettings
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
@@ -275,11 +276,7 @@ def test_a_hold_that_finishes_on_its_own_shows_its_summary_and_is_saved(data, es
     session = LiveSession(estimator, PipelineSettings(),
                           LiveHold(protocol, HoldSettings(calibrate_s=3.0, settle_s=1.0)), now_ms=clock.new_session())
     loop = standing_loop(squat_frames, 4.0)
-    for i in range(20 * 15):                             # at most 20 s of a person standing still, at 15 fps
-        clock.t += 1000.0 / 15
-        session.process(loop[(i // 3) % len(loop)])
-        if session.snapshot().hold_finished:
-            break
+    feed(session, clock, loop, 20 * 15, until=lambda snap: snap.hold_finished)   # at most 20 s standing still
     snap = session.snapshot()
     assert snap.hold_finished and snap.hold.phase is Phase.DONE
     at = AppTest.from_file(EXERCISE, default_timeout=60)
