@@ -26,6 +26,7 @@ from typing import Any, Mapping
 import pandas as pd
 import streamlit as st
 
+from assessment.findings import status_text
 from dashboard import plots
 from dashboard.common import app_config, ensure_app_navigation, escape_markdown, model_path, show_error
 from dashboard.patients import choose_patient, refresh_after_save, save_to_history, show_saved
@@ -38,7 +39,6 @@ from vision.errors import IsobalanceError
 RESULTS_KEY, SEEN_KEY, UPLOADER_KEY, SELECTED_KEY = "review_results", "review_seen", "review_uploader", "review_selected"
 PATIENT_KEY = "review_patient"
 SAVED_FILES = {"track": "track_csv", "video": "video", "report_html": "report_html"}   # store role -> review file
-STATUS_TEXT = {"flagged": "flagged", "within": "within", "not_measurable": "not measurable"}
 log = logging.getLogger("isobalance.dashboard.review")
 
 
@@ -135,7 +135,7 @@ def _interval(pair: Any, unit: str = "") -> str:
 
 
 def findings_table(findings: list[Mapping[str, Any]]) -> pd.DataFrame:
-    rows = [{"Metric": f["label"], "Kind": f.get("kind", "static"), "Status": STATUS_TEXT.get(f["status"], f["status"]),
+    rows = [{"Metric": f["label"], "Kind": f.get("kind", "static"), "Status": status_text(f),
              "View": human(f.get("view", ""), VIEW_WORDS),
              "Value": _fmt(f.get("value"), f.get("unit", "")), "Threshold": _fmt(f.get("threshold"), f.get("unit", "")),
              "95% CI": _interval((f.get("uncertainty") or {}).get("ci95"), f.get("unit", "")),
@@ -413,7 +413,7 @@ def show_review(cfg, upload_id: str, entry: Mapping[str, Any] | None = None, sto
     st.subheader("Findings")
     st.table(findings_table(report["findings"]).set_index("Metric"))      # a table wraps: no column is cut off
     for f in report["findings"]:
-        with st.expander(f"{f['label']} ({f.get('kind', 'static')}): {STATUS_TEXT.get(f['status'], f['status'])}"):
+        with st.expander(f"{f['label']} ({f.get('kind', 'static')}): {status_text(f)}"):
             show_finding(f, result.upload.folder)
 
     st.subheader("Metrics over time")
