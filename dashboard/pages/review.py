@@ -18,7 +18,6 @@ is processed once, not on every rerun).
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, Mapping
@@ -343,17 +342,23 @@ def _add_row(key: str, catalog) -> None:
 
 def show_plan(report: Mapping[str, Any], upload_id: str, stem: str, store=None, patient=None) -> None:
     from assessment.exercises import load_catalog
-    from dashboard.plan_table import edited_plan
+    from dashboard.plan_table import edited_plan, plan_download
 
     catalog = load_catalog()
     plan = edited_plan(plan_editor(report, upload_id, catalog), catalog, report)
     for problem in plan["skipped"]:
         st.warning(f"Not in the plan yet: {problem}.")
     save_plan_button(plan, catalog, store, patient, upload_id)
-    st.download_button("Download edited plan (JSON)", json.dumps(plan, indent=2, ensure_ascii=False),
-                       file_name=f"{stem}-plan.json", mime="application/json", key=f"dl_plan_{upload_id}")
-    with st.expander(f"Edited plan as downloaded ({len(plan['exercises'])} exercises)"):
-        st.json(plan)
+    if plan["exercises"] and not plan["skipped"]:
+        text = plan_download(plan, catalog, (patient or {}).get("id", ""))
+        st.download_button("Download edited plan (JSON)", text, file_name=f"{stem}-plan.json",
+                           mime="application/json", key=f"dl_plan_{upload_id}",
+                           help="The file 'isobalance hold --plan FILE' runs at home.")
+        with st.expander(f"Edited plan as downloaded ({len(plan['exercises'])} exercises)"):
+            st.json(text)
+    else:
+        with st.expander("Edited plan (complete or untick every row to download it)"):
+            st.json(plan)
 
 
 def show_downloads(files: Mapping[str, Path], upload_id: str, stem: str) -> None:
