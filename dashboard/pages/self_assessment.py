@@ -216,6 +216,7 @@ def main() -> None:
         session.reset(GuidedCapture())
         st.session_state.pop(REPORTS_KEY, None)
         st.session_state.pop(SAVED_KEY, None)
+        st.session_state.pop("plan", None)            # the exercise page: no assessment in this session now
         st.rerun()
     if "front" in captured and "side" not in captured:
         if cols[1].button("Assess the front view now", help="Side-view measurements will say 'not measurable'"):
