@@ -93,17 +93,12 @@ def test_live_page_shows_detected_pose(dashboard_server, browser_page_factory, m
     print("live status:", wait_for_text(page, r"[\d.]+ frames per second processed; pose model \d+ ms", 10))
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known intermittent bug (issue #13, still open): after the front capture the page sometimes never runs "
-    "as a whole again, so the 'Assess the front view now' and 'Start over' buttons are missing (the status "
-    "fragment keeps drawing). The fix that re-asks for the whole-page run on every poll (404ecf9) passed "
-    "6 of 6 runs outside the whole suite but failed in 1 of 1 fresh-clone whole-suite run at load ~3. "
-    "Reported as XFAIL/XPASS, never as a pass."))
 def test_guided_capture_advances_from_front_to_side(dashboard_server, browser_page_factory, make_y4m,
                                                     sample_clip, webrtc_start, screenshot_dir):
-    """The front capture brings the whole page back with its "Assess the front view now" button (once a
-    flaky hang: the fragment's one-shot rerun request could be lost, issue #13), and "Start over" goes
-    back to the front step without a rerun storm."""
+    """After the front capture the "Assess the front view now" button appears, and "Start over" goes back
+    to the front step without a rerun storm. Issue #13: the buttons used to wait for a whole-page run
+    that the polling fragment asked for, and on a loaded machine that run's messages could be dropped
+    (the page then had no buttons for good); the polling fragment now draws them itself."""
     y4m = make_y4m(sample_clip("tfjs_pose_squats.mp4"), *STANDING, pingpong=True, seconds=12,
                    rotate_deg=LEVEL_DEG)
     page = browser_page_factory(y4m)

@@ -39,11 +39,6 @@ def wait_for_patient(page, pattern: str, where: str = "stSidebar", timeout_s: fl
     raise AssertionError(f"the patient picker never showed {pattern!r}; it shows {shown!r}")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known intermittent bug (issue #13, still open): the journey goes through the guided capture, whose "
-    "whole-page run after the front capture is sometimes never carried out (see "
-    "test_live_browser.test_guided_capture_advances_from_front_to_side); passed in 1 of 2 fresh-clone "
-    "whole-suite runs and failed at that step in the other. Reported as XFAIL/XPASS, never as a pass."))
 def test_patient_journey_end_to_end(dashboard_server, dashboard_data_dir, browser_page_factory, make_y4m,
                                     sample_clip, webrtc_start, screenshot_dir):
     y4m = make_y4m(sample_clip("tfjs_pose_squats.mp4"), *STANDING, pingpong=True, seconds=12,
