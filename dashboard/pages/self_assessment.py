@@ -91,24 +91,28 @@ def guided_capture(session: LiveSession, cfg, model, store, patient) -> None:
     """Everything that follows the live capture, polled: the status, the buttons for what has been
     captured, and the assessment.
 
-    Why all of it is inside this fragment (issue #13): the buttons used to be drawn by the whole page,
-    which the fragment asked to run again (``st.rerun(scope="app")``) after each capture. Such a run can
-    be lost - Streamlit drops every message of a script runner it has replaced, and a poll arriving
-    just as a whole-page run ends replaces that runner - and the page was left without its "Assess the
-    front view now" and "Start over" buttons for good. Drawn here, every poll draws them again from
-    the live captures: nothing waits for a whole-page run, and the fragment never asks for one (only a
-    save to a patient's history does, once, to refresh the sidebar's session count).
+    Why all of it is inside this fragment (issue #13): the buttons used to be drawn by the whole page
+    right after this fragment, which asked for a whole-page run (``st.rerun(scope="app")``) after each
+    capture. On a loaded machine the browser lost the element that follows the polling fragment: the
+    server's last whole-page run drew "Start over" and finished, the fragment kept drawing, and the
+    page had no buttons for good (measured: README "Dashboard"). Drawn here, every poll draws them
+    again from the live captures; nothing waits for a whole-page run and the fragment never asks for
+    one (only a save to a patient's history does, once, to refresh the sidebar's session count).
     """
-    show_live_status(session)
+    # The buttons come first: the status below changes height from poll to poll (wrapped lines), and a
+    # button that moves under the pointer at every poll is hard to click (the browser test's click
+    # waited 90 s for it to hold still on a loaded machine).
     captured = session.captured()                     # read once: the buttons below are drawn for these
     cols = st.columns(3)
     cols[0].button("Start over", help="Forget the captured views and begin again", on_click=start_over,
-                   args=(session,))
+                   args=(session,), key="start_over")
     if "front" in captured and "side" not in captured:
-        if cols[1].button("Assess the front view now", help="Side-view measurements will say 'not measurable'"):
+        if cols[1].button("Assess the front view now", help="Side-view measurements will say 'not measurable'",
+                          key="assess_front"):
             assess_views(session, cfg, model, ("front",), store, patient)
     if len(captured) == len(STEPS):
         assess_views(session, cfg, model, STEPS, store, patient)
+    show_live_status(session)
     reports = st.session_state.get(REPORTS_KEY, {})
     if reports:
         st.header("Your assessment")
@@ -235,8 +239,9 @@ def main() -> None:
                                     "No patient chosen: the assessment is shown but not saved.")
 
     webrtc_view("self-assessment", session)
+    # the polling fragment is the last thing on the page (the sidebar carries the "does not diagnose"
+    # note): in the browser runs the element right after it was the one that went missing (issue #13)
     guided_capture(session, cfg, model, store, patient)
-    st.caption("isobalance points out what to check; it does not diagnose. Video stays on this computer.")
 
 
 main()
