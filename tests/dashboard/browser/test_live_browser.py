@@ -42,6 +42,24 @@ def wait_for_text(page, pattern: str, timeout_s: float = 60.0) -> str:
     raise AssertionError(f"{pattern!r} did not appear within {timeout_s} s; the page shows:\n{text[-3000:]}")
 
 
+def click_until(page, button: str, pattern: str, timeout_s: float = 120.0, tries: int = 2) -> str:
+    """Click ``button`` until the page shows ``pattern`` (regex); at most ``tries`` clicks.
+
+    The buttons live in the polling fragment, which draws them again on every poll; on a loaded machine
+    a click can land while its button is being replaced and is lost (seen once in 6 runs at load ~20).
+    A patient would click again: so does this, once, and the page must still react - a page that
+    stopped updating fails here."""
+    for attempt in range(1, tries + 1):
+        page.get_by_role("button", name=button).click(timeout=240_000)
+        try:
+            return wait_for_text(page, pattern, timeout_s)
+        except AssertionError:
+            if attempt == tries:
+                raise
+            print(f"{button!r}: no reaction within {timeout_s:g} s to click {attempt}; clicking again")
+    raise AssertionError("unreachable")
+
+
 def count_websocket_messages(page) -> list[float]:
     """Arrival times of every message the server sends this page (register before ``goto``)."""
     times: list[float] = []
@@ -113,16 +131,14 @@ def test_guided_capture_advances_from_front_to_side(dashboard_server, browser_pa
     before = messages_per_s(page, messages, 10)
     assess = page.get_by_role("button", name="Assess the front view now")
     assess.wait_for(timeout=60_000)          # the whole-page run after the capture happened
-    page.get_by_role("button", name="Start over").click()
     # the front step again: its prompt, or the wait for the first frame of the new capture (a loaded
     # machine took over a minute to run the page once more: liveness bound, not a speed check)
-    wait_for_text(page, r"Facing the camera: now|Press START above and allow the camera", 240)
+    click_until(page, "Start over", r"Facing the camera: now|Press START above and allow the camera")
     after = messages_per_s(page, messages, 10)
     # a storm is a whole-page run on every poll (issue #13 saw ~96 messages/s); polling alone is a few
     assert after <= 3 * before + 5, f"rerun storm after Start over: {after:.1f} messages/s vs {before:.1f} before"
     wait_for_text(page, r"Facing the camera: captured", 240)           # and it captures again
-    page.get_by_role("button", name="Assess the front view now").click()
-    wait_for_text(page, r"Your assessment", 90)
+    click_until(page, "Assess the front view now", r"Your assessment")
     # the patient's voice: pictures and plain words, no frame counts or metric names
     wait_for_text(page, r"\d+ pictures taken over \d+ s; you were seen in 100% of them", 30)
     wait_for_text(page, r"What we saw", 30)
