@@ -13,7 +13,7 @@ worker it starts), sampled every 50 ms from /proc; measured in the timed rounds 
 ``--long`` times longer (flat in clip length = streaming).
 
     .venv/bin/python bench/throughput.py [--loops 10] [--rounds 3] [--long 5] [--long-only plain landmarks]
-                                         [--keep DIR]
+                                         [--keep DIR] [--skip TEXT ...] [--against REV]
 """
 
 from __future__ import annotations
@@ -125,7 +125,17 @@ def run(cmd: list[str]) -> tuple[float, float]:
     return wall, peak / 2**20
 
 
-def contenders(clip: Path, model: Path, out: Path, cli_poses: int) -> dict[str, list[str]]:
+def against_tree(rev: str, dst: Path) -> Path:
+    """The source tree of git revision ``rev`` (``git archive``: no checkout, no worktree), to run its
+    CLI beside this one in the same rounds."""
+    dst.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dst)], input=archive, check=True)
+    return dst
+
+
+def contenders(clip: Path, model: Path, out: Path, cli_poses: int,
+               against: tuple[str, Path] | None = None) -> dict[str, list[str]]:
     py, iso = sys.executable, [sys.executable, "-m", "isobalance.cli"]
     plain = [py, str(ROOT / "bench" / "plain_mediapipe.py"), str(clip), str(model)]
     m = ["--model", str(model)]
@@ -139,6 +149,14 @@ def contenders(clip: Path, model: Path, out: Path, cli_poses: int) -> dict[str, 
                                                     str(out / "ho"), "--no-progress", "--no-red-flags",
                                                     "--pain-before", "0"] + m,
     }
+    if against is not None:   # an earlier revision's CLI (its tree first on sys.path)
+        rev, tree = against
+        old = [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(tree)!r}); "
+               "from isobalance.cli import main; main()"]
+        c[f"{rev}: isobalance landmarks (default)"] = old + ["landmarks", str(clip), "-o", str(out / "old_lm")] + m
+        c[f"{rev}: isobalance landmarks --no-video"] = old + ["landmarks", str(clip), "-o", str(out / "old_lmnv"),
+                                                             "--no-video"] + m
+        c[f"{rev}: isobalance assess"] = old + ["assess", str(clip), "-o", str(out / "old_as"), "--no-progress"] + m
     if cli_poses != 1:
         c[f"plain script --num-poses {cli_poses} (matched to isobalance)"] = \
             plain + [str(out / "plain2.csv"), "--num-poses", str(cli_poses)]
@@ -155,6 +173,7 @@ def main() -> None:
     ap.add_argument("--long", type=int, default=5, help="memory also on a clip this many times longer (0: skip)")
     ap.add_argument("--skip", nargs="*", default=[], help="leave out contenders whose name contains this text")
     ap.add_argument("--keep", default="", help="folder to keep the looped clips in and reuse them from")
+    ap.add_argument("--against", default="", help="also run this git revision's landmarks/assess in the same rounds")
     ap.add_argument("--long-only", nargs="*", default=[],
                     help="on the long clip, run only contenders whose name contains one of these texts")
     args = ap.parse_args()
@@ -167,7 +186,8 @@ def main() -> None:
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
         clip, n = looped_clip(locate(args.clip), args.loops, tmp / "clip.mp4", keep)
-        cmds = contenders(clip, model, tmp, cli_poses)
+        against = (args.against, against_tree(args.against, tmp / "against")) if args.against else None
+        cmds = contenders(clip, model, tmp, cli_poses, against)
         cmds = {k: v for k, v in cmds.items() if not any(s in k for s in args.skip)}
         names = list(cmds)
         times: dict[str, list[float]] = {k: [] for k in names}
@@ -196,7 +216,7 @@ def main() -> None:
         if args.long:
             long_clip, n_long = looped_clip(locate(args.clip), args.loops * args.long, tmp / "long.mp4", keep)
             (tmp / "long").mkdir()
-            long_cmds = contenders(long_clip, model, tmp / "long", cli_poses)
+            long_cmds = contenders(long_clip, model, tmp / "long", cli_poses, against)
             print(f"\npeak process-tree RSS, {n} vs {n_long} frames:")
             for name in names:
                 if args.long_only and not any(k in name for k in args.long_only):

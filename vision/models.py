@@ -30,6 +30,7 @@ OFFICIAL_URL = (
 OFFICIAL_URLS = MappingProxyType({n: OFFICIAL_URL.format(name=n) for n in MODEL_NAMES})
 BUNDLE_MEMBERS = ("pose_detector.tflite", "pose_landmarks_detector.tflite")
 OFFLINE_BUNDLE_NAME = "pose_landmarker_full.offline.task"
+OFFLINE_NAMES = ("lite", "full")             # bundles `isobalance models build` can make from registry packages
 # Tests and CI only: the read-only shared folder beside the repository checkout.
 CHECKOUT_SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
 WAYS_TO_GET_A_MODEL = (
@@ -106,8 +107,8 @@ def official_path(name: str) -> Path:
     return models_dir() / f"pose_landmarker_{check_name(name)}.task"
 
 
-def offline_path() -> Path:
-    return models_dir() / OFFLINE_BUNDLE_NAME
+def offline_path(name: str = "full") -> Path:
+    return models_dir() / OFFLINE_BUNDLE_NAME.replace("_full.", f"_{check_name(name)}.")
 
 
 def registry_path() -> Path:
@@ -285,15 +286,18 @@ def resolve_model(name: str = "full", path: str | os.PathLike | None = None) -> 
         check_bundle(official)
         check_against_registry(official, "found in cache")
         return official
-    if name == "full" and offline_path().is_file():
-        check_bundle(offline_path())
-        check_against_registry(offline_path(), "found in cache")
-        return offline_path()
+    if name in OFFLINE_NAMES and offline_path(name).is_file():
+        check_bundle(offline_path(name))
+        check_against_registry(offline_path(name), "found in cache")
+        return offline_path(name)
     shared = CHECKOUT_SHARED_MODELS / f"pose_landmarker_{name}.task"
     if shared.is_file():
         check_bundle(shared)
         return shared
-    raise ModelNotFoundError(f"No '{name}' pose model is available on this machine: {WAYS_TO_GET_A_MODEL}.")
+    ways = WAYS_TO_GET_A_MODEL.replace("fetch full", f"fetch {name}")
+    ways = ways.replace("`isobalance models build`", f"`isobalance models build {name}`" if name in OFFLINE_NAMES
+                        else "`isobalance models build` (lite and full only)")
+    raise ModelNotFoundError(f"No '{name}' pose model is available on this machine: {ways}.")
 
 
 def _existing(path: str | os.PathLike, origin: str) -> Path:
@@ -343,36 +347,51 @@ def fetch_model(name: str = "full", *, force: bool = False, progress: bool = Tru
     return dest
 
 
-def build_offline(wheel: str | os.PathLike | None = None, *, progress: bool = True) -> Path:
-    """Build the 'full' bundle from mediapipe 0.10.21's PyPI wheel (downloaded once into the cache)."""
+def build_offline(wheel: str | os.PathLike | None = None, *, name: str = "full",
+                  npm_tarball: str | os.PathLike | None = None, progress: bool = True) -> Path:
+    """Build the ``name`` bundle ('full' or 'lite') from mediapipe 0.10.21's PyPI wheel and, for 'lite',
+    Google's @mediapipe/pose npm package (each downloaded once into the cache)."""
     from vision import bundle_builder
 
-    if wheel is None:
-        wheel_path = bundle_builder.download_wheel(cache_dir() / "wheels", progress=progress)
-    else:
-        wheel_path = Path(wheel).expanduser()
-        if not wheel_path.is_file():
-            raise ModelBuildError(f"The wheel {wheel_path} does not exist.")
-    dest = offline_path()
+    if name not in OFFLINE_NAMES:
+        raise ModelBuildError(f"Only {' and '.join(OFFLINE_NAMES)} can be built offline, not '{name}'.")
+    wheel_path = _given_or_downloaded(wheel, "wheel", lambda: bundle_builder.download_wheel(
+        cache_dir() / "wheels", progress=progress))
+    tarball = None
+    if bundle_builder.NPM_LANDMARK_MODELS[name] is not None:
+        tarball = _given_or_downloaded(npm_tarball, "npm package", lambda: bundle_builder.download_npm_package(
+            cache_dir() / "npm", progress=progress))
+    dest = offline_path(name)
     partial = dest.with_name(dest.name + ".partial")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    sources = wheel_path.name + (f" and {tarball.name}" if tarball else "")
     try:
-        bundle_builder.build_full_bundle(wheel_path, partial)
+        bundle_builder.build_bundle(wheel_path, partial, name, tarball)
         report = verify_model(partial)
         if not report.loads:
-            raise ModelBuildError(f"The bundle built from {wheel_path} does not load: {report.load_error}")
+            raise ModelBuildError(f"The bundle built from {sources} does not load: {report.load_error}")
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     os.replace(partial, dest)
-    _record(dest.name, report.sha256, report.size, f"offline build from {wheel_path.name}")
+    _record(dest.name, report.sha256, report.size, f"offline build from {sources}")
     return dest
 
 
+def _given_or_downloaded(given: str | os.PathLike | None, what: str, download) -> Path:
+    if given is None:
+        return download()
+    path = Path(given).expanduser()
+    if not path.is_file():
+        raise ModelBuildError(f"The {what} {path} does not exist.")
+    return path
+
+
 def cached_models() -> list[CachedModel]:
-    """Every cache slot (official lite/full/heavy and the offline full build), present or not."""
+    """Every cache slot (official lite/full/heavy and the offline lite/full builds), present or not."""
     registry = read_registry()
-    slots = [(n, official_path(n)) for n in MODEL_NAMES] + [("full (offline build)", offline_path())]
+    slots = [(n, official_path(n)) for n in MODEL_NAMES] + [(f"{n} (offline build)", offline_path(n))
+                                                             for n in OFFLINE_NAMES]
     out = []
     for name, path in slots:
         entry = registry.get(path.name, {})

@@ -11,10 +11,12 @@ import contextlib
 import functools
 import hashlib
 import http.server
+import io
 import json
 import shutil
 import socket
 import sys
+import tarfile
 import threading
 import zipfile
 from pathlib import Path
@@ -48,6 +50,13 @@ def shared_bundle() -> Path:
 def wheel() -> Path:
     """mediapipe 0.10.21's wheel, downloaded once into the real user cache and reused by later runs."""
     return bundle_builder.download_wheel(models.cache_dir() / "wheels", progress=False)
+
+
+@pytest.fixture(scope="session")
+def npm_tarball() -> Path:
+    """Google's @mediapipe/pose npm package (holds the 'lite' landmark model), `npm pack`ed once into the real
+    user cache and reused by later runs."""
+    return bundle_builder.download_npm_package(models.cache_dir() / "npm", progress=False)
 
 
 @contextlib.contextmanager
@@ -333,7 +342,7 @@ def test_offline_build_rejects_a_wrong_wheel(cache, tmp_path, wheel):
 
 def test_cached_models_lists_every_slot(cache, wheel):
     before = {m.name: m for m in models.cached_models()}
-    assert set(before) == {"lite", "full", "heavy", "full (offline build)"}
+    assert set(before) == {"lite", "full", "heavy", "lite (offline build)", "full (offline build)"}
     assert not any(m.cached for m in before.values())
     built = models.build_offline(wheel, progress=False)
     after = {m.name: m for m in models.cached_models()}["full (offline build)"]
@@ -341,6 +350,83 @@ def test_cached_models_lists_every_slot(cache, wheel):
     assert after.sha256 == hashlib.sha256(built.read_bytes()).hexdigest()
     assert after.source.startswith("offline build from mediapipe-0.10.21")
     assert json.loads(models.registry_path().read_text())[built.name]["sha256"] == after.sha256
+
+
+# --- the 'lite' bundle, built offline from the PyPI wheel and the npm package -----------------------
+
+SQUATS = Path(models.CHECKOUT_SHARED_MODELS).parent / "videos" / "tfjs_pose_squats.mp4"
+STANDING = [*range(0, 4), *range(19, 28), *range(43, 52)]       # shared/videos/README.md: the clip's facts
+BODY = ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+        "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
+
+
+def squat_landmarks(bundle: Path) -> np.ndarray:
+    """(65, 33, 5) image landmarks of the squat clip, every frame, VIDEO mode, one pose (NaN where none)."""
+    from vision.landmarker import PoseEstimator
+    from vision.sources import open_source
+
+    with open_source(str(SQUATS)) as src, PoseEstimator(bundle, mode="video", num_poses=1) as est:
+        rows = [est.process(f.rgb, f.timestamp_ms) for f in src]
+    return np.stack([p.image[0] if len(p) else np.full((33, 5), np.nan) for p in rows])
+
+
+def test_lite_offline_build_loads_and_agrees_with_full_on_a_real_clip(cache, wheel, npm_tarball, shared_bundle):
+    from assessment.angles import compute_angles
+    from vision.track import LANDMARK_INDEX
+
+    built = models.build_offline(wheel, name="lite", npm_tarball=npm_tarball, progress=False)
+    assert built == models.offline_path("lite") != models.offline_path("full")
+    report = models.verify_model(built)
+    assert report.loads
+    with zipfile.ZipFile(built) as zf, tarfile.open(npm_tarball) as tf:
+        assert sorted(zf.namelist()) == sorted(models.BUNDLE_MEMBERS)
+        # the lite landmark model went in (with metadata added), not the wheel's full one
+        assert len(zf.read("pose_landmarks_detector.tflite")) < 0.6 * tf.getmember(
+            "package/pose_landmark_full.tflite").size
+    assert "mediapipe-pose-0.5.1675469404.tgz" in models.read_registry()[built.name]["source"]
+    assert models.resolve_model("lite") == built
+    assert models.build_offline(wheel, name="lite", npm_tarball=npm_tarball, progress=False).read_bytes() == \
+        built.read_bytes()                                              # reproducible
+
+    full, lite = squat_landmarks(shared_bundle), squat_landmarks(built)
+    assert np.isfinite(lite[:, 0, 0]).all(), "lite found no pose in some frames of the squat clip"
+    w, h = 720, 1280
+    px_f, px_l = full[:, :, :2] * (w, h), lite[:, :, :2] * (w, h)
+    idx = [LANDMARK_INDEX[n] for n in BODY]
+    torso = np.linalg.norm(px_f[:, [11, 12]].mean(axis=1) - px_f[:, [23, 24]].mean(axis=1), axis=1)
+    dist = np.linalg.norm(px_f[:, idx] - px_l[:, idx], axis=2) / torso[:, None]
+    # measured (bench/pose_models.py): median 0.022, 95th percentile 0.074 torso lengths
+    assert np.median(dist) < 0.05 and np.percentile(dist, 95) < 0.15, (np.median(dist), np.percentile(dist, 95))
+    knees = ["left_knee_angle", "right_knee_angle"]
+    a_f = compute_angles(px_f, visibility=full[:, :, 3], ids=tuple(knees)).to_numpy()
+    a_l = compute_angles(px_l, visibility=lite[:, :, 3], ids=tuple(knees)).to_numpy()
+    # the clip's facts hold for lite too: knees straight standing (~179 deg), 82-92 deg at the squats' bottom
+    assert (a_l[STANDING] > 160).all()
+    assert (a_l.min(axis=0) < 110).all()
+    assert np.nanmedian(np.abs(a_l - a_f)) < 5.0
+
+
+def test_lite_build_refuses_a_changed_or_wrong_npm_package(cache, tmp_path, wheel, npm_tarball):
+    src = bundle_builder.NPM_LANDMARK_MODELS["lite"][0]
+    with tarfile.open(npm_tarball) as tf:
+        data = tf.extractfile(src).read()
+    tampered = tmp_path / "tampered.tgz"
+    with tarfile.open(tampered, "w:gz") as out:
+        info = tarfile.TarInfo(src)
+        info.size = len(data) + 1
+        out.addfile(info, io.BytesIO(data + b"\0"))
+    with pytest.raises(models.ModelBuildError, match="not the .* of @mediapipe/pose@0.5.1675469404"):
+        models.build_offline(wheel, name="lite", npm_tarball=tampered, progress=False)
+    other = tmp_path / "other.tgz"
+    with tarfile.open(other, "w:gz") as out:
+        out.addfile(tarfile.TarInfo("package/README.md"), io.BytesIO(b""))
+    with pytest.raises(models.ModelBuildError, match="lacks package/pose_landmark_lite.tflite"):
+        models.build_offline(wheel, name="lite", npm_tarball=other, progress=False)
+    with pytest.raises(models.ModelBuildError, match="Only lite and full"):
+        models.build_offline(wheel, name="heavy", progress=False)
+    assert not models.offline_path("lite").exists()
+    with pytest.raises(models.ModelNotFoundError, match="isobalance models build lite"):
+        models.resolve_model("lite")
 
 
 # --- `isobalance models` CLI ----------------------------------------------------------------------
@@ -392,9 +478,12 @@ def test_cli_fetch_list_verify_round_trip(cache, tmp_path, monkeypatch, shared_b
     assert verified.exit_code == 0 and "registry matches" in verified.stdout
 
 
-def test_cli_build_with_wheel(cache, wheel):
+def test_cli_build_with_wheel(cache, wheel, npm_tarball):
     result = run_cli("build", "--wheel", str(wheel))
     assert result.exit_code == 0, result.stderr
     assert str(models.offline_path()) in result.stdout
+    lite = run_cli("build", "lite", "--wheel", str(wheel), "--npm-tarball", str(npm_tarball))
+    assert lite.exit_code == 0, lite.stderr
+    assert str(models.offline_path("lite")) in lite.stdout
     bad = run_cli("build", "--wheel", str(cache / "missing.whl"))
     assert bad.exit_code == 2 and "does not exist" in bad.stderr
