@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -101,8 +102,12 @@ def tree_rss(root: int) -> int:
     return total
 
 
-def run(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak process-tree RSS in MB) of one whole process."""
+def run(cmd: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, peak process-tree RSS in MB, CPU seconds) of one whole process.
+
+    CPU seconds (user + system of the process and every thread and waited-for child) measure the work
+    done; on a machine loaded by others wall time also measures the wait for a core, so both are kept."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
     peak = 0
@@ -122,7 +127,9 @@ def run(cmd: list[str]) -> tuple[float, float]:
     sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.decode()[-2000:]}")
-    return wall, peak / 2**20
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, peak / 2**20, cpu
 
 
 def against_tree(rev: str, dst: Path) -> Path:
@@ -192,27 +199,32 @@ def main() -> None:
         names = list(cmds)
         times: dict[str, list[float]] = {k: [] for k in names}
         mem: dict[str, list[float]] = {k: [] for k in names}
+        cpu: dict[str, list[float]] = {k: [] for k in names}
         loads: list[float] = []                     # 1-min load average (/proc/loadavg) after each run
         for r in range(args.rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for name in order:
-                wall, rss = run(cmds[name])
+                wall, rss, work = run(cmds[name])
                 times[name].append(wall)
                 mem[name].append(rss)
+                cpu[name].append(work)
                 loads.append(os.getloadavg()[0])
-                print(f"  round {r + 1} {name}: {wall:.1f} s, {rss:.0f} MB, load {loads[-1]:.2f}",
+                print(f"  round {r + 1} {name}: {wall:.1f} s, {work:.1f} CPU s, {rss:.0f} MB, load {loads[-1]:.2f}",
                       file=sys.stderr, flush=True)
         base = names[0]
         print(f"clip: {args.clip} looped {args.loops}x = {n} frames (H.264); {args.rounds} alternating rounds; "
               f"{os.cpu_count()} cores; 1-min load average (/proc/loadavg) at start {load[0]:.2f}, after each run "
               f"{min(loads):.2f}-{max(loads):.2f}")
-        print(f"| process | wall s (median) | frames/s | ratio to the plain script | peak tree RSS MB | RSS ratio |")
-        print("|---|---|---|---|---|---|")
+        print("| process | wall s (median) | frames/s | ratio to the plain script | CPU s | CPU ratio "
+              "(plain / this) | peak tree RSS MB | RSS ratio |")
+        print("|---|---|---|---|---|---|---|---|")
         for name in names:
             ratio = statistics.median(b / t for b, t in zip(times[base], times[name]))
+            cpu_ratio = statistics.median(b / t for b, t in zip(cpu[base], cpu[name]))
             rss_ratio = statistics.median(mem[name]) / statistics.median(mem[base])
             print(f"| {name} | {statistics.median(times[name]):.1f} | {n / statistics.median(times[name]):.1f} | "
-                  f"**{ratio:.2f}x** | {statistics.median(mem[name]):.0f} | {rss_ratio:.2f} |")
+                  f"**{ratio:.2f}x** | {statistics.median(cpu[name]):.1f} | {cpu_ratio:.2f} | "
+                  f"{statistics.median(mem[name]):.0f} | {rss_ratio:.2f} |")
         if args.long:
             long_clip, n_long = looped_clip(locate(args.clip), args.loops * args.long, tmp / "long.mp4", keep)
             (tmp / "long").mkdir()
@@ -221,7 +233,7 @@ def main() -> None:
             for name in names:
                 if args.long_only and not any(k in name for k in args.long_only):
                     continue
-                _, rss = run(long_cmds[name])
+                _, rss, _ = run(long_cmds[name])
                 print(f"  {name}: {statistics.median(mem[name]):.0f} MB -> {rss:.0f} MB "
                       f"({rss - statistics.median(mem[name]):+.0f} MB)")
 
