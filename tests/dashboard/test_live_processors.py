@@ -184,8 +184,10 @@ def test_worker_threads_skip_frames_honestly_and_feed_them_in_time_order(estimat
         assert abs(snap.camera_fps - 30.0) < 0.5
         fed = [p.timestamp_ms for p, _ in session.task._buf]
         assert fed == sorted(set(fed)) and set(fed) <= set(offered)
-        t, frame = session.latest_frame()
-        assert t == snap.last_frame_ms and frame.shape == (480, 640, 3)
+        overlay = session.overlay()
+        assert overlay.t == snap.last_frame_ms                     # the newest processed frame's landmarks
+        frame = session.compose(standing[0])
+        assert frame.shape == (480, 640, 3)
         assert not np.array_equal(frame, standing[0])              # the skeleton and prompt are drawn on it
         # the live path gives the subject selector the torso colour histograms (vision.identity): it has
         # learnt the subject's look, so someone else stepping in is not taken for them
@@ -304,3 +306,71 @@ def test_a_frame_that_fails_unexpectedly_does_not_stop_the_worker_threads(estima
         assert time.monotonic() < deadline, session.snapshot()
         time.sleep(0.05)
     assert len(calls) == 2 and session.snapshot().error == ""
+
+
+class GatedEstimator:
+    """The real estimator behind a gate the test opens: holds a frame "in the model" as long as the test
+    needs (not a mock: every frame still goes through the real model)."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def process(self, rgb, t):
+        self.entered.set()
+        assert self.gate.wait(120), "the test never opened the gate"
+        return self.estimator.process(rgb, t)
+
+
+def test_on_frame_returns_the_current_frame_with_the_newest_overlay_without_waiting_for_the_model(
+        estimator, squat_frames, clock):
+    """The webrtc callback never waits for the model: while a frame is in the model, frames keep coming
+    back at the camera's rate (unchanged before any pose is known); once it is processed, every later
+    frame comes back as itself with that frame's skeleton and text drawn on it, and the overlay's age is
+    measured against the clock the frames arrived by."""
+    import av
+
+    standing = standing_loop(squat_frames, +4.0)
+    gated = GatedEstimator(estimator)
+    session = LiveSession((gated,), PipelineSettings(), GuidedCapture(), now_ms=clock)
+
+    def send(rgb):
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts, frame.time_base = int(clock.t * 90), __import__("fractions").Fraction(1, 90000)
+        out = session.on_frame(frame)
+        assert out.pts == frame.pts
+        return out.to_ndarray(format="rgb24")
+
+    arrivals = []
+    for i in range(6):                                             # frame 0 enters the model and stays
+        clock.t += 1000.0 / 30
+        arrivals.append(clock.t)
+        back = send(standing[i])
+        np.testing.assert_array_equal(back, standing[i])           # nothing to draw yet: frame unchanged
+        assert gated.entered.wait(60)
+    assert session.snapshot().frames == 0                          # the video flowed while the model was busy
+    gated.entered.clear()
+    gated.gate.set()                                               # frame 0, then the newest waiting (5)
+    deadline = time.monotonic() + 120                              # liveness bound on a loaded machine
+    while session.snapshot().frames < 2:
+        assert time.monotonic() < deadline, session.snapshot()
+        time.sleep(0.02)
+    assert session.skipped == 4                                    # frames 1-4: replaced while waiting
+    assert session.overlay().t == arrivals[5]                      # the newest frame's pose, at its arrival
+    gated.gate.clear()                                             # the next frame waits in the model
+    clock.t += 1000.0 / 30
+    newest = standing[7]
+    back = send(newest)
+    expected = newest.copy()
+    session.overlay().draw(expected)
+    assert not np.array_equal(back, newest)                        # skeleton and prompt drawn ...
+    np.testing.assert_array_equal(back, expected)                  # ... on the newest frame itself
+    # the overlay on it is frame 5's: one camera frame old, in the clock the frames arrived by
+    assert session._lags[-1] == pytest.approx(clock.t - arrivals[5])
+    assert gated.entered.wait(60)
+    gated.gate.set()
+    while session.snapshot().frames < 3:
+        assert time.monotonic() < deadline, session.snapshot()
+        time.sleep(0.02)
+    assert session.overlay().t == clock.t and session.snapshot().lag_p95_ms >= 0
