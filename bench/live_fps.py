@@ -10,11 +10,11 @@ where the frames go, over ``--seconds`` after a warm-up:
   (``ISOBALANCE_LIVE_TRACE``); for ``before`` (older code without the trace) the page's own caption;
 - CPU used by the server process and by Chromium (share of one core), and the load average.
 
-    .venv/bin/python bench/live_fps.py [--seconds 30] [--runs before,full,lite] [--before 9f3d6fe]
+    .venv/bin/python bench/live_fps.py [--seconds 30] [--runs before,full,full1,lite] [--before 9f3d6fe]
 
-Runs: ``full`` / ``lite`` (this checkout, that model, ``ISOBALANCE_LIVE_WORKERS`` 1), ``full2`` (2
-landmarker threads), ``before`` (the ``--before`` revision's code, exported with ``git archive``, full
-model). ``lite`` needs ``isobalance models build lite``. Frames: tfjs_pose_squats.mp4 standing frames
+Runs: ``full`` / ``lite`` (this checkout's default: the callback processes the frame, that model),
+``full1`` / ``full2`` (the hand-over to 1 / 2 landmarker threads, ``ISOBALANCE_LIVE_WORKERS``), ``before``
+(the ``--before`` revision's code, exported with ``git archive``, full model). ``lite`` needs ``isobalance models build lite``. Frames: tfjs_pose_squats.mp4 standing frames
 20-26, forward then backward, levelled 4 deg (as the browser tests). Needs Debian's chromium and ffmpeg.
 """
 
@@ -96,7 +96,9 @@ def browser_stats(page) -> dict:
 
 def prepare(run: str, tmp: Path, before: str) -> tuple[Path, dict]:
     """(code folder, extra environment) of one run."""
-    env = {"ISOBALANCE_LIVE_WORKERS": "2" if run == "full2" else "1"}
+    env = {"ISOBALANCE_LIVE_WORKERS": {"full1": "1", "full2": "2"}.get(run, "0")}
+    if run == "before":
+        env["ISOBALANCE_LIVE_WORKERS"] = "1"                     # its default: the callback processes
     if run == "lite":
         from vision.models import resolve_model
         env["ISOBALANCE_MODEL"] = str(resolve_model("lite"))
@@ -202,7 +204,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--fps", type=int, default=30)
-    ap.add_argument("--runs", default="before,full,lite", help="before, full, full2, lite (comma-separated)")
+    ap.add_argument("--runs", default="before,full,full1,lite", help="before, full, full1, full2, lite (comma-separated)")
     ap.add_argument("--before", default="9f3d6fe", help="the revision the 'before' run serves")
     args = ap.parse_args()
 

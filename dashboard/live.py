@@ -88,28 +88,30 @@ def webrtc_view(key: str, session: "LiveSession"):
 
 
 def live_workers() -> int:
-    """How many landmarker threads process one live session (``$ISOBALANCE_LIVE_WORKERS``, default 1).
+    """Landmarker threads behind the hand-over (``$ISOBALANCE_LIVE_WORKERS``, default 0: the webrtc
+    callback processes each frame itself, as before).
 
-    Either way the webrtc callback only hands frames over (``LiveSession``). Why a second thread could
-    help: MediaPipe's ``detect_for_video`` releases the GIL (two landmarkers in two threads ran 1.9x the
-    frames of one on a file), so it would use the second core. Why it is not the default: on 2 cores
-    Chromium and the webrtc transport already need most of one core at 25-30 fps (bench/live_stages.py,
-    bench/live_fps.py), and with 2 threads the guided-capture browser test twice saw no frame processed
-    after "Start over" at load 14-17 (cause not found; README "Dashboard")."""
+    With N >= 1 the callback only hands frames over and returns each frame with the newest overlay
+    (``LiveSession``): the video keeps the camera's rate. Why it is not the default: in the guided-capture
+    browser test the page then processed no frame after "Start over" (twice with 2 threads at load 14-17,
+    once in 2 runs with 1 thread at load 17-20; cause not found: the same reset and idle restart without a
+    browser process frames again). A second thread could use the second core (MediaPipe's
+    ``detect_for_video`` releases the GIL), but on 2 cores Chromium and the webrtc transport already take
+    most of one at 25-30 fps (README "Dashboard")."""
     import os
 
     try:
-        return max(1, min(4, int(os.environ.get("ISOBALANCE_LIVE_WORKERS", "1"))))
+        return max(0, min(4, int(os.environ.get("ISOBALANCE_LIVE_WORKERS", "0"))))
     except ValueError:
-        return 1
+        return 0
 
 
 def shared_estimator(model_path: str | Path, settings: PipelineSettings, workers: int | None = None):
     """The process-wide estimators for this model and settings (``st.cache_resource``): a tuple of
-    ``workers`` VIDEO-mode landmarkers, one per live worker thread."""
+    VIDEO-mode landmarkers, one per live worker thread (at least one)."""
     return _cached_estimator(str(model_path), settings.num_poses, settings.min_detection_confidence,
                              settings.min_presence_confidence, settings.min_tracking_confidence,
-                             workers or live_workers())
+                             max(1, workers if workers is not None else live_workers()))
 
 
 @st.cache_resource(show_spinner="Loading the pose model…")
@@ -567,10 +569,13 @@ class Overlay:
 class LiveSession:
     """One browser session's live processing (capture or hold), callable from the webrtc thread.
 
-    ``estimator`` is one landmarker or a tuple of them (``shared_estimator``). ``on_frame`` - the webrtc
-    callback - never waits for the model: it hands the frame over (``offer``) and returns that same frame
-    with the newest overlay drawn on it (``compose``), so the video keeps the camera's rate and the
-    skeleton trails it by the processing time (measured: ``lag_p50_ms`` / ``lag_p95_ms``). One worker
+    ``estimator`` is one landmarker or a tuple of them (``shared_estimator``). By default (``handover``
+    False, ``live_workers() == 0``) ``on_frame`` - the webrtc callback - processes the frame itself and
+    returns it annotated (streamlit-webrtc drops frames arriving meanwhile and repeats the last one).
+    With ``handover`` it never waits for the model: it hands the frame over (``offer``) and returns that
+    same frame with the newest overlay drawn on it (``compose``), so the video keeps the camera's rate
+    and the skeleton trails it by the processing time (measured either way: ``lag_p50_ms`` /
+    ``lag_p95_ms``, the overlay's age when its frame is ready). One worker
     thread per landmarker takes the newest waiting frame (older waiting frames are skipped, and counted,
     never queued), runs the model outside any session lock, then the analysis in time order under it.
     Each frame keeps the time it arrived, so the hold timer and the capture's "still for 3 s" count
@@ -581,8 +586,10 @@ class LiveSession:
     IDLE_S = 5.0                      # a worker with no frame for this long ends (a closed tab leaves none)
 
     def __init__(self, estimator, settings: PipelineSettings, task: GuidedCapture | LiveHold,
-                 now_ms: Callable[[], float] | None = None, draw_skeleton: bool = True):
+                 now_ms: Callable[[], float] | None = None, draw_skeleton: bool = True,
+                 handover: bool | None = None):
         self.estimators = tuple(estimator) if isinstance(estimator, (tuple, list)) else (estimator,)
+        self.handover = live_workers() > 0 if handover is None else handover
         self.stream = PoseStream(self.estimators[0], settings, now_ms)
         self.task = task
         self.draw_skeleton = draw_skeleton
@@ -604,12 +611,16 @@ class LiveSession:
     # ---------------------------------------------------------------- webrtc thread
     def on_frame(self, frame):
         """streamlit-webrtc ``video_frame_callback``: av.VideoFrame in, the same frame with the newest
-        overlay out."""
+        overlay out (processed here first unless ``handover``)."""
         import av
 
         rgb = frame.to_ndarray(format="rgb24")
-        self.offer(rgb)
-        new = av.VideoFrame.from_ndarray(self.compose(rgb), format="rgb24")
+        if self.handover:
+            self.offer(rgb)
+            out = self.compose(rgb)
+        else:
+            out = self.process(rgb)
+        new = av.VideoFrame.from_ndarray(out, format="rgb24")
         new.pts, new.time_base = frame.pts, frame.time_base
         return new
 

@@ -325,15 +325,15 @@ class GatedEstimator:
 
 def test_on_frame_returns_the_current_frame_with_the_newest_overlay_without_waiting_for_the_model(
         estimator, squat_frames, clock):
-    """The webrtc callback never waits for the model: while a frame is in the model, frames keep coming
-    back at the camera's rate (unchanged before any pose is known); once it is processed, every later
-    frame comes back as itself with that frame's skeleton and text drawn on it, and the overlay's age is
-    measured against the clock the frames arrived by."""
+    """With the hand-over (``ISOBALANCE_LIVE_WORKERS`` >= 1) the webrtc callback never waits for the model:
+    while a frame is in the model, frames keep coming back at the camera's rate (unchanged before any pose
+    is known); once it is processed, every later frame comes back as itself with that frame's skeleton
+    and text drawn on it, and the overlay's age is measured against the clock the frames arrived by."""
     import av
 
     standing = standing_loop(squat_frames, +4.0)
     gated = GatedEstimator(estimator)
-    session = LiveSession((gated,), PipelineSettings(), GuidedCapture(), now_ms=clock)
+    session = LiveSession((gated,), PipelineSettings(), GuidedCapture(), now_ms=clock, handover=True)
 
     def send(rgb):
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
@@ -374,3 +374,50 @@ def test_on_frame_returns_the_current_frame_with_the_newest_overlay_without_wait
         assert time.monotonic() < deadline, session.snapshot()
         time.sleep(0.02)
     assert session.overlay().t == clock.t and session.snapshot().lag_p95_ms >= 0
+
+
+def test_on_frame_by_default_processes_the_frame_itself(estimator, squat_frames, clock, monkeypatch):
+    """The default (no ``ISOBALANCE_LIVE_WORKERS``): the callback returns the frame with its own pose drawn."""
+    import fractions
+
+    import av
+
+    monkeypatch.delenv("ISOBALANCE_LIVE_WORKERS", raising=False)
+    standing = standing_loop(squat_frames, +4.0)
+    session = LiveSession(estimator, PipelineSettings(), GuidedCapture(), now_ms=clock)
+    assert not session.handover
+    clock.t += 1000.0 / 30
+    frame = av.VideoFrame.from_ndarray(standing[0], format="rgb24")
+    frame.pts, frame.time_base = 3000, fractions.Fraction(1, 90000)
+    back = session.on_frame(frame).to_ndarray(format="rgb24")
+    assert session.snapshot().frames == 1 and session.overlay().t == clock.t
+    expected = standing[0].copy()
+    session.overlay().draw(expected)
+    np.testing.assert_array_equal(back, expected)
+    assert not np.array_equal(back, standing[0])
+
+
+def test_hand_over_processes_frames_again_after_start_over_and_a_pause(estimator, squat_frames, clock):
+    """"Start over" (``reset``) during the hand-over, then a pause longer than a worker thread waits for
+    frames (it ends; the next frame starts a new one): the new capture gets frames processed."""
+    standing = standing_loop(squat_frames, +4.0)
+    session = LiveSession((estimator,), PipelineSettings(), GuidedCapture(), now_ms=clock, handover=True)
+    session.IDLE_S = 0.5
+
+    def offer_until(done) -> None:
+        deadline = time.monotonic() + 120                          # liveness bound on a loaded machine
+        i = 0
+        while not done(session.snapshot()):
+            assert time.monotonic() < deadline, (session.snapshot(), session.skipped)
+            clock.t += 1000.0 / 30
+            session.offer(standing[(i // 6) % len(standing)])
+            i += 1
+            time.sleep(0.03)
+
+    offer_until(lambda snap: snap.frames >= 3)
+    session.reset(GuidedCapture())
+    assert session.snapshot().frames == 0 and session.overlay() is None
+    time.sleep(1.5)                                                # the worker thread ends meanwhile
+    assert session._idle
+    offer_until(lambda snap: snap.frames >= 3 and snap.pose_seen)
+    assert session.overlay().t == session.snapshot().last_frame_ms
