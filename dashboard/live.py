@@ -615,11 +615,18 @@ class LiveSession:
         import av
 
         rgb = frame.to_ndarray(format="rgb24")
-        if self.handover:
-            self.offer(rgb)
-            out = self.compose(rgb)
-        else:
-            out = self.process(rgb)
+        try:
+            if self.handover:
+                self.offer(rgb)
+                out = self.compose(rgb)
+            else:
+                out = self.process(rgb)
+        except Exception as exc:  # noqa: BLE001 - an exception here ends live processing for good
+            # (streamlit-webrtc then falls back to plain loopback video and only logs the error): show it,
+            # return the frame as it came, and process the next one
+            with self._lock:
+                self._snapshot = replace(self._snapshot, error=f"a frame could not be processed: {exc}")
+            out = rgb
         new = av.VideoFrame.from_ndarray(out, format="rgb24")
         new.pts, new.time_base = frame.pts, frame.time_base
         return new

@@ -421,3 +421,33 @@ def test_hand_over_processes_frames_again_after_start_over_and_a_pause(estimator
     assert session._idle
     offer_until(lambda snap: snap.frames >= 3 and snap.pose_seen)
     assert session.overlay().t == session.snapshot().last_frame_ms
+
+
+def test_an_unexpected_error_in_the_callback_is_shown_and_the_next_frame_processed(estimator, squat_frames, clock):
+    """An exception escaping the webrtc callback ends processing for good (streamlit-webrtc falls back to
+    plain loopback video and only logs it): ``on_frame`` shows it and returns the frame as it came."""
+    import fractions
+
+    import av
+
+    standing = standing_loop(squat_frames, +4.0)
+    session = LiveSession(estimator, PipelineSettings(), GuidedCapture(), now_ms=clock, handover=False)
+    feed = session.task.feed
+    calls = []
+
+    def failing_once(pose, rgb):
+        calls.append(pose.timestamp_ms)
+        if len(calls) == 1:
+            raise KeyError("unexpected")
+        feed(pose, rgb)
+
+    session.task.feed = failing_once
+    for i in range(2):
+        clock.t += 1000.0 / 30
+        frame = av.VideoFrame.from_ndarray(standing[i], format="rgb24")
+        frame.pts, frame.time_base = 3000 * i, fractions.Fraction(1, 90000)
+        back = session.on_frame(frame).to_ndarray(format="rgb24")
+        if i == 0:
+            np.testing.assert_array_equal(back, standing[0])
+            assert "could not be processed" in session.snapshot().error
+    assert len(calls) == 2 and session.snapshot().frames == 1 and session.snapshot().error == ""
