@@ -87,3 +87,19 @@ class Finding:
     def from_dict(cls, d: dict) -> "Finding":
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+REPORTED = "reported (no cut-off)"
+
+
+def status_text(finding: "Finding | dict") -> str:
+    """A finding's status as the reports and the dashboard print it.
+
+    A metric with no published cut-off is measured and reported but never judged, so it must not read
+    as "within" a threshold it does not have: it prints as "reported (no cut-off)".
+    """
+    get = finding.get if isinstance(finding, dict) else lambda k, d=None: getattr(finding, k, d)
+    status = get("status")
+    if status == WITHIN and get("threshold") is None:
+        return REPORTED
+    return {FLAGGED: "flagged", WITHIN: "within", NOT_MEASURABLE: "not measurable"}.get(status, str(status))

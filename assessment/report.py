@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from assessment.exercises import PlannedExercise
-from assessment.findings import FLAGGED, NOT_MEASURABLE, WITHIN, Finding
+from assessment.findings import FLAGGED, NOT_MEASURABLE, WITHIN, Finding, status_text
 from assessment.hypotheses import DATA_DIR, Hypothesis, Reference
 from vision.errors import IsobalanceError
 from vision.track import LandmarkTrack
@@ -143,7 +143,8 @@ def summarize(report: Report) -> list[str]:
     fs = [{"label": "", "direction": "", "value": None, "unit": "", "status": ""} | _finding_dict(f)
           for f in report.findings]
     flagged = [f for f in fs if f["status"] == FLAGGED]
-    within = [f for f in fs if f["status"] == WITHIN]
+    within = [f for f in fs if f["status"] == WITHIN and f.get("threshold") is not None]
+    reported = [f for f in fs if f["status"] == WITHIN and f.get("threshold") is None]
     unmeasurable = [f for f in fs if f["status"] == NOT_MEASURABLE]
     t = report.track_info
     lines = [f"{t.get('n_frames', 0)} frames analysed; a person was found in "
@@ -155,8 +156,9 @@ def summarize(report: Report) -> list[str]:
                      + "; ".join(f"{f['label']} ({f['direction'] or _fmt(f['value'], f['unit'])})" for f in flagged)
                      + ".")
     else:
-        lines.append(f"No metric was flagged ({len(within)} within thresholds). Small left-right differences "
-                     "are common in people without symptoms.")
+        lines.append(f"No metric was flagged ({len(within)} within thresholds"
+                     + (f"; {len(reported)} reported without a published cut-off, never judged" if reported else "")
+                     + "). Small left-right differences are common in people without symptoms.")
     if unmeasurable:
         lines.append(f"{len(unmeasurable)} not measurable from this recording: "
                      + ", ".join(f["label"] for f in unmeasurable) + " (reasons below).")
@@ -394,7 +396,7 @@ def render_html(report: Report) -> str:
     env.filters["interval"] = _interval
     env.filters["describe"] = describe_block
     env.filters["fkey"] = finding_key
+    env.filters["status_text"] = status_text
     return env.get_template("report.html.j2").render(
         r=data, key_frames=key_frames, images=images, plots=plots,
-        status_text={FLAGGED: "flagged", WITHIN: "within", NOT_MEASURABLE: "not measurable"},
         video_used=report.video_path is not None)

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Mapping
 from xml.sax.saxutils import escape
 
+from assessment.findings import status_text
 from assessment.report import Report, _fmt, _interval, describe_block, validate_report, write_atomic
 
-STATUS_TEXT = {"flagged": "flagged", "within": "within", "not_measurable": "not measurable"}
 FONT, BOLD = "IsobalanceVera", "IsobalanceVera-Bold"
 
 
@@ -101,7 +101,7 @@ def render_pdf(data: Mapping[str, Any]) -> bytes:
         flagged_rows = []
         for i, f in enumerate(data["findings"], start=1):
             label = f["label"] + (" (movement)" if f["kind"] == "movement" else "")
-            rows.append([p(_t(label), small), p(_t(STATUS_TEXT.get(f["status"], f["status"])), small),
+            rows.append([p(_t(label), small), p(_t(status_text(f)), small),
                          p(_t(_fmt(f["value"], f["unit"])), small), p(_t(_fmt(f["threshold"], f["unit"])), small),
                          p(_t(f.get("direction") or f.get("side") or "—"), small)])
             if f["status"] == "flagged":
@@ -128,7 +128,7 @@ def render_pdf(data: Mapping[str, Any]) -> bytes:
             if f.get("reason"):
                 rows.append(("Not measurable because" if f["status"] == "not_measurable" else "Note", f["reason"]))
             story.append(KeepTogether([
-                p(_t(f"{f['label']} — {STATUS_TEXT.get(f['status'], f['status'])} "
+                p(_t(f"{f['label']} — {status_text(f)} "
                      f"({f['metric']}, {f['kind']}, view: {f['view']})"), h3), kv(rows)]))
 
     story.append(p("Muscle hypotheses", h2))

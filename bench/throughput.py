@@ -13,13 +13,14 @@ worker it starts), sampled every 50 ms from /proc; measured in the timed rounds 
 ``--long`` times longer (flat in clip length = streaming).
 
     .venv/bin/python bench/throughput.py [--loops 10] [--rounds 3] [--long 5] [--long-only plain landmarks]
-                                         [--keep DIR]
+                                         [--keep DIR] [--skip TEXT ...] [--against REV]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -101,8 +102,12 @@ def tree_rss(root: int) -> int:
     return total
 
 
-def run(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak process-tree RSS in MB) of one whole process."""
+def run(cmd: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, peak process-tree RSS in MB, CPU seconds) of one whole process.
+
+    CPU seconds (user + system of the process and every thread and waited-for child) measure the work
+    done; on a machine loaded by others wall time also measures the wait for a core, so both are kept."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
     peak = 0
@@ -122,10 +127,22 @@ def run(cmd: list[str]) -> tuple[float, float]:
     sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.decode()[-2000:]}")
-    return wall, peak / 2**20
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, peak / 2**20, cpu
 
 
-def contenders(clip: Path, model: Path, out: Path, cli_poses: int) -> dict[str, list[str]]:
+def against_tree(rev: str, dst: Path) -> Path:
+    """The source tree of git revision ``rev`` (``git archive``: no checkout, no worktree), to run its
+    CLI beside this one in the same rounds."""
+    dst.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dst)], input=archive, check=True)
+    return dst
+
+
+def contenders(clip: Path, model: Path, out: Path, cli_poses: int,
+               against: tuple[str, Path] | None = None) -> dict[str, list[str]]:
     py, iso = sys.executable, [sys.executable, "-m", "isobalance.cli"]
     plain = [py, str(ROOT / "bench" / "plain_mediapipe.py"), str(clip), str(model)]
     m = ["--model", str(model)]
@@ -139,6 +156,14 @@ def contenders(clip: Path, model: Path, out: Path, cli_poses: int) -> dict[str, 
                                                     str(out / "ho"), "--no-progress", "--no-red-flags",
                                                     "--pain-before", "0"] + m,
     }
+    if against is not None:   # an earlier revision's CLI (its tree first on sys.path)
+        rev, tree = against
+        old = [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(tree)!r}); "
+               "from isobalance.cli import main; main()"]
+        c[f"{rev}: isobalance landmarks (default)"] = old + ["landmarks", str(clip), "-o", str(out / "old_lm")] + m
+        c[f"{rev}: isobalance landmarks --no-video"] = old + ["landmarks", str(clip), "-o", str(out / "old_lmnv"),
+                                                             "--no-video"] + m
+        c[f"{rev}: isobalance assess"] = old + ["assess", str(clip), "-o", str(out / "old_as"), "--no-progress"] + m
     if cli_poses != 1:
         c[f"plain script --num-poses {cli_poses} (matched to isobalance)"] = \
             plain + [str(out / "plain2.csv"), "--num-poses", str(cli_poses)]
@@ -155,6 +180,7 @@ def main() -> None:
     ap.add_argument("--long", type=int, default=5, help="memory also on a clip this many times longer (0: skip)")
     ap.add_argument("--skip", nargs="*", default=[], help="leave out contenders whose name contains this text")
     ap.add_argument("--keep", default="", help="folder to keep the looped clips in and reuse them from")
+    ap.add_argument("--against", default="", help="also run this git revision's landmarks/assess in the same rounds")
     ap.add_argument("--long-only", nargs="*", default=[],
                     help="on the long clip, run only contenders whose name contains one of these texts")
     args = ap.parse_args()
@@ -167,41 +193,47 @@ def main() -> None:
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
         clip, n = looped_clip(locate(args.clip), args.loops, tmp / "clip.mp4", keep)
-        cmds = contenders(clip, model, tmp, cli_poses)
+        against = (args.against, against_tree(args.against, tmp / "against")) if args.against else None
+        cmds = contenders(clip, model, tmp, cli_poses, against)
         cmds = {k: v for k, v in cmds.items() if not any(s in k for s in args.skip)}
         names = list(cmds)
         times: dict[str, list[float]] = {k: [] for k in names}
         mem: dict[str, list[float]] = {k: [] for k in names}
+        cpu: dict[str, list[float]] = {k: [] for k in names}
         loads: list[float] = []                     # 1-min load average (/proc/loadavg) after each run
         for r in range(args.rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for name in order:
-                wall, rss = run(cmds[name])
+                wall, rss, work = run(cmds[name])
                 times[name].append(wall)
                 mem[name].append(rss)
+                cpu[name].append(work)
                 loads.append(os.getloadavg()[0])
-                print(f"  round {r + 1} {name}: {wall:.1f} s, {rss:.0f} MB, load {loads[-1]:.2f}",
+                print(f"  round {r + 1} {name}: {wall:.1f} s, {work:.1f} CPU s, {rss:.0f} MB, load {loads[-1]:.2f}",
                       file=sys.stderr, flush=True)
         base = names[0]
         print(f"clip: {args.clip} looped {args.loops}x = {n} frames (H.264); {args.rounds} alternating rounds; "
               f"{os.cpu_count()} cores; 1-min load average (/proc/loadavg) at start {load[0]:.2f}, after each run "
               f"{min(loads):.2f}-{max(loads):.2f}")
-        print(f"| process | wall s (median) | frames/s | ratio to the plain script | peak tree RSS MB | RSS ratio |")
-        print("|---|---|---|---|---|---|")
+        print("| process | wall s (median) | frames/s | ratio to the plain script | CPU s | CPU ratio "
+              "(plain / this) | peak tree RSS MB | RSS ratio |")
+        print("|---|---|---|---|---|---|---|---|")
         for name in names:
             ratio = statistics.median(b / t for b, t in zip(times[base], times[name]))
+            cpu_ratio = statistics.median(b / t for b, t in zip(cpu[base], cpu[name]))
             rss_ratio = statistics.median(mem[name]) / statistics.median(mem[base])
             print(f"| {name} | {statistics.median(times[name]):.1f} | {n / statistics.median(times[name]):.1f} | "
-                  f"**{ratio:.2f}x** | {statistics.median(mem[name]):.0f} | {rss_ratio:.2f} |")
+                  f"**{ratio:.2f}x** | {statistics.median(cpu[name]):.1f} | {cpu_ratio:.2f} | "
+                  f"{statistics.median(mem[name]):.0f} | {rss_ratio:.2f} |")
         if args.long:
             long_clip, n_long = looped_clip(locate(args.clip), args.loops * args.long, tmp / "long.mp4", keep)
             (tmp / "long").mkdir()
-            long_cmds = contenders(long_clip, model, tmp / "long", cli_poses)
+            long_cmds = contenders(long_clip, model, tmp / "long", cli_poses, against)
             print(f"\npeak process-tree RSS, {n} vs {n_long} frames:")
             for name in names:
                 if args.long_only and not any(k in name for k in args.long_only):
                     continue
-                _, rss = run(long_cmds[name])
+                _, rss, _ = run(long_cmds[name])
                 print(f"  {name}: {statistics.median(mem[name]):.0f} MB -> {rss:.0f} MB "
                       f"({rss - statistics.median(mem[name]):+.0f} MB)")
 

@@ -12,6 +12,7 @@ the patient (``store.plans``): side left/right/both, the edited dose.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 from typing import Any, Mapping
 
@@ -101,3 +102,12 @@ def therapy_plan(plan: Mapping[str, Any], catalog: Catalog, patient_id: str = ""
              for e in plan["exercises"]]
     return plan_of(items, patient_id=patient_id, note=f"from the review of {plan.get('recording') or 'a recording'}",
                    catalog=catalog)
+
+
+def plan_download(plan: Mapping[str, Any], catalog: Catalog, patient_id: str = "") -> str:
+    """The edited plan as the JSON file ``isobalance hold --plan FILE`` runs: the saved plan's format
+    (its ``items`` are what runs), plus the recording, the edit time and each exercise's catalog details
+    and reasons (``exercises``) for the therapist's records."""
+    doc = therapy_plan(plan, catalog, patient_id).to_dict()
+    doc.update({k: plan.get(k) for k in ("recording", "report_created_utc", "edited_utc", "exercises")})
+    return json.dumps(doc, indent=2, ensure_ascii=False)

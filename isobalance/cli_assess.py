@@ -64,13 +64,15 @@ def run_assess(input_path: Path, out: Path, model: str | None = None, config: Pa
                video: Path | None = None, progress: bool = False, pdf: bool = False) -> dict[str, Any]:
     """Assess one input and write OUT/track.csv, OUT/report.json, OUT/report.html (+ OUT/report.pdf);
     returns their paths."""
-    from assessment.assess import assess
-    from assessment.report import write_html, write_json
     from isobalance.paths import output_folder
 
     input_path, out = Path(input_path), Path(out)
     output_folder(out)                  # checked before the long analysis, not after it
     track, video_path, error = load_input_track(input_path, model, config, progress)
+    # imported once the landmarkers are closed: pandas & co. (~100 MB) then do not add to the peak
+    from assessment.assess import assess
+    from assessment.report import write_html, write_json
+
     if video is not None:
         if not Path(video).is_file():
             raise AssessInputError(f"video for key frames not found: {video}")

@@ -318,20 +318,26 @@ class Store:
 
     def count_rows(self, patient_id: str | None = None) -> dict[str, int]:
         """Rows per table (for one patient, or all): what a deletion removes, what a test checks."""
-        from store.models import FindingRow, HoldRepetition, PlanItem
+        from store.models import (FindingRow, HoldRepetition, PlanHoldRow, PlanItem, TherapyPlanItemRow,
+                                  TherapyPlanRow)
 
         with self.reading() as s:
-            def n(model: type, *joins: Any) -> int:
+            def n(model: type, *joins: Any, owner: Any = Session.patient_id) -> int:
                 q = sa.select(sa.func.count()).select_from(model)
                 for j in joins:
                     q = q.join(j)
                 if patient_id is not None:
-                    q = q.where((Patient.id if model is Patient else Session.patient_id) == patient_id)
+                    q = q.where(owner == patient_id)
                 return int(s.scalar(q))
 
-            return {"patients": n(Patient), "sessions": n(Session), "findings": n(FindingRow, Session),
-                    "plan_items": n(PlanItem, Session), "holds": n(Hold, Session),
-                    "hold_repetitions": n(HoldRepetition, Hold, Session), "files": n(StoredFile, Session)}
+            return {"patients": n(Patient, owner=Patient.id), "sessions": n(Session),
+                    "findings": n(FindingRow, Session), "plan_items": n(PlanItem, Session),
+                    "holds": n(Hold, Session), "hold_repetitions": n(HoldRepetition, Hold, Session),
+                    "files": n(StoredFile, Session),
+                    "therapy_plans": n(TherapyPlanRow, owner=TherapyPlanRow.patient_id),
+                    "therapy_plan_items": n(TherapyPlanItemRow, TherapyPlanRow, owner=TherapyPlanRow.patient_id),
+                    "plan_holds": n(PlanHoldRow, TherapyPlanItemRow, TherapyPlanRow,
+                                    owner=TherapyPlanRow.patient_id)}
 
     def verify_files(self, patient_id: str | None = None) -> list[str]:
         """Problems with stored files (missing, wrong sha256); empty when all is well."""

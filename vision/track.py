@@ -24,12 +24,14 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import pandas as pd
 
 from vision.errors import IsobalanceError
+
+if TYPE_CHECKING:   # pandas (~96 MB resident) is imported where a DataFrame is made or read, not by
+    import pandas as pd  # the frames -> landmarks path, which never needs it before the track is saved
 
 SCHEMA_VERSION = 1
 
@@ -254,7 +256,9 @@ class LandmarkTrack:
                                                scene_roll=_mirrored_scene(self.meta.scene_roll, self.meta.width)))
 
     # ------------------------------------------------------------------ DataFrame I/O
-    def to_dataframe(self) -> pd.DataFrame:
+    def to_dataframe(self) -> "pd.DataFrame":
+        import pandas as pd
+
         n = len(self)
         block = np.concatenate([self.image, self.world], axis=2).reshape(n, -1)
         cols = track_columns()
@@ -266,7 +270,7 @@ class LandmarkTrack:
         return df
 
     @classmethod
-    def from_dataframe(cls, df: pd.DataFrame, meta: TrackMeta | None = None) -> "LandmarkTrack":
+    def from_dataframe(cls, df: "pd.DataFrame", meta: TrackMeta | None = None) -> "LandmarkTrack":
         expected = track_columns()
         missing = [c for c in expected if c not in df.columns]
         if missing:
@@ -319,6 +323,8 @@ class LandmarkTrack:
         path = Path(path)
         if not path.is_file():
             raise TrackFormatError(f"track file not found: {path}")
+        import pandas as pd
+
         meta: dict[str, Any] = {}
         try:
             if path.suffix == ".parquet":

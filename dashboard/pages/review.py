@@ -18,7 +18,6 @@ is processed once, not on every rerun).
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, Mapping
@@ -26,6 +25,7 @@ from typing import Any, Mapping
 import pandas as pd
 import streamlit as st
 
+from assessment.findings import status_text
 from dashboard import plots
 from dashboard.common import app_config, ensure_app_navigation, escape_markdown, model_path, show_error
 from dashboard.patients import choose_patient, refresh_after_save, save_to_history, show_saved
@@ -38,7 +38,6 @@ from vision.errors import IsobalanceError
 RESULTS_KEY, SEEN_KEY, UPLOADER_KEY, SELECTED_KEY = "review_results", "review_seen", "review_uploader", "review_selected"
 PATIENT_KEY = "review_patient"
 SAVED_FILES = {"track": "track_csv", "video": "video", "report_html": "report_html"}   # store role -> review file
-STATUS_TEXT = {"flagged": "flagged", "within": "within", "not_measurable": "not measurable"}
 log = logging.getLogger("isobalance.dashboard.review")
 
 
@@ -135,7 +134,7 @@ def _interval(pair: Any, unit: str = "") -> str:
 
 
 def findings_table(findings: list[Mapping[str, Any]]) -> pd.DataFrame:
-    rows = [{"Metric": f["label"], "Kind": f.get("kind", "static"), "Status": STATUS_TEXT.get(f["status"], f["status"]),
+    rows = [{"Metric": f["label"], "Kind": f.get("kind", "static"), "Status": status_text(f),
              "View": human(f.get("view", ""), VIEW_WORDS),
              "Value": _fmt(f.get("value"), f.get("unit", "")), "Threshold": _fmt(f.get("threshold"), f.get("unit", "")),
              "95% CI": _interval((f.get("uncertainty") or {}).get("ci95"), f.get("unit", "")),
@@ -343,17 +342,23 @@ def _add_row(key: str, catalog) -> None:
 
 def show_plan(report: Mapping[str, Any], upload_id: str, stem: str, store=None, patient=None) -> None:
     from assessment.exercises import load_catalog
-    from dashboard.plan_table import edited_plan
+    from dashboard.plan_table import edited_plan, plan_download
 
     catalog = load_catalog()
     plan = edited_plan(plan_editor(report, upload_id, catalog), catalog, report)
     for problem in plan["skipped"]:
         st.warning(f"Not in the plan yet: {problem}.")
     save_plan_button(plan, catalog, store, patient, upload_id)
-    st.download_button("Download edited plan (JSON)", json.dumps(plan, indent=2, ensure_ascii=False),
-                       file_name=f"{stem}-plan.json", mime="application/json", key=f"dl_plan_{upload_id}")
-    with st.expander(f"Edited plan as downloaded ({len(plan['exercises'])} exercises)"):
-        st.json(plan)
+    if plan["exercises"] and not plan["skipped"]:
+        text = plan_download(plan, catalog, (patient or {}).get("id", ""))
+        st.download_button("Download edited plan (JSON)", text, file_name=f"{stem}-plan.json",
+                           mime="application/json", key=f"dl_plan_{upload_id}",
+                           help="The file 'isobalance hold --plan FILE' runs at home.")
+        with st.expander(f"Edited plan as downloaded ({len(plan['exercises'])} exercises)"):
+            st.json(text)
+    else:
+        with st.expander("Edited plan (complete or untick every row to download it)"):
+            st.json(plan)
 
 
 def show_downloads(files: Mapping[str, Path], upload_id: str, stem: str) -> None:
@@ -413,7 +418,7 @@ def show_review(cfg, upload_id: str, entry: Mapping[str, Any] | None = None, sto
     st.subheader("Findings")
     st.table(findings_table(report["findings"]).set_index("Metric"))      # a table wraps: no column is cut off
     for f in report["findings"]:
-        with st.expander(f"{f['label']} ({f.get('kind', 'static')}): {STATUS_TEXT.get(f['status'], f['status'])}"):
+        with st.expander(f"{f['label']} ({f.get('kind', 'static')}): {status_text(f)}"):
             show_finding(f, result.upload.folder)
 
     st.subheader("Metrics over time")

@@ -351,12 +351,13 @@ def ping_pong(indices: list[int], n: int) -> list[int]:
     return [cycle[k % len(cycle)] for k in range(n)]
 
 
-def real_track(path, order_fn, interval_ms, model_path) -> LandmarkTrack:
-    from vision.pipeline import extract_track
+def real_track(path, order_fn, interval_ms, model_path, num_poses: int = 2) -> LandmarkTrack:
+    from vision.pipeline import PipelineSettings, extract_track
 
     with open_source(path) as src:
         frames, info = list(src), src.info
-    return extract_track(LoopedSource(frames, info, order_fn(len(frames)), interval_ms), model_path)
+    return extract_track(LoopedSource(frames, info, order_fn(len(frames)), interval_ms), model_path,
+                         PipelineSettings(num_poses=num_poses))
 
 
 LOW_ROW = "lower-trapezius-low-row-hold"   # shoulders + hips + shoulder-line and trunk-lean angles
@@ -378,9 +379,18 @@ def still_standing(model_path, sample_clip):
                       200.0, model_path)
 
 
+@pytest.fixture(scope="module")
+def still_standing_tracked(model_path, sample_clip):
+    # the same frames with MediaPipe's tracker (num_poses=1 + the bounded search, vision.search): its
+    # landmarks jitter less, so a 2-s calibration gives the band's floor; with the old 3 % floor the
+    # clip's natural sway (right shoulder up to 5 % from its reference) read as 5 breaks (72 % held)
+    return real_track(sample_clip("tfjs_pose_squats.mp4"), lambda n: ping_pong(list(range(42, 52)), 60),
+                      200.0, model_path, num_poses=1)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("calibrate_s", [0.0, 2.0])
-@pytest.mark.parametrize("clip", ["still_tpose", "still_standing"])
+@pytest.mark.parametrize("clip", ["still_tpose", "still_standing", "still_standing_tracked"])
 def test_a_real_person_standing_still_is_judged_still(clip, calibrate_s, request):
     track = request.getfixturevalue(clip)
     p = HoldProtocol.from_exercise(load_catalog().get(LOW_ROW))

@@ -139,3 +139,28 @@ def test_every_threshold_source_key_resolves_to_a_reference():
     texts = [t.source for t in STATIC_THRESHOLDS.values()] + [MOVEMENT_FPPA.source, MOVEMENT_ROM_DIFF.source]
     keys = {k for text in texts for k in re.findall(r"\[([A-Za-z][\w-]*\d\d|[A-Z][\w-]+)\]", text)}
     assert keys and not keys - set(refs), sorted(keys - set(refs))
+
+
+def test_a_metric_without_a_cut_off_reads_as_reported_not_within(report, tmp_path):
+    """A metric with no published cut-off is never judged, so no output may call it "within"."""
+    from assessment.report_pdf import write_pdf
+    from dashboard.pages.review import findings_table
+    from tests.assessment.test_report_pdf import pdf_text
+
+    fs = findings()
+    fs[1].threshold = None                    # pelvis line tilt: measured, reported, no cut-off
+    r = Report(**{**report.__dict__, "findings": fs})
+    data = json.loads(report_json(r))
+    html = render_html(r)
+    card = html[html.index('id="finding-static-pelvis_line_tilt"'):]
+    card = card[:card.index("</h3>")]
+    assert "reported (no cut-off)" in card and ">within<" not in card
+    calm = findings()
+    calm[0].status, calm[1].threshold = "within", None
+    summary = json.loads(report_json(Report(**{**report.__dict__, "findings": calm})))["summary"]
+    assert any("1 within thresholds; 1 reported without a published cut-off" in s for s in summary), summary
+    table = findings_table(data["findings"]).set_index("Metric")
+    assert table.loc["Pelvis line tilt", "Status"] == "reported (no cut-off)"
+    assert table.loc["Shoulder line tilt", "Status"] == "flagged"
+    _, text = pdf_text(write_pdf(r, tmp_path / "report.pdf"))
+    assert "Pelvis line tilt — reported (no cut-off)" in " ".join(text.split())

@@ -23,6 +23,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from assessment.findings import status_text
+from assessment.therapy_plan import plan_from_dict
 from dashboard.plan_table import edited_plan, plan_rows
 from dashboard.uploads import MB, load_upload, save_upload, uploads_dir
 from isobalance.config import load_config
@@ -106,7 +108,8 @@ def test_good_clip_among_bad_files_is_processed_and_shown(setup, squats):
     assert any(m.value.startswith("- 65 frames analysed; a person was found in 100% of them.") for m in at.markdown)
     table = at.table[0].value
     assert list(table.index) == [f["label"] for f in report["findings"]]
-    assert list(table["Status"]) == [f["status"].replace("_", " ") for f in report["findings"]]
+    assert list(table["Status"]) == [status_text(f) for f in report["findings"]]
+    assert "reported (no cut-off)" in list(table["Status"])     # the squat clip has report-only metrics
     assert set(table.columns) >= {"Value", "Threshold", "95% CI", "Evidence frames"}
     # therapist words: the report says "FPPA" and "5.2 deg"; the page spells the abbreviation out (issue #13)
     assert any("FPPA" in (f.get("reason") or "") for f in report["findings"])
@@ -310,8 +313,12 @@ def test_plan_editing_flows_into_the_downloaded_plan(review_with_plan):
     assert plan["exercises"][0]["repetitions"] == 7 and plan["exercises"][0]["hold_s"] == 6.0
     assert plan["exercises"][-1]["suggested"] is False and plan["exercises"][-1]["why"] == ["added by the therapist"]
     assert plan["exercises"][-1]["effort_pct"] == list(catalog.get("suboccipitals-pir").effort_pct)
-    assert plan["edited_by_therapist"] is True and plan["recording"] == "raised shoulder.mp4"
+    assert plan["recording"] == "raised shoulder.mp4"
     assert "Download edited plan (JSON)" in [b.label for b in at.get("download_button")]
+    # the download is the file `isobalance hold --plan FILE` runs: the edited items, sides and doses
+    runs = plan_from_dict(plan, catalog)
+    assert [(i.exercise_id, i.side) for i in runs.items] == [(e["id"], e["side"]) for e in plan["exercises"]]
+    assert (runs.items[0].repetitions, runs.items[0].hold_s) == (7, 6.0)
 
     # another exercise in a row: its side must be resolved again (never "affected") and its dose is the catalog's
     at.selectbox(key=f"{key}_0_exercise").set_value("levator-scapulae-pir")

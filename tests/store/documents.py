@@ -42,6 +42,10 @@ def _hold(seed: int, duration_s: float) -> dict:
 
 
 HOLD_EXERCISE = "upper-trapezius-pir"
+PLAN_ITEMS = [{"exercise_id": "upper-trapezius-pir", "side": "right", "hold_s": 6, "relax_s": 2, "stretch_s": 8,
+               "repetitions": 4, "per_week": 3},
+              {"exercise_id": "lower-trapezius-low-row-hold", "side": "right", "hold_s": 12, "relax_s": 5,
+               "stretch_s": 0, "repetitions": 6, "per_week": 5}]
 
 
 def hold(seed: int = 0, duration_s: float = 20.0) -> dict:

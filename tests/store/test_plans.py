@@ -17,10 +17,7 @@ from store.plans import adherence, current_plan, save_plan, save_plan_hold
 from store.record import export_patient, import_patient
 from tests.store import documents as docs
 
-ITEMS = [{"exercise_id": "upper-trapezius-pir", "side": "right", "hold_s": 6, "relax_s": 2, "stretch_s": 8,
-          "repetitions": 4, "per_week": 3},
-         {"exercise_id": "lower-trapezius-low-row-hold", "side": "right", "hold_s": 12, "relax_s": 5, "stretch_s": 0,
-          "repetitions": 6, "per_week": 5}]
+ITEMS = docs.PLAN_ITEMS
 
 
 def test_saved_plan_is_the_current_plan_side_and_dose_included(store):
@@ -61,15 +58,14 @@ def test_deleting_the_patient_removes_plans_and_their_holds(store):
     with store.reading() as s:
         counts = [s.scalar(sa.select(sa.func.count()).select_from(m)) for m in (TherapyPlanRow, TherapyPlanItemRow,
                                                                                   PlanHoldRow)]
-    assert counts == [1, 2, 1]
+    assert counts == [1, 2, 1] == plan_rows_count(store)          # count_rows counts the plan tables too
     assert current_plan(store, keep) is not None
 
 
 # ------------------------------------------------------------------------- export / import (store.record)
 def plan_rows_count(store) -> list[int]:
-    with store.reading() as s:
-        return [s.scalar(sa.select(sa.func.count()).select_from(m)) for m in (TherapyPlanRow, TherapyPlanItemRow,
-                                                                              PlanHoldRow)]
+    rows = store.count_rows()
+    return [rows["therapy_plans"], rows["therapy_plan_items"], rows["plan_holds"]]
 
 
 @pytest.fixture

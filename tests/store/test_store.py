@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from assessment.therapy_plan import plan_of
 from store import ConflictError, NotFoundError, Store, StoreError, save_assessment, save_hold
 from store.files import sha256_file
+from store.plans import current_plan, save_plan, save_plan_hold
 from tests.store import documents as docs
 from vision.errors import IsobalanceError
 
@@ -83,7 +85,8 @@ def test_bad_documents_and_files_are_clear_errors_and_save_nothing(store, tmp_pa
     with pytest.raises(StoreError, match="2026-05-20T09:15:00Z"):
         save_assessment(store, pid, docs.report(), recorded_utc="yesterday")
     assert store.count_rows() == {"patients": 1, "sessions": 0, "findings": 0, "plan_items": 0, "holds": 0,
-                                  "hold_repetitions": 0, "files": 0}
+                                  "hold_repetitions": 0, "files": 0, "therapy_plans": 0, "therapy_plan_items": 0,
+                                  "plan_holds": 0}
     assert folder_files(store.root / "patients") == []
     assert folder_files(store.root / ".staging") == [] and folder_files(store.root / ".journal") == []
 
@@ -107,6 +110,9 @@ def test_deleting_a_patient_removes_every_row_and_file_and_nothing_else(store, t
         save_assessment(store, pid, docs.report(8.0), docs.some_files(tmp_path / tag, tag))
         save_assessment(store, pid, docs.report(3.0), {"track": docs.some_files(tmp_path / tag, tag + "2")["track"]})
         save_hold(store, pid, docs.hold(), docs.HOLD_EXERCISE, {"hold_video": docs.some_files(tmp_path / tag, tag + "3")["video"]})
+        save_plan(store, pid, plan_of(docs.PLAN_ITEMS))                    # the therapist's plan and a hold done from it
+        plan = current_plan(store, pid)
+        save_plan_hold(store, pid, plan, plan.items[0], docs.hold())
     before_keep = store.count_rows(keep)
     keep_files = folder_files(store.root / "patients" / keep)
     assert store.count_rows(gone) == before_keep and all(v > 0 for v in before_keep.values())

@@ -108,3 +108,18 @@ def test_unknown_rate_is_written_as_null_and_read_back_as_nan(tmp_path):
     assert "NaN" not in header
     assert _json.loads(header.split(" ", 2)[2], parse_constant=lambda c: pytest.fail(f"{c} in JSON"))["fps"] is None
     assert np.isnan(LandmarkTrack.load(path).meta.fps)
+
+
+def test_the_frames_to_landmarks_path_does_not_import_pandas():
+    # pandas costs ~96 MB resident; the CLI with every command mounted and the whole frames -> track
+    # path (sequential, parallel, annotated video) must not hold it while inference runs (a fresh
+    # interpreter: this test process has pandas already)
+    import subprocess
+    import sys
+
+    code = ("import sys, isobalance.cli as cli; cli._mount_subcommands(); "
+            "import vision.landmarks_job, vision.parallel, vision.render, vision.search, assessment.hold; "
+            "heavy = sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'streamlit') if m in sys.modules); "
+            "sys.exit(', '.join(heavy) or None)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"imported on the landmarks path: {done.stderr.strip()}"
