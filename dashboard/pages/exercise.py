@@ -47,11 +47,16 @@ def choose_exercise(catalog):
     """The chosen catalog exercise, or None (after saying what to do)."""
     from assessment.exercises import CatalogError
 
-    plan = st.session_state.get("plan") or []
+    plan = st.session_state.get("plan")          # None: no self-assessment yet; []: one that suggested nothing
     if plan:
         options = [p.exercise.id for p in plan]
         st.write("Exercises suggested by your self-assessment (do them only after a therapist has confirmed "
                  "the findings):")
+    elif plan is not None:
+        options = list(catalog.ids)
+        st.info("Your self-assessment in this session is done, and it suggested no exercise. You can repeat "
+                "it another day to compare, or ask your therapist: the whole catalog is listed below for an "
+                "exercise they choose with you.")
     else:
         options = list(catalog.ids)
         st.caption("No self-assessment in this session yet, so the whole catalog is listed. A therapist "

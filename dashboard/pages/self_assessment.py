@@ -28,7 +28,6 @@ SESSION_KEY = "self_assessment_session"
 REPORTS_KEY = "self_assessment_reports"
 SAVED_KEY = "self_assessment_saved"        # step -> outcome of saving that view's report
 PATIENT_KEY = "self_assessment_patient"
-RENDERED_KEY = "self_assessment_rendered_captures"   # the captures the last whole-page run drew (main writes it)
 EXERCISE_CHOICE_KEY = "exercise_choice"     # the exercise the Guided exercise page opens with
 POLL_S = 0.5
 VIEW_TITLES = {"front": "Facing the camera", "side": "From the side"}
@@ -47,9 +46,8 @@ def check_icon(ok: bool | None) -> str:
             None: ":gray[:material/remove_circle:]"}[ok]
 
 
-@st.fragment(run_every=POLL_S)
-def live_status(session: LiveSession) -> None:
-    """Polled view of the live state (the webrtc callback never calls st.*)."""
+def show_live_status(session: LiveSession) -> None:
+    """The live state as the webrtc callback last published it (that thread never calls st.*)."""
     snap = session.snapshot()
     if snap.frames == 0:
         st.info("Press **START** above and allow the camera. Then: " + STEP_PROMPTS["front"].lower() + ".")
@@ -78,23 +76,57 @@ def live_status(session: LiveSession) -> None:
     st.caption(f"{snap.fps:.1f} frames per second processed; pose model {snap.inference_ms:.0f} ms per frame, "
                f"checks and drawing {snap.overlay_ms:.1f} ms; overlay ready {snap.lag_p95_ms:.0f} ms after the "
                f"frame arrived (95th percentile){camera}")
-    if needs_page_run(snap.captured, st.session_state.get(RENDERED_KEY, ())):
-        st.rerun(scope="app")         # whole page: show the buttons and results for the new capture
 
 
-def needs_page_run(live: tuple[str, ...], rendered: tuple[str, ...]) -> bool:
-    """Whether the whole page must run again: the live captures differ from the ones the last whole-page
-    run drew its buttons for.
+def start_over(session: LiveSession) -> None:
+    """"Start over" (a button callback: it runs before the page is drawn again, so the page never shows
+    the forgotten views)."""
+    session.reset(GuidedCapture())
+    for key in (REPORTS_KEY, SAVED_KEY, "plan"):     # "plan": the exercise page no longer offers it
+        st.session_state.pop(key, None)
 
-    Asked on every poll until the whole page has run, never once only: a whole-page rerun asked from a
-    fragment can be lost (Streamlit's ``st.rerun`` ignores a refused request: with ``runner.fastReruns``
-    a browser rerun - e.g. the webrtc component reporting its state - stops the running script and
-    starts a new one, which may already have read the captures before this one was taken). The old
-    code marked the capture as seen inside the fragment, so one lost request hung the page without its
-    "Assess the front view now" button. ``main`` alone writes ``RENDERED_KEY``, so once the page has
-    run with the new captures the fragment stops asking (no rerun storm, also after "Start over").
+
+@st.fragment(run_every=POLL_S)
+def guided_capture(session: LiveSession, cfg, model, store, patient) -> None:
+    """Everything that follows the live capture, polled: the status, the buttons for what has been
+    captured, and the assessment.
+
+    Why all of it is inside this fragment (issue #13): the buttons used to be drawn by the whole page
+    right after this fragment, which asked for a whole-page run (``st.rerun(scope="app")``) after each
+    capture. On a loaded machine the browser lost the element that follows the polling fragment: the
+    server's last whole-page run drew "Start over" and finished, the fragment kept drawing, and the
+    page had no buttons for good (measured: README "Dashboard"). Drawn here, every poll draws them
+    again from the live captures; nothing waits for a whole-page run and the fragment never asks for
+    one (only a save to a patient's history does, once, to refresh the sidebar's session count).
     """
-    return set(live) != set(rendered)
+    # The buttons come first: the status below changes height from poll to poll (wrapped lines), and a
+    # button that moves under the pointer at every poll is hard to click (the browser test's click
+    # waited 90 s for it to hold still on a loaded machine).
+    captured = session.captured()                     # read once: the buttons below are drawn for these
+    cols = st.columns(3)
+    cols[0].button("Start over", help="Forget the captured views and begin again", on_click=start_over,
+                   args=(session,), key="start_over")
+    if "front" in captured and "side" not in captured:
+        if cols[1].button("Assess the front view now", help="Side-view measurements will say 'not measurable'",
+                          key="assess_front"):
+            assess_views(session, cfg, model, ("front",), store, patient)
+    if len(captured) == len(STEPS):
+        assess_views(session, cfg, model, STEPS, store, patient)
+    show_live_status(session)
+    reports = st.session_state.get(REPORTS_KEY, {})
+    if reports:
+        st.header("Your assessment")
+        for step in STEPS:
+            if step in reports:
+                show_report(step, *reports[step])
+        publish_plan()
+        plan = st.session_state.get("plan")
+        if plan:
+            first = plan[0].exercise
+            # a page switch in the same tab: a link opened a new tab, a new session without this assessment
+            if st.button(f"Practise a suggested exercise: {first.name}", type="primary", key="practise_plan"):
+                st.session_state[EXERCISE_CHOICE_KEY] = first.id
+                st.switch_page(str(Path(__file__).resolve().parent / "exercise.py"))
 
 
 def save_view(store, patient, report) -> dict | None:
@@ -207,36 +239,9 @@ def main() -> None:
                                     "No patient chosen: the assessment is shown but not saved.")
 
     webrtc_view("self-assessment", session)
-    captured = session.captured()                     # read once: the buttons below are drawn for these
-    st.session_state[RENDERED_KEY] = tuple(captured)
-    live_status(session)
-
-    cols = st.columns(3)
-    if cols[0].button("Start over", help="Forget the captured views and begin again"):
-        session.reset(GuidedCapture())
-        st.session_state.pop(REPORTS_KEY, None)
-        st.session_state.pop(SAVED_KEY, None)
-        st.rerun()
-    if "front" in captured and "side" not in captured:
-        if cols[1].button("Assess the front view now", help="Side-view measurements will say 'not measurable'"):
-            assess_views(session, cfg, model, ("front",), store, patient)
-    if len(captured) == len(STEPS):
-        assess_views(session, cfg, model, STEPS, store, patient)
-    reports = st.session_state.get(REPORTS_KEY, {})
-    if reports:
-        st.header("Your assessment")
-        for step in STEPS:
-            if step in reports:
-                show_report(step, *reports[step])
-        publish_plan()
-        plan = st.session_state.get("plan")
-        if plan:
-            first = plan[0].exercise
-            # a page switch in the same tab: a link opened a new tab, a new session without this assessment
-            if st.button(f"Practise a suggested exercise: {first.name}", type="primary", key="practise_plan"):
-                st.session_state[EXERCISE_CHOICE_KEY] = first.id
-                st.switch_page(str(Path(__file__).resolve().parent / "exercise.py"))
-    st.caption("isobalance points out what to check; it does not diagnose. Video stays on this computer.")
+    # the polling fragment is the last thing on the page (the sidebar carries the "does not diagnose"
+    # note): in the browser runs the element right after it was the one that went missing (issue #13)
+    guided_capture(session, cfg, model, store, patient)
 
 
 main()

@@ -159,11 +159,13 @@ def test_start_over_forgets_the_captured_views(front_captured_session, estimator
     session.task.captured.update(front_captured_session.captured())
     at = AppTest.from_file(str(SELF), default_timeout=TIMEOUT)
     at.session_state["self_assessment_session"] = session
+    at.session_state["plan"] = []                      # published by an earlier assessment in this session
     at.run()
     assert "Assess the front view now" in [b.label for b in at.button]
     at.button[0].click().run()
     no_exception(at)
     assert session.captured() == {}
+    assert "plan" not in at.session_state              # the exercise page no longer speaks of that assessment
     assert "Assess the front view now" not in [b.label for b in at.button]
 
 
@@ -260,15 +262,32 @@ def test_exercise_summary_after_a_live_hold(estimator, squat_frames):
 
 # ----------------------------------------------------------------------------------------- one tab, one journey
 @pytest.fixture(scope="module")
-def report_with_a_plan(sample_clip, model_path):
-    """A real assessment with a plan: the real track of pose2sim_static_cam02.mp4 with the right shoulder
-    raised by a known 8 deg (the construction of tests/assessment/test_assess.py)."""
-    from assessment.assess import assess
-    from tests.assessment.test_assess import RAISE_DEG, raise_right_shoulder
+def static_track(sample_clip, model_path):
+    """The real track of pose2sim_static_cam02.mp4 (one person standing still, facing the camera)."""
     from vision.pipeline import extract_track
 
-    report = assess(raise_right_shoulder(extract_track(sample_clip("pose2sim_static_cam02.mp4"), model_path), RAISE_DEG))
+    return extract_track(sample_clip("pose2sim_static_cam02.mp4"), model_path)
+
+
+@pytest.fixture(scope="module")
+def report_with_a_plan(static_track):
+    """A real assessment with a plan: the static track with the right shoulder raised by a known 8 deg
+    (the construction of tests/assessment/test_assess.py)."""
+    from assessment.assess import assess
+    from tests.assessment.test_assess import RAISE_DEG, raise_right_shoulder
+
+    report = assess(raise_right_shoulder(static_track, RAISE_DEG))
     assert report.plan
+    return report
+
+
+@pytest.fixture(scope="module")
+def report_without_a_plan(static_track):
+    """A real assessment that suggests nothing: the same person standing, unmodified."""
+    from assessment.assess import assess
+
+    report = assess(static_track)
+    assert not report.plan
     return report
 
 
@@ -290,3 +309,23 @@ def test_practise_a_suggested_exercise_stays_in_this_session_with_the_assessment
     at.switch_page("pages/self_assessment.py").run()
     no_exception(at)
     assert "Your assessment" in [h.value for h in at.header]
+
+
+def test_exercise_page_after_a_self_assessment_that_suggested_nothing(report_without_a_plan):
+    """Issue #13: after a self-assessment that suggested no exercise, the exercise page said "No
+    self-assessment in this session yet". It now says the assessment was done, suggested nothing, and what
+    the patient can do next; before any assessment it still says there was none."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state["self_assessment_reports"] = {"front": (report_without_a_plan, {})}
+    at.run()
+    no_exception(at)
+    assert "Your assessment" in [h.value for h in at.header]
+    assert not [b for b in at.button if (b.key or "") == "practise_plan"]        # nothing to practise
+    at.switch_page("pages/exercise.py").run()
+    no_exception(at)
+    assert [t.value for t in at.title] == ["Guided exercise"]
+    body = texts(at)
+    assert "No self-assessment in this session yet" not in body
+    assert "Your self-assessment in this session is done, and it suggested no exercise" in body
+    assert "repeat it another day" in body and "ask your therapist" in body
+    assert at.selectbox[0].value is None and len(at.selectbox[0].options) > 1     # the whole catalog, none chosen

@@ -21,7 +21,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.test_app_live import (EXERCISE, SELF, TIMEOUT, front_captured_session,  # noqa: F401 (fixtures)
-                                           no_exception, report_with_a_plan, settings_env)
+                                           no_exception, report_with_a_plan, settings_env, static_track)
 
 RULES = {
     "citation key": re.compile(r"\[[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*\]"),
@@ -88,6 +88,14 @@ def test_self_assessment_copy_waiting_and_assessed(front_captured_session, repor
     assert "Your right shoulder sits higher than the other, by about" in text
     assert report_with_a_plan.plan[0].exercise.name in text
     check(at, "self-assessment with a finding and a plan")
+
+
+def test_exercise_copy_after_a_self_assessment_that_suggested_nothing():
+    at = AppTest.from_file(str(EXERCISE), default_timeout=TIMEOUT)
+    at.session_state["plan"] = []                  # what the self-assessment publishes when it suggested nothing
+    at.run()
+    assert "it suggested no exercise" in page_text(at)
+    check(at, "exercise page after a self-assessment that suggested nothing")
 
 
 def test_exercise_copy_for_every_catalog_exercise():

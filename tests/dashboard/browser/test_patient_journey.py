@@ -16,7 +16,8 @@ import uuid
 
 import pytest
 
-from tests.dashboard.browser.test_live_browser import LEVEL_DEG, STANDING, answer_safety_screen, wait_for_text
+from tests.dashboard.browser.test_live_browser import (LEVEL_DEG, STANDING, answer_safety_screen, click_until,
+                                                       wait_for_text)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,11 +40,6 @@ def wait_for_patient(page, pattern: str, where: str = "stSidebar", timeout_s: fl
     raise AssertionError(f"the patient picker never showed {pattern!r}; it shows {shown!r}")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known intermittent bug (issue #13, still open): the journey goes through the guided capture, whose "
-    "whole-page run after the front capture is sometimes never carried out (see "
-    "test_live_browser.test_guided_capture_advances_from_front_to_side); passed in 1 of 2 fresh-clone "
-    "whole-suite runs and failed at that step in the other. Reported as XFAIL/XPASS, never as a pass."))
 def test_patient_journey_end_to_end(dashboard_server, dashboard_data_dir, browser_page_factory, make_y4m,
                                     sample_clip, webrtc_start, screenshot_dir):
     y4m = make_y4m(sample_clip("tfjs_pose_squats.mp4"), *STANDING, pingpong=True, seconds=12,
@@ -76,8 +72,7 @@ def test_patient_journey_end_to_end(dashboard_server, dashboard_data_dir, browse
     shot("front_captured")
 
     # 3. assessment of the front view, saved to the patient
-    page.get_by_role("button", name="Assess the front view now").click(timeout=240_000)
-    wait_for_text(page, r"Your assessment", 120)
+    click_until(page, "Assess the front view now", r"Your assessment")
     wait_for_text(page, re.escape(f"Saved to {name}'s history"), 60)
     # the clip's truth: a person standing symmetrically, so nothing is flagged and no exercise is
     # suggested (a finding here would be a false positive)
