@@ -536,7 +536,8 @@ class LiveSnapshot:
     inference_ms: float = float("nan")       # running mean over the last frames
     overlay_ms: float = float("nan")         # analysis + drawing
     fps: float = float("nan")                # frames processed per second, over the last frames
-    camera_fps: float = float("nan")         # frames arriving from the camera per second
+    camera_fps: float = float("nan")         # frames reaching the callback per second (in the callback, frames
+                                             # arriving while it is busy are dropped by streamlit-webrtc first)
     lag_p50_ms: float = float("nan")         # overlay age when its frame is ready: now - the drawn pose's arrival
     lag_p95_ms: float = float("nan")         # (median / 95th percentile over the last returned frames)
     error: str = ""
