@@ -374,6 +374,7 @@ def test_on_frame_returns_the_current_frame_with_the_newest_overlay_without_wait
         assert time.monotonic() < deadline, session.snapshot()
         time.sleep(0.02)
     assert session.overlay().t == clock.t and session.snapshot().lag_p95_ms >= 0
+    wait_until_idle(session)
 
 
 def test_on_frame_by_default_processes_the_frame_itself(estimator, squat_frames, clock, monkeypatch):
@@ -420,7 +421,20 @@ def test_hand_over_processes_frames_again_after_start_over_and_a_pause(estimator
     time.sleep(1.5)                                                # the worker thread ends meanwhile
     assert session._idle
     offer_until(lambda snap: snap.frames >= 3 and snap.pose_seen)
+    wait_until_idle(session)
     assert session.overlay().t == session.snapshot().last_frame_ms
+
+
+def wait_until_idle(session: LiveSession) -> None:
+    """Until every worker thread has ended: none may still be in the shared model when the module's
+    estimator is closed (MediaPipe crashes the process then)."""
+    session.IDLE_S = min(session.IDLE_S, 0.5)
+    with session._inbox_lock:
+        session._inbox_lock.notify_all()
+    deadline = time.monotonic() + 120                              # liveness bound on a loaded machine
+    while len(session._idle) < len(session.estimators):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
 
 
 def test_an_unexpected_error_in_the_callback_is_shown_and_the_next_frame_processed(estimator, squat_frames, clock):
