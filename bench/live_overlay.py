@@ -86,7 +86,7 @@ def main() -> None:
                 t2 = time.perf_counter()
                 av.VideoFrame.from_ndarray(out, format="rgb24")
                 t3 = time.perf_counter()
-                a, b, _ = session._times[-1]
+                a, b = session._times[-1]
                 inf.append(a)
                 ovl.append(b)
                 conv.append((t1 - t0 + t3 - t2) * 1000.0)

@@ -88,28 +88,30 @@ def webrtc_view(key: str, session: "LiveSession"):
 
 
 def live_workers() -> int:
-    """How many landmarker threads process one live session (``$ISOBALANCE_LIVE_WORKERS``, default 1:
-    the webrtc callback processes the frame itself).
+    """Landmarker threads behind the hand-over (``$ISOBALANCE_LIVE_WORKERS``, default 0: the webrtc
+    callback processes each frame itself, as before).
 
-    Why threads: MediaPipe's ``detect_for_video`` releases the GIL (two landmarkers in two threads ran
-    1.9x the frames of one, measured on this machine), so a second landmarker uses the second core
-    without a worker process; ``bench/live_fps.py`` compares 1 and 2 in the real browser. Not the
-    default yet: with 2 threads the guided-capture browser test twice saw no frame processed after
-    "Start over" on a machine at load 14-17 (cause not found; README "Dashboard")."""
+    With N >= 1 the callback only hands frames over and returns each frame with the newest overlay
+    (``LiveSession``): the video keeps the camera's rate. Why it is not the default: in the guided-capture
+    browser test the page then processed no frame after "Start over" (twice with 2 threads at load 14-17,
+    once in 2 runs with 1 thread at load 17-20; cause not found: the same reset and idle restart without a
+    browser process frames again). A second thread could use the second core (MediaPipe's
+    ``detect_for_video`` releases the GIL), but on 2 cores Chromium and the webrtc transport already take
+    most of one at 25-30 fps (README "Dashboard")."""
     import os
 
     try:
-        return max(1, min(4, int(os.environ.get("ISOBALANCE_LIVE_WORKERS", "1"))))
+        return max(0, min(4, int(os.environ.get("ISOBALANCE_LIVE_WORKERS", "0"))))
     except ValueError:
-        return 1
+        return 0
 
 
 def shared_estimator(model_path: str | Path, settings: PipelineSettings, workers: int | None = None):
     """The process-wide estimators for this model and settings (``st.cache_resource``): a tuple of
-    ``workers`` VIDEO-mode landmarkers, one per live worker thread."""
+    VIDEO-mode landmarkers, one per live worker thread (at least one)."""
     return _cached_estimator(str(model_path), settings.num_poses, settings.min_detection_confidence,
                              settings.min_presence_confidence, settings.min_tracking_confidence,
-                             workers or live_workers())
+                             max(1, workers if workers is not None else live_workers()))
 
 
 @st.cache_resource(show_spinner="Loading the pose model…")
@@ -494,14 +496,14 @@ class LiveHold:
         while self._recent and self._recent[0][0] < t - self.settings.settle_s * 1000.0:
             self._recent.popleft()
 
-    def draw(self, rgb: np.ndarray, pose: PoseFrame) -> None:
-        from assessment.hold_drawing import draw_hold_overlay
+    def draw(self, rgb: np.ndarray, pose: PoseFrame, status=None) -> None:
+        """The hold overlay of ``status`` (default: the current one) and ``pose`` on ``rgb``, in place."""
+        from assessment.hold_drawing import draw_hold_overlay, status_lines
 
-        from assessment.hold_drawing import status_lines
-
-        if self.status is not None:
-            corner = text_corner(rgb.shape, status_lines(self.status), pose.image if pose.detected else None)
-            draw_hold_overlay(rgb, self.status, pose.image, self.protocol.still_landmarks, corner)
+        status = status or self.status
+        if status is not None:
+            corner = text_corner(rgb.shape, status_lines(status), pose.image if pose.detected else None)
+            draw_hold_overlay(rgb, status, pose.image, self.protocol.still_landmarks, corner)
 
     def result(self):
         """Close the session and return the monitor's ``HoldResult`` (NotMeasurableError if nothing seen)."""
@@ -514,6 +516,15 @@ class LiveHold:
 
 
 # ============================================================================ the session
+def _open_trace():
+    """``$ISOBALANCE_LIVE_TRACE``: a file that gets one JSON line per processed frame (model and analysis
+    ms, landmarks ready after arrival) and per returned frame (overlay lag), for ``bench/live_fps.py``."""
+    import os
+
+    path = os.environ.get("ISOBALANCE_LIVE_TRACE")
+    return open(path, "a", buffering=1) if path else None
+
+
 @dataclass(frozen=True)
 class LiveSnapshot:
     """What the page shows; replaced as a whole by the worker thread after every frame."""
@@ -525,8 +536,10 @@ class LiveSnapshot:
     inference_ms: float = float("nan")       # running mean over the last frames
     overlay_ms: float = float("nan")         # analysis + drawing
     fps: float = float("nan")                # frames processed per second, over the last frames
-    camera_fps: float = float("nan")         # frames arriving from the camera per second (on_frame only)
-    lag_p95_ms: float = float("nan")         # frame handed to the callback -> annotated frame ready (p95)
+    camera_fps: float = float("nan")         # frames reaching the callback per second (in the callback, frames
+                                             # arriving while it is busy are dropped by streamlit-webrtc first)
+    lag_p50_ms: float = float("nan")         # overlay age when its frame is ready: now - the drawn pose's arrival
+    lag_p95_ms: float = float("nan")         # (median / 95th percentile over the last returned frames)
     error: str = ""
     # guided capture
     step: str | None = None
@@ -545,74 +558,113 @@ class LiveSnapshot:
         return self.frames_with_pose > 0
 
 
+@dataclass(frozen=True)
+class Overlay:
+    """What is drawn on the returned video: the newest processed frame's landmarks and text, frozen when
+    that frame was processed, so the webrtc thread can draw them on every newer frame without a lock."""
+
+    t: float                                  # arrival time (ms) of the frame these landmarks are from
+    draw: Callable[[np.ndarray], None]        # draws them on a frame in place
+
+
 class LiveSession:
     """One browser session's live processing (capture or hold), callable from the webrtc thread.
 
-    ``estimator`` is one landmarker or a tuple of them (``shared_estimator``). ``process`` runs one
-    frame start to end in the caller's thread (the tests' path, and ``on_frame`` with one landmarker).
-    With several, ``on_frame`` - the webrtc callback - only hands the frame over and returns the newest
-    annotated frame: one worker thread per landmarker
-    takes the newest waiting frame (older waiting frames are skipped, and counted), runs the model
-    outside any session lock, then the analysis and drawing in time order under it. Each frame keeps
-    the time it arrived, so the hold timer and the capture's "still for 3 s" count real seconds however
-    many frames are skipped; a frame finished after a newer one is dropped, never fed out of order.
+    ``estimator`` is one landmarker or a tuple of them (``shared_estimator``). By default (``handover``
+    False, ``live_workers() == 0``) ``on_frame`` - the webrtc callback - processes the frame itself and
+    returns it annotated (streamlit-webrtc drops frames arriving meanwhile and repeats the last one).
+    With ``handover`` it never waits for the model: it hands the frame over (``offer``) and returns that
+    same frame with the newest overlay drawn on it (``compose``), so the video keeps the camera's rate
+    and the skeleton trails it by the processing time (measured either way: ``lag_p50_ms`` /
+    ``lag_p95_ms``, the overlay's age when its frame is ready). One worker
+    thread per landmarker takes the newest waiting frame (older waiting frames are skipped, and counted,
+    never queued), runs the model outside any session lock, then the analysis in time order under it.
+    Each frame keeps the time it arrived, so the hold timer and the capture's "still for 3 s" count
+    camera seconds however many frames are skipped; a frame finished after a newer one is dropped, never
+    fed out of order. ``process`` runs one frame start to end in the caller's thread (the tests' path).
     """
 
     IDLE_S = 5.0                      # a worker with no frame for this long ends (a closed tab leaves none)
 
     def __init__(self, estimator, settings: PipelineSettings, task: GuidedCapture | LiveHold,
-                 now_ms: Callable[[], float] | None = None, draw_skeleton: bool = True):
+                 now_ms: Callable[[], float] | None = None, draw_skeleton: bool = True,
+                 handover: bool | None = None):
         self.estimators = tuple(estimator) if isinstance(estimator, (tuple, list)) else (estimator,)
+        self.handover = live_workers() > 0 if handover is None else handover
         self.stream = PoseStream(self.estimators[0], settings, now_ms)
         self.task = task
         self.draw_skeleton = draw_skeleton
         self._lock = threading.Lock()
         self._snapshot = LiveSnapshot()
-        self._times: deque[tuple[float, float, float]] = deque(maxlen=30)
+        self._times: deque[tuple[float, float]] = deque(maxlen=30)      # (model ms, analysis ms)
         self._stamps: deque[float] = deque(maxlen=30)
-        self._arrivals: deque[float] = deque(maxlen=60)
         # hand-over between on_frame and the workers (guarded by _inbox_lock)
         self._inbox_lock = threading.Condition()
-        self._inbox: tuple[np.ndarray, float, float] | None = None       # (rgb, arrived perf s, t ms)
+        self._inbox: tuple[np.ndarray, float] | None = None              # (rgb, arrival t ms)
         self._idle = list(self.estimators)                               # landmarkers without a worker thread
-        self._latest: tuple[float, np.ndarray] | None = None             # (t ms, annotated frame)
+        self._overlay: Overlay | None = None
+        self._arrivals: deque[float] = deque(maxlen=60)
+        self._lags: deque[float] = deque(maxlen=90)                      # overlay age on returned frames, ms
         self._fed_t = -math.inf
         self.skipped = 0
+        self._trace = _open_trace()
 
     # ---------------------------------------------------------------- webrtc thread
     def on_frame(self, frame):
-        """streamlit-webrtc ``video_frame_callback``: av.VideoFrame in, the newest annotated frame out."""
+        """streamlit-webrtc ``video_frame_callback``: av.VideoFrame in, the same frame with the newest
+        overlay out (processed here first unless ``handover``)."""
         import av
 
         rgb = frame.to_ndarray(format="rgb24")
-        if len(self.estimators) == 1:                   # the default: the frame is processed here
-            out = self.process(rgb)
-        else:
-            self.offer(rgb)
-            latest = self.latest_frame()
-            out = rgb if latest is None else latest[1]
+        try:
+            if self.handover:
+                self.offer(rgb)
+                out = self.compose(rgb)
+            else:
+                out = self.process(rgb)
+        except Exception as exc:  # noqa: BLE001 - an exception here ends live processing for good
+            # (streamlit-webrtc then falls back to plain loopback video and only logs the error): show it,
+            # return the frame as it came, and process the next one
+            with self._lock:
+                self._snapshot = replace(self._snapshot, error=f"a frame could not be processed: {exc}")
+            out = rgb
         new = av.VideoFrame.from_ndarray(out, format="rgb24")
         new.pts, new.time_base = frame.pts, frame.time_base
         return new
 
     def offer(self, rgb: np.ndarray) -> None:
-        """Hand a frame to the worker threads (starting them when needed); never waits for the model."""
-        arrived = time.perf_counter()
+        """Hand a frame, stamped with its arrival time, to the worker threads (starting them when
+        needed); never waits for the model."""
         t = self.stream.now_ms()
         with self._inbox_lock:
             if self._inbox is not None:
                 self.skipped += 1                          # replaced before any worker took it
-            self._inbox = (rgb, arrived, t)
+            self._inbox = (rgb, t)
             self._arrivals.append(t)
             if self._idle:
                 threading.Thread(target=self._work, args=(self._idle.pop(),), daemon=True,
                                  name="isobalance-live").start()
             self._inbox_lock.notify()
 
-    def latest_frame(self) -> tuple[float, np.ndarray] | None:
-        """(arrival time in ms, annotated frame) of the newest processed frame, or None yet."""
+    def compose(self, rgb: np.ndarray) -> np.ndarray:
+        """``rgb`` with the newest overlay drawn on a copy (``rgb`` itself if nothing is processed yet);
+        records the overlay's age when the frame is ready (``lag_*_ms``)."""
         with self._inbox_lock:
-            return self._latest
+            overlay = self._overlay
+        if overlay is None:
+            return rgb
+        out = rgb.copy()
+        overlay.draw(out)
+        lag = self.stream.now_ms() - overlay.t
+        with self._inbox_lock:
+            self._lags.append(lag)
+        self._write_trace(at=round(lag + overlay.t, 1), lag=round(lag, 1))
+        return out
+
+    def overlay(self) -> Overlay | None:
+        """The newest overlay (None before the first processed frame)."""
+        with self._inbox_lock:
+            return self._overlay
 
     def _work(self, estimator) -> None:
         try:
@@ -620,18 +672,13 @@ class LiveSession:
                 with self._inbox_lock:
                     if not self._inbox_lock.wait_for(lambda: self._inbox is not None, timeout=self.IDLE_S):
                         return
-                    rgb, arrived, t = self._inbox
+                    rgb, t = self._inbox
                     self._inbox = None
                 try:
-                    out = self._process_at(rgb, t, arrived, estimator)
+                    self._process_at(rgb, t, estimator)
                 except Exception as exc:  # noqa: BLE001 - one bad frame must not end live processing for good
                     with self._lock:
                         self._snapshot = replace(self._snapshot, error=f"a frame could not be processed: {exc}")
-                    continue
-                if out is not None:
-                    with self._inbox_lock:
-                        if self._latest is None or t > self._latest[0]:
-                            self._latest = (t, out)
         finally:
             with self._inbox_lock:
                 self._idle.append(estimator)   # the next offered frame starts a worker for it again
@@ -639,11 +686,15 @@ class LiveSession:
     # ---------------------------------------------------------------- one frame
     def process(self, rgb: np.ndarray) -> np.ndarray:
         """Pose, analysis and drawing for one RGB frame in this thread; returns the annotated frame."""
-        return self._process_at(rgb, self.stream.now_ms(), time.perf_counter(), self.stream.estimator, wait=True)
+        t = self.stream.now_ms()
+        with self._inbox_lock:
+            self._arrivals.append(t)
+        self._process_at(rgb, t, self.stream.estimator, wait=True)
+        return self.compose(rgb)
 
-    def _process_at(self, rgb: np.ndarray, t: float, arrived: float, estimator, wait: bool = False):
-        """The model (outside the session lock unless ``wait``: one frame at a time), then subject choice,
-        analysis and drawing in time order; None when a newer frame was already fed."""
+    def _process_at(self, rgb: np.ndarray, t: float, estimator, wait: bool = False) -> None:
+        """The model (outside the session lock unless ``wait``: one frame at a time), then subject choice
+        and analysis in time order, then the new overlay; nothing when a newer frame was already fed."""
         t0 = time.perf_counter()
         try:
             if wait:
@@ -655,42 +706,49 @@ class LiveSession:
         except (IsobalanceError, RuntimeError, ValueError) as exc:
             with self._lock:
                 self._snapshot = replace(self._snapshot, error=f"pose model failed on a frame: {exc}")
-            return rgb
+            return
         t1 = time.perf_counter()
         with self._lock:
             if t <= self._fed_t:
                 self.skipped += 1                          # a newer frame overtook it: never fed out of order
-                return None
+                return
             self._fed_t = t
             pose = self.stream.select(poses, t, rgb.shape[1] / rgb.shape[0])
             t2 = time.perf_counter()
-            out = rgb.copy()
             error = ""
             try:
                 self.task.feed(pose, rgb)
-                self._draw(out, pose)
+                draw = self._overlay_for(pose, rgb.shape)
             except IsobalanceError as exc:
-                error = str(exc)
+                error, draw = str(exc), (lambda out: None)
             t3 = time.perf_counter()
-            self._times.append(((t1 - t0) * 1000.0, (t3 - t2) * 1000.0, (t3 - arrived) * 1000.0))
+            self._times.append(((t1 - t0) * 1000.0, (t3 - t2) * 1000.0))
+            with self._inbox_lock:
+                self._overlay = Overlay(t, draw)
             self._publish(pose, rgb, error)
-            return out
+            self._write_trace(t=round(t, 1), model_ms=round((t1 - t0) * 1000.0, 1),
+                              analysis_ms=round((t3 - t2) * 1000.0, 1), ready_ms=round(self.stream.now_ms() - t, 1))
 
-    def _draw(self, out: np.ndarray, pose: PoseFrame) -> None:
+    def _overlay_for(self, pose: PoseFrame, shape: tuple[int, ...]) -> Callable[[np.ndarray], None]:
+        """The drawing of this pose and the task's current text, frozen now (drawn later, on newer frames)."""
         from vision.drawing import draw_label, draw_pose
 
+        skeleton = pose.image if self.draw_skeleton and pose.detected else None
         if isinstance(self.task, LiveHold):
-            if self.task.status is not None:
-                self.task.draw(out, pose)
-            elif self.draw_skeleton and pose.detected:
-                draw_pose(out, pose.image)
-            return
-        if self.draw_skeleton and pose.detected:
-            draw_pose(out, pose.image)
+            task = self.task
+            if task.status is None:
+                return lambda out: skeleton is not None and draw_pose(out, skeleton)
+            status = task.status
+            return lambda out: task.draw(out, pose, status)
         lines = self.task.overlay_text(pose.timestamp_ms)
-        corner = text_corner(out.shape, lines, pose.image if pose.detected else None)
-        for row, text in enumerate(lines):
-            draw_label(out, text, row=row, corner=corner)
+        corner = text_corner(shape, lines, pose.image if pose.detected else None)
+
+        def draw(out: np.ndarray) -> None:
+            if skeleton is not None:
+                draw_pose(out, skeleton)
+            for row, text in enumerate(lines):
+                draw_label(out, text, row=row, corner=corner)
+        return draw
 
     def _publish(self, pose: PoseFrame, rgb: np.ndarray, error: str) -> None:
         times = np.array(self._times)
@@ -698,12 +756,14 @@ class LiveSession:
         span = (self._stamps[-1] - self._stamps[0]) / 1000.0
         with self._inbox_lock:
             arrivals = list(self._arrivals)
+            lags = list(self._lags)
         cam_span = (arrivals[-1] - arrivals[0]) / 1000.0 if len(arrivals) > 1 else 0.0
         snap = self._snapshot
         common = dict(frames=snap.frames + 1, frames_with_pose=snap.frames_with_pose + int(pose.detected),
                       last_frame_ms=pose.timestamp_ms, size=(rgb.shape[1], rgb.shape[0]),
                       inference_ms=float(times[:, 0].mean()), overlay_ms=float(times[:, 1].mean()),
-                      lag_p95_ms=float(np.percentile(times[:, 2], 95)),
+                      lag_p50_ms=float(np.percentile(lags, 50)) if lags else float("nan"),
+                      lag_p95_ms=float(np.percentile(lags, 95)) if lags else float("nan"),
                       fps=(len(self._stamps) - 1) / span if span > 0 else float("nan"),
                       camera_fps=(len(arrivals) - 1) / cam_span if cam_span > 0 else float("nan"), error=error)
         task = self.task
@@ -714,6 +774,12 @@ class LiveSession:
         else:
             self._snapshot = LiveSnapshot(**common, hold=task.status, hold_finished=task.finished,
                                           guidance=task.guidance, calibration_restarts=task.calibration_restarts)
+
+    def _write_trace(self, **row) -> None:
+        if self._trace is not None:
+            import json
+
+            self._trace.write(json.dumps(row) + "\n")
 
     # ---------------------------------------------------------------- page thread
     def snapshot(self) -> LiveSnapshot:
@@ -734,3 +800,6 @@ class LiveSession:
             self._snapshot = LiveSnapshot()
             self._times.clear()
             self._stamps.clear()
+            with self._inbox_lock:
+                self._overlay = None                       # no old step's text on the new capture's video
+                self._lags.clear()

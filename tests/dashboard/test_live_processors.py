@@ -184,8 +184,10 @@ def test_worker_threads_skip_frames_honestly_and_feed_them_in_time_order(estimat
         assert abs(snap.camera_fps - 30.0) < 0.5
         fed = [p.timestamp_ms for p, _ in session.task._buf]
         assert fed == sorted(set(fed)) and set(fed) <= set(offered)
-        t, frame = session.latest_frame()
-        assert t == snap.last_frame_ms and frame.shape == (480, 640, 3)
+        overlay = session.overlay()
+        assert overlay.t == snap.last_frame_ms                     # the newest processed frame's landmarks
+        frame = session.compose(standing[0])
+        assert frame.shape == (480, 640, 3)
         assert not np.array_equal(frame, standing[0])              # the skeleton and prompt are drawn on it
         # the live path gives the subject selector the torso colour histograms (vision.identity): it has
         # learnt the subject's look, so someone else stepping in is not taken for them
@@ -304,3 +306,162 @@ def test_a_frame_that_fails_unexpectedly_does_not_stop_the_worker_threads(estima
         assert time.monotonic() < deadline, session.snapshot()
         time.sleep(0.05)
     assert len(calls) == 2 and session.snapshot().error == ""
+
+
+class GatedEstimator:
+    """The real estimator behind a gate the test opens: holds a frame "in the model" as long as the test
+    needs (not a mock: every frame still goes through the real model)."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def process(self, rgb, t):
+        self.entered.set()
+        assert self.gate.wait(120), "the test never opened the gate"
+        return self.estimator.process(rgb, t)
+
+
+def test_on_frame_returns_the_current_frame_with_the_newest_overlay_without_waiting_for_the_model(
+        estimator, squat_frames, clock):
+    """With the hand-over (``ISOBALANCE_LIVE_WORKERS`` >= 1) the webrtc callback never waits for the model:
+    while a frame is in the model, frames keep coming back at the camera's rate (unchanged before any pose
+    is known); once it is processed, every later frame comes back as itself with that frame's skeleton
+    and text drawn on it, and the overlay's age is measured against the clock the frames arrived by."""
+    import av
+
+    standing = standing_loop(squat_frames, +4.0)
+    gated = GatedEstimator(estimator)
+    session = LiveSession((gated,), PipelineSettings(), GuidedCapture(), now_ms=clock, handover=True)
+
+    def send(rgb):
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts, frame.time_base = int(clock.t * 90), __import__("fractions").Fraction(1, 90000)
+        out = session.on_frame(frame)
+        assert out.pts == frame.pts
+        return out.to_ndarray(format="rgb24")
+
+    arrivals = []
+    for i in range(6):                                             # frame 0 enters the model and stays
+        clock.t += 1000.0 / 30
+        arrivals.append(clock.t)
+        back = send(standing[i])
+        np.testing.assert_array_equal(back, standing[i])           # nothing to draw yet: frame unchanged
+        assert gated.entered.wait(60)
+    assert session.snapshot().frames == 0                          # the video flowed while the model was busy
+    gated.entered.clear()
+    gated.gate.set()                                               # frame 0, then the newest waiting (5)
+    deadline = time.monotonic() + 120                              # liveness bound on a loaded machine
+    while session.snapshot().frames < 2:
+        assert time.monotonic() < deadline, session.snapshot()
+        time.sleep(0.02)
+    assert session.skipped == 4                                    # frames 1-4: replaced while waiting
+    assert session.overlay().t == arrivals[5]                      # the newest frame's pose, at its arrival
+    gated.gate.clear()                                             # the next frame waits in the model
+    clock.t += 1000.0 / 30
+    newest = standing[7]
+    back = send(newest)
+    expected = newest.copy()
+    session.overlay().draw(expected)
+    assert not np.array_equal(back, newest)                        # skeleton and prompt drawn ...
+    np.testing.assert_array_equal(back, expected)                  # ... on the newest frame itself
+    # the overlay on it is frame 5's: one camera frame old, in the clock the frames arrived by
+    assert session._lags[-1] == pytest.approx(clock.t - arrivals[5])
+    assert gated.entered.wait(60)
+    gated.gate.set()
+    while session.snapshot().frames < 3:
+        assert time.monotonic() < deadline, session.snapshot()
+        time.sleep(0.02)
+    assert session.overlay().t == clock.t and session.snapshot().lag_p95_ms >= 0
+    wait_until_idle(session)
+
+
+def test_on_frame_by_default_processes_the_frame_itself(estimator, squat_frames, clock, monkeypatch):
+    """The default (no ``ISOBALANCE_LIVE_WORKERS``): the callback returns the frame with its own pose drawn."""
+    import fractions
+
+    import av
+
+    monkeypatch.delenv("ISOBALANCE_LIVE_WORKERS", raising=False)
+    standing = standing_loop(squat_frames, +4.0)
+    session = LiveSession(estimator, PipelineSettings(), GuidedCapture(), now_ms=clock)
+    assert not session.handover
+    clock.t += 1000.0 / 30
+    frame = av.VideoFrame.from_ndarray(standing[0], format="rgb24")
+    frame.pts, frame.time_base = 3000, fractions.Fraction(1, 90000)
+    back = session.on_frame(frame).to_ndarray(format="rgb24")
+    assert session.snapshot().frames == 1 and session.overlay().t == clock.t
+    expected = standing[0].copy()
+    session.overlay().draw(expected)
+    np.testing.assert_array_equal(back, expected)
+    assert not np.array_equal(back, standing[0])
+
+
+def test_hand_over_processes_frames_again_after_start_over_and_a_pause(estimator, squat_frames, clock):
+    """"Start over" (``reset``) during the hand-over, then a pause longer than a worker thread waits for
+    frames (it ends; the next frame starts a new one): the new capture gets frames processed."""
+    standing = standing_loop(squat_frames, +4.0)
+    session = LiveSession((estimator,), PipelineSettings(), GuidedCapture(), now_ms=clock, handover=True)
+    session.IDLE_S = 0.5
+
+    def offer_until(done) -> None:
+        deadline = time.monotonic() + 120                          # liveness bound on a loaded machine
+        i = 0
+        while not done(session.snapshot()):
+            assert time.monotonic() < deadline, (session.snapshot(), session.skipped)
+            clock.t += 1000.0 / 30
+            session.offer(standing[(i // 6) % len(standing)])
+            i += 1
+            time.sleep(0.03)
+
+    offer_until(lambda snap: snap.frames >= 3)
+    session.reset(GuidedCapture())
+    assert session.snapshot().frames == 0 and session.overlay() is None
+    time.sleep(1.5)                                                # the worker thread ends meanwhile
+    assert session._idle
+    offer_until(lambda snap: snap.frames >= 3 and snap.pose_seen)
+    wait_until_idle(session)
+    assert session.overlay().t == session.snapshot().last_frame_ms
+
+
+def wait_until_idle(session: LiveSession) -> None:
+    """Until every worker thread has ended: none may still be in the shared model when the module's
+    estimator is closed (MediaPipe crashes the process then)."""
+    session.IDLE_S = min(session.IDLE_S, 0.5)
+    with session._inbox_lock:
+        session._inbox_lock.notify_all()
+    deadline = time.monotonic() + 120                              # liveness bound on a loaded machine
+    while len(session._idle) < len(session.estimators):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_an_unexpected_error_in_the_callback_is_shown_and_the_next_frame_processed(estimator, squat_frames, clock):
+    """An exception escaping the webrtc callback ends processing for good (streamlit-webrtc falls back to
+    plain loopback video and only logs it): ``on_frame`` shows it and returns the frame as it came."""
+    import fractions
+
+    import av
+
+    standing = standing_loop(squat_frames, +4.0)
+    session = LiveSession(estimator, PipelineSettings(), GuidedCapture(), now_ms=clock, handover=False)
+    feed = session.task.feed
+    calls = []
+
+    def failing_once(pose, rgb):
+        calls.append(pose.timestamp_ms)
+        if len(calls) == 1:
+            raise KeyError("unexpected")
+        feed(pose, rgb)
+
+    session.task.feed = failing_once
+    for i in range(2):
+        clock.t += 1000.0 / 30
+        frame = av.VideoFrame.from_ndarray(standing[i], format="rgb24")
+        frame.pts, frame.time_base = 3000 * i, fractions.Fraction(1, 90000)
+        back = session.on_frame(frame).to_ndarray(format="rgb24")
+        if i == 0:
+            np.testing.assert_array_equal(back, standing[0])
+            assert "could not be processed" in session.snapshot().error
+    assert len(calls) == 2 and session.snapshot().frames == 1 and session.snapshot().error == ""
