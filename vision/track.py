@@ -298,25 +298,34 @@ class LandmarkTrack:
         """Write ``.csv`` (metadata in a leading ``#`` JSON line) or ``.parquet`` (schema metadata)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        df = self.to_dataframe()
         meta_json = json.dumps(self.meta.to_dict(), sort_keys=True)
         tmp = path.with_name(path.name + ".partial")
         if path.suffix == ".parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pa.Table.from_pandas(df, preserve_index=False)
+            table = pa.Table.from_pandas(self.to_dataframe(), preserve_index=False)
             table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                                    b"isobalance_meta": meta_json.encode()})
             pq.write_table(table, tmp)
         elif path.suffix == ".csv":
             with open(tmp, "w", encoding="utf-8", newline="") as fh:
                 fh.write(f"# isobalance-track {meta_json}\n")
-                df.to_csv(fh, index=False, float_format="%.6g")
+                self._write_csv_rows(fh)
         else:
             raise TrackFormatError(f"unknown track format {path.suffix!r}: use .csv or .parquet")
         tmp.replace(path)  # atomic: a crash never leaves a half-written track under the real name
         return path
+
+    def _write_csv_rows(self, fh) -> None:
+        """The CSV ``to_dataframe().to_csv(index=False, float_format="%.6g")`` writes, byte for byte
+        (tests/vision/test_track.py), without pandas: ``landmarks`` writes its track after inference and
+        would otherwise import pandas (~60-96 MB) for this one call."""
+        fh.write(",".join(track_columns()) + "\n")
+        block = np.concatenate([self.image, self.world], axis=2).reshape(len(self), -1)
+        for frame, t, people, row in zip(self.frame_index, self.timestamp_ms, self.n_people, block):
+            values = ["" if v != v else "%.6g" % v for v in row.tolist()]    # NaN (a gap) -> empty
+            fh.write(f"{int(frame)},{'' if t != t else '%.6g' % t},{int(people)},{','.join(values)}\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "LandmarkTrack":

@@ -111,15 +111,31 @@ def test_unknown_rate_is_written_as_null_and_read_back_as_nan(tmp_path):
 
 
 def test_the_frames_to_landmarks_path_does_not_import_pandas():
-    # pandas costs ~96 MB resident; the CLI with every command mounted and the whole frames -> track
-    # path (sequential, parallel, annotated video) must not hold it while inference runs (a fresh
+    # pandas costs ~96 MB resident; the CLI with every command mounted, the whole frames -> track path
+    # (sequential, parallel, annotated video) and writing track.csv must not load it (a fresh
     # interpreter: this test process has pandas already)
     import subprocess
     import sys
 
     code = ("import sys, isobalance.cli as cli; cli._mount_subcommands(); "
             "import vision.landmarks_job, vision.parallel, vision.render, vision.search, assessment.hold; "
+            "import tempfile, pathlib; from vision.track import LandmarkTrack, PoseFrame, TrackMeta; "
+            "LandmarkTrack.from_frames([PoseFrame.missing(0, 0.0)], TrackMeta(source='s', fps=30, width=2, "
+            "height=2, model='m', smoothing={'filter': 'none'})).save(pathlib.Path(tempfile.mkdtemp()) / 't.csv'); "
             "heavy = sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'streamlit') if m in sys.modules); "
             "sys.exit(', '.join(heavy) or None)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"imported on the landmarks path: {done.stderr.strip()}"
+
+
+def test_csv_is_what_pandas_writes_byte_for_byte(tmp_path):
+    # the CSV writer does without pandas; pandas' own to_csv is the reference (gaps, negatives, zeros,
+    # tiny and large values, integers stored as floats)
+    t = random_track(n=40, seed=5, gaps=(0, 7, 8, 39))
+    t.world[3, :4, 0] = [-0.0, 1e-12, 123456789.0, -2.5]
+    t.image[4, :3, 1] = [0.0, 1.0, 5e-7]
+    t.timestamp_ms[5] = 1e7 / 3
+    t.save(tmp_path / "t.csv")
+    header, body = (tmp_path / "t.csv").read_text(encoding="utf-8").split("\n", 1)
+    assert header.startswith("# isobalance-track ")
+    assert body == t.to_dataframe().to_csv(index=False, float_format="%.6g")

@@ -45,10 +45,11 @@ def wait_for_text(page, pattern: str, timeout_s: float = 60.0) -> str:
 def click_until(page, button: str, pattern: str, timeout_s: float = 120.0, tries: int = 2) -> str:
     """Click ``button`` until the page shows ``pattern`` (regex); at most ``tries`` clicks.
 
-    The buttons live in the polling fragment, which draws them again on every poll; on a loaded machine
-    a click can land while its button is being replaced and is lost (seen once in 6 runs at load ~20).
-    A patient would click again: so does this, once, and the page must still react - a page that
-    stopped updating fails here."""
+    The buttons live in the polling fragment, which draws them again on every poll (the browser test saw
+    a button detached from the page during a poll). In one run of 6 at load ~20 the page did not react
+    to "Start over" for 240 s; whether that click was lost or the page stopped polling is not known. A
+    patient would click again: so does this, once; a page that stopped updating still fails the test
+    (it goes on to wait for the next capture)."""
     for attempt in range(1, tries + 1):
         page.get_by_role("button", name=button).click(timeout=240_000)
         try:
@@ -130,7 +131,7 @@ def test_guided_capture_advances_from_front_to_side(dashboard_server, browser_pa
     # the side step polls like the front step did: the page's normal message rate, for comparison below
     before = messages_per_s(page, messages, 10)
     assess = page.get_by_role("button", name="Assess the front view now")
-    assess.wait_for(timeout=60_000)          # the whole-page run after the capture happened
+    assess.wait_for(timeout=60_000)          # drawn by the polling fragment with the capture
     # the front step again: its prompt, or the wait for the first frame of the new capture (a loaded
     # machine took over a minute to run the page once more: liveness bound, not a speed check)
     click_until(page, "Start over", r"Facing the camera: now|Press START above and allow the camera")
