@@ -279,11 +279,8 @@ def test_sessions_are_safe_to_read_while_frames_arrive(estimator, squat_frames, 
     assert session.snapshot().frames == 30
 
 
-def test_a_frame_that_fails_unexpectedly_does_not_stop_the_worker_threads(estimator, squat_frames, clock):
-    """A worker thread that dies leaves the live video frozen for good: an unexpected error on one frame is
-    shown and the next frame is processed."""
-    standing = standing_loop(squat_frames, +4.0)
-    session = LiveSession((estimator,), PipelineSettings(), GuidedCapture(), now_ms=clock)
+def fail_first_feed(session: LiveSession) -> list[float]:
+    """The session's task raises an unexpected error on the first frame it is fed; returns the fed times."""
     feed = session.task.feed
     calls = []
 
@@ -294,6 +291,15 @@ def test_a_frame_that_fails_unexpectedly_does_not_stop_the_worker_threads(estima
         feed(pose, rgb)
 
     session.task.feed = failing_once
+    return calls
+
+
+def test_a_frame_that_fails_unexpectedly_does_not_stop_the_worker_threads(estimator, squat_frames, clock):
+    """A worker thread that dies leaves the live video frozen for good: an unexpected error on one frame is
+    shown and the next frame is processed."""
+    standing = standing_loop(squat_frames, +4.0)
+    session = LiveSession((estimator,), PipelineSettings(), GuidedCapture(), now_ms=clock)
+    calls = fail_first_feed(session)
     deadline = time.monotonic() + 120                              # liveness bound on a loaded machine
     clock.t += 1000.0 / 30
     session.offer(standing[0])
@@ -446,16 +452,7 @@ def test_an_unexpected_error_in_the_callback_is_shown_and_the_next_frame_process
 
     standing = standing_loop(squat_frames, +4.0)
     session = LiveSession(estimator, PipelineSettings(), GuidedCapture(), now_ms=clock, handover=False)
-    feed = session.task.feed
-    calls = []
-
-    def failing_once(pose, rgb):
-        calls.append(pose.timestamp_ms)
-        if len(calls) == 1:
-            raise KeyError("unexpected")
-        feed(pose, rgb)
-
-    session.task.feed = failing_once
+    calls = fail_first_feed(session)
     for i in range(2):
         clock.t += 1000.0 / 30
         frame = av.VideoFrame.from_ndarray(standing[i], format="rgb24")
