@@ -39,7 +39,12 @@ def streamlit_argv(host: str, port: int, max_upload_mb: int) -> list[str]:
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.maxUploadSize", str(int(max_upload_mb)),
             # patients and therapists see no developer toolbar ("Deploy", rerun settings)
-            "--client.toolbarMode", "viewer"]
+            "--client.toolbarMode", "viewer",
+            # no forced full garbage collection after every script run: the live pages rerun a status
+            # fragment twice a second, and gc.collect(2) over this process's heap (MediaPipe, aiortc,
+            # numpy) held the GIL for 80 % of the server's GIL time, starving the webrtc frame callback
+            # (py-spy --gil, README "Dashboard"); Python's own generational GC still runs
+            "--runner.postScriptGC", "false"]
 
 
 def server_env(config: Path | None) -> dict[str, str]:

@@ -30,7 +30,7 @@ def test_argv_binds_to_localhost_headless_without_telemetry_by_default():
     opts = dict(zip(argv[5::2], argv[6::2]))
     assert opts == {"--server.address": "127.0.0.1", "--server.port": "8501", "--server.headless": "true",
                     "--browser.gatherUsageStats": "false", "--server.maxUploadSize": "500",
-                    "--client.toolbarMode": "viewer"}
+                    "--client.toolbarMode": "viewer", "--runner.postScriptGC": "false"}
     assert APP_PATH.is_file()
 
 
