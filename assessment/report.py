@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from assessment.exercises import PlannedExercise
-from assessment.findings import FLAGGED, NOT_MEASURABLE, WITHIN, Finding, status_text
+from assessment.findings import FLAGGED, NOT_MEASURABLE, REPORTED, WITHIN, Finding, status_text
 from assessment.hypotheses import DATA_DIR, Hypothesis, Reference
 from vision.errors import IsobalanceError
 from vision.track import LandmarkTrack
@@ -143,8 +143,8 @@ def summarize(report: Report) -> list[str]:
     fs = [{"label": "", "direction": "", "value": None, "unit": "", "status": ""} | _finding_dict(f)
           for f in report.findings]
     flagged = [f for f in fs if f["status"] == FLAGGED]
-    within = [f for f in fs if f["status"] == WITHIN and f.get("threshold") is not None]
-    reported = [f for f in fs if f["status"] == WITHIN and f.get("threshold") is None]
+    within = [f for f in fs if f["status"] == WITHIN and status_text(f) != REPORTED]
+    reported = [f for f in fs if status_text(f) == REPORTED]       # measured, no cut-off: never judged
     unmeasurable = [f for f in fs if f["status"] == NOT_MEASURABLE]
     t = report.track_info
     lines = [f"{t.get('n_frames', 0)} frames analysed; a person was found in "
