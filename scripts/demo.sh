@@ -83,13 +83,14 @@ say "3/4 assessment: findings, muscle hypotheses, exercise plan"
 iso assess "$OUT/landmarks/track.csv" --video "$VIDEO" -o "$OUT/assess" --pdf >/dev/null
 "$PY" - "$OUT/assess/report.json" <<'PY'
 import json, sys
+from assessment.findings import REPORTED, status_text
 r = json.load(open(sys.argv[1]))
 status = {}
-for f in r["findings"]:
-    status.setdefault(f["status"], []).append(f["metric"] + ("" if f["kind"] == "static" else f" ({f['kind']})"))
-for key in ("flagged", "within", "not_measurable"):
+for f in r["findings"]:     # grouped as the report prints them: no cut-off reads "reported", never "within"
+    status.setdefault(status_text(f), []).append(f["metric"] + ("" if f["kind"] == "static" else f" ({f['kind']})"))
+for key in ("flagged", "within", REPORTED, "not measurable"):
     names = sorted(set(status.get(key, [])))
-    print(f"{key.replace('_', ' ')} ({len(names)}): {', '.join(names) or '-'}")
+    print(f"{key} ({len(names)}): {', '.join(names) or '-'}")
 print(f"hypotheses: {len(r['hypotheses'])}; exercises planned: {len(r['plan'])}"
       + ("" if r["plan"] else " (nothing flagged, so nothing to balance)"))
 PY
