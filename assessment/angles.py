@@ -22,11 +22,11 @@ Mirroring a track (``LandmarkTrack.mirrored``) maps angle ``a`` to ``mirror_sign
 
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from assessment.findings import TrackInputError
 from vision.track import LANDMARK_INDEX, N_LANDMARKS, LandmarkTrack, TrackFormatError
@@ -140,7 +140,8 @@ SEGMENT_ANGLE_IDS = tuple(a.id for a in ANGLES if a.kind == "segment")
 # ---------------------------------------------------------------------- input handling
 def _as_pixels(data, visibility=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pixels (N,33,2), visibility (N,33), index (N,)) from a track, a track DataFrame or arrays."""
-    if isinstance(data, pd.DataFrame):
+    pd = sys.modules.get("pandas")   # imported lazily: without pandas loaded nothing is a DataFrame
+    if pd is not None and isinstance(data, pd.DataFrame):
         try:
             data = LandmarkTrack.from_dataframe(data)
         except TrackFormatError as exc:
@@ -334,6 +335,8 @@ def compute_angles(data, *, visibility=None, min_visibility: float = DEFAULT_MIN
     coordinates shaped (N,33,2) with optional ``visibility`` (N,33). Values are NaN where a needed
     landmark is missing or below ``min_visibility``. No view gating here (see ``assessment.views``).
     """
+    import pandas as pd   # here, not at import: the angle table is read by commands that never make a DataFrame
+
     px, vis, index = _as_pixels(data, visibility)
     defs = ANGLES if ids is None else tuple(_lookup(i) for i in ids)
     pts = gated_points(px, vis, min_visibility)
@@ -347,6 +350,8 @@ def compute_world_joint_angles(track: LandmarkTrack, *, min_visibility: float = 
                                ) -> pd.DataFrame:
     """Joint angles from the 3-D world landmarks (metres): free of projection, but MediaPipe's depth
     is a model guess [Cerfoglio25], so the 2-D values stay primary."""
+    import pandas as pd
+
     if not isinstance(track, LandmarkTrack):
         raise TrackInputError("3-D joint angles need a LandmarkTrack with world landmarks")
     pts = track.world.astype(np.float64, copy=True)
@@ -368,6 +373,8 @@ def _lookup(angle_id: str) -> AngleDef:
 
 def mirror_columns(angles: pd.DataFrame) -> pd.DataFrame:
     """What ``compute_angles`` of the mirrored track must equal: twins swapped, tilts negated."""
+    import pandas as pd
+
     out = {}
     for d in ANGLES:
         if d.id in angles.columns and d.mirror_of in angles.columns:

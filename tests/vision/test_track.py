@@ -112,13 +112,16 @@ def test_unknown_rate_is_written_as_null_and_read_back_as_nan(tmp_path):
 
 def test_the_frames_to_landmarks_path_does_not_import_pandas():
     # pandas costs ~96 MB resident; the CLI with every command mounted, the whole frames -> track path
-    # (sequential, parallel, annotated video) and writing track.csv must not load it (a fresh
+    # (sequential, parallel, annotated video), writing track.csv and what `hold` does before its model
+    # runs (the exercise catalog, checked against the angle table) must not load it (a fresh
     # interpreter: this test process has pandas already)
     import subprocess
     import sys
 
     code = ("import sys, isobalance.cli as cli; cli._mount_subcommands(); "
             "import vision.landmarks_job, vision.parallel, vision.render, vision.search, assessment.hold; "
+            "import isobalance.cli_hold, assessment.hold_drawing; from assessment.exercises import load_catalog; "
+            "load_catalog(); "
             "import tempfile, pathlib; from vision.track import LandmarkTrack, PoseFrame, TrackMeta; "
             "LandmarkTrack.from_frames([PoseFrame.missing(0, 0.0)], TrackMeta(source='s', fps=30, width=2, "
             "height=2, model='m', smoothing={'filter': 'none'})).save(pathlib.Path(tempfile.mkdtemp()) / 't.csv'); "
