@@ -1,5 +1,8 @@
-"""CPU per frame of following one subject: num_poses 1 vs 2 (the default) vs one tracked pose plus the
-bounded two-person search of vision/search.py (`--num-poses 1`), measured side by side in one run.
+"""CPU per frame of following one subject: MediaPipe's tracker alone (``num_poses=1``), a two-pose
+landmarker on every frame (``search_every = 0``; the live view's estimator), and the default for files,
+one tracked pose plus the bounded search of vision/search.py, measured side by side in one run; and
+the cost of one search call: the IMAGE-mode search landmarker (now) against a VIDEO-mode two-pose
+landmarker given every 10th frame (what the search was before).
 
     .venv/bin/python bench/subject_search.py [--rounds 3]
 
@@ -28,13 +31,34 @@ from sample_videos.locator import CHECKOUT_SHARED_VIDEOS  # noqa: E402
 from tests.vision.crossing import crossing_clip  # noqa: E402
 from vision.landmarker import PoseEstimator  # noqa: E402
 from vision.models import resolve_model  # noqa: E402
-from vision.search import TrackedSearch  # noqa: E402
+from vision.search import SearchLandmarker, TrackedSearch  # noqa: E402
 from vision.sources import open_source  # noqa: E402
+
+class _Every10:
+    """Gives every 10th frame to ``est`` (a search call's cost, not a per-frame cost)."""
+
+    def __init__(self, est, image_mode: bool):
+        self.est, self.image_mode, self.searches, self._k = est, image_mode, 0, 0
+
+    def process(self, rgb, ts):
+        self._k += 1
+        if self._k % 10 == 0:
+            self.searches += 1
+            self.est.process(rgb) if self.image_mode else self.est.process(rgb, ts)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.est.close()
+
 
 CONTENDERS = {
     "num_poses=1 (tracker only)": lambda m: PoseEstimator(m, mode="video", num_poses=1),
-    "num_poses=2 (default)": lambda m: PoseEstimator(m, mode="video", num_poses=2),
-    "num_poses=1 + search": lambda m: TrackedSearch(m),
+    "num_poses=2 every frame": lambda m: PoseEstimator(m, mode="video", num_poses=2),
+    "tracked + search (default)": lambda m: TrackedSearch(m),
+    "search: IMAGE mode, 1/10": lambda m: _Every10(SearchLandmarker(m), True),
+    "search: VIDEO 2-pose, 1/10": lambda m: _Every10(PoseEstimator(m, mode="video", num_poses=2), False),
 }
 
 
@@ -70,12 +94,14 @@ def main() -> None:
                 results[name].append(run_once(make, model, frames))
         base = np.median([r[0] for r in results["num_poses=1 (tracker only)"]])
         print(f"\n{clip} ({len(frames)} frames, {args.rounds} rounds, median)")
-        print(f"{'':30s} {'CPU ms/frame':>13s} {'ratio':>6s} {'wall ms/frame':>14s} {'searched':>9s}")
+        print(f"{'':30s} {'CPU ms/frame':>13s} {'ratio':>6s} {'wall ms/frame':>14s} {'searched':>9s} "
+              f"{'CPU ms/search':>14s}")
         for name, rs in results.items():
             cpu, wall = np.median([r[0] for r in rs]), np.median([r[1] for r in rs])
             searched = int(np.median([r[2] for r in rs]))
-            shown = f"{searched}/{len(frames) - 1}" if name.endswith("search") else "-"
-            print(f"{name:30s} {cpu:13.1f} {cpu / base:6.2f} {wall:14.1f} {shown:>9s}")
+            shown = f"{searched}/{len(frames) - 1}" if searched else "-"
+            per_call = f"{cpu * (len(frames) - 1) / searched:14.1f}" if name.startswith("search") else ""
+            print(f"{name:30s} {cpu:13.1f} {cpu / base:6.2f} {wall:14.1f} {shown:>9s} {per_call}")
 
 
 if __name__ == "__main__":

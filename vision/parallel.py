@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -39,7 +39,8 @@ import numpy as np
 
 from vision.landmarker import Poses
 from vision.pipeline import PartialTrackError, PipelineSettings, extract_track, make_smoother, stream_poses
-from vision.scene_roll import scene_roll_of_video
+from vision.scene_roll import SceneRollSampler
+from vision.search import open_search
 from vision.segments import FrameTable, SegmentError, SegmentSource, scan_frames
 from vision.sources import Frame, FrameSource, SourceInfo, VideoFileSource
 from vision.subject import SubjectSelector
@@ -115,6 +116,8 @@ class RawSegment:
     appearance: np.ndarray    # (M,P,D) torso colour histograms (vision.identity)
     searched: np.ndarray      # (M,) bool: everybody was looked for in that frame (vision.search)
     error: str | None = None
+    scene_frames: dict[int, np.ndarray] = field(default_factory=dict)  # frame index -> RGB kept for scene roll
+    searches: int = 0         # frames a search model ran on (vision.search), lead-in included
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ class SegmentJob:
     info: SourceInfo
     model_path: str
     settings: PipelineSettings
+    scene_frames: frozenset[int] = frozenset()   # frames whose RGB the scene-roll sampler will want
+    search: object | None = None                 # the run's shared search landmarker (vision.search)
 
 
 def run_segment(job: SegmentJob, stop: threading.Event | None = None,
@@ -141,7 +146,7 @@ def run_segment(job: SegmentJob, stop: threading.Event | None = None,
     m = seg.stop - seg.first
     if stop is not None and stop.is_set():
         return RawSegment(seg.first, *(np.zeros((0,)),) * 7, error="stopped")
-    est = open_estimator(job.model_path, s)
+    est = open_estimator(job.model_path, s, search=job.search)
     p = est.max_poses
     image = np.full((m, p, N_LANDMARKS, 5), np.nan)
     world = np.full((m, p, N_LANDMARKS, 3), np.nan)
@@ -152,6 +157,7 @@ def run_segment(job: SegmentJob, stop: threading.Event | None = None,
     ts = np.full(m, np.nan)
     done = pending = 0
     error = None
+    kept: dict[int, np.ndarray] = {}
     try:
         with est, SegmentSource(job.path, seg.first, seg.stop, job.table, job.info) as src:
             for i, frame in enumerate(prefetched(iter(src), s.prefetch)):
@@ -163,6 +169,8 @@ def run_segment(job: SegmentJob, stop: threading.Event | None = None,
                 image[i, :n], world[i, :n], counts[i] = poses.image[:n], poses.world[:n], n
                 looks[i, :n], searched[i] = poses.appearance[:n], poses.searched
                 index[i], ts[i] = frame.index, frame.timestamp_ms
+                if frame.index in job.scene_frames and frame.index >= seg.start:
+                    kept[frame.index] = frame.rgb
                 done = i + 1
                 pending += frame.index >= seg.start    # lead-in frames are not counted: totals add up to N
                 if progress is not None and pending >= 10:
@@ -177,7 +185,7 @@ def run_segment(job: SegmentJob, stop: threading.Event | None = None,
     if error is None and done != m:
         error = f"segment [{seg.first}, {seg.stop}) gave {done} frames"
     return RawSegment(seg.first, index[:done], ts[:done], counts[:done], image[:done], world[:done],
-                      looks[:done], searched[:done], error)
+                      looks[:done], searched[:done], error, kept, getattr(est, "searches", 0))
 
 
 # ------------------------------------------------------------------------------------------ stitching
@@ -266,6 +274,7 @@ class ParallelRun:
     track: LandmarkTrack
     segments: list[Segment]
     seams: list[Seam]
+    search_calls: int = 0     # frames a search model ran on, every segment's lead-in included (counted at the model)
 
 
 def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
@@ -282,22 +291,31 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
         info = probe.info
     workers = available_cores() if workers is None else max(1, int(workers))
     segments = plan_segments(len(table), workers, overlap, min_segment_frames)
-    jobs = [SegmentJob(str(path), seg, table, info, str(model_path), settings) for seg in segments]
-    # one thread per segment; Ctrl+C stops them all within a frame and is re-raised here
-    parts = run_threads([lambda stop, progress, job=job: run_segment(job, stop, progress) for job in jobs],
-                        "segment", on_progress)
+    scene = SceneRollSampler(info.width, info.height, info.n_frames or len(table), info.fps) if settings.scene_roll else None
+    wanted = frozenset(scene.sample_indices(len(table))) if scene is not None else frozenset()
+    # one search landmarker (stateless IMAGE mode, thread-safe) serves every segment: one graph, not one per segment
+    with open_search(model_path, settings) as search:
+        jobs = [SegmentJob(str(path), seg, table, info, str(model_path), settings, wanted, search)
+                for seg in segments]
+        # one thread per segment; Ctrl+C stops them all within a frame and is re-raised here
+        parts = run_threads([lambda stop, progress, job=job: run_segment(job, stop, progress) for job in jobs],
+                            "segment", on_progress)
     if any(p.error for p in parts):
         return None
     raw, seams = stitch(parts, segments, info.width, info.height)
     if not np.array_equal(raw.frame_index, np.arange(len(table))):
         return None     # never expected: stitching must give every frame exactly once
-    track = _select_and_smooth(raw, info, path, model_path, settings)
-    return ParallelRun(track, segments, seams)
+    kept = {k: v for p in parts for k, v in p.scene_frames.items()}
+    track = _select_and_smooth(raw, info, path, model_path, settings, scene, kept)
+    return ParallelRun(track, segments, seams, sum(p.searches for p in parts))
 
 
-def _select_and_smooth(raw: RawSegment, info: SourceInfo, path: Path, model_path, settings: PipelineSettings
+def _select_and_smooth(raw: RawSegment, info: SourceInfo, path: Path, model_path, settings: PipelineSettings,
+                       scene: SceneRollSampler | None = None, scene_frames: dict[int, np.ndarray] | None = None
                        ) -> LandmarkTrack:
-    """Subject selection and smoothing once over the stitched stream: the sequential per-frame loop."""
+    """Subject selection and smoothing once over the stitched stream: the sequential per-frame loop;
+    the scene roll from the frames the segments kept, with the final track's poses (what the
+    sequential path's sampler sees)."""
     selector = SubjectSelector()
     smoother = make_smoother(settings)
     poses = [pose for _, pose in stream_poses(_ReplaySource(raw, info), _ReplayEstimator(raw), selector,
@@ -307,9 +325,11 @@ def _select_and_smooth(raw: RawSegment, info: SourceInfo, path: Path, model_path
                      smoothing={"filter": settings.smoothing, **settings.smoothing_params},
                      **selector.meta())
     track = LandmarkTrack.from_frames(poses, meta)
-    if settings.scene_roll:      # the sequential path samples the scene while decoding; here a decode-only pass
+    if scene is not None:
+        for f in scene.sample_indices(len(track)):
+            scene.sample(scene_frames[f], track.image[f] if np.isfinite(track.image[f, 0, 0]) else None)
         track = LandmarkTrack(track.frame_index, track.timestamp_ms, track.image, track.world, track.n_people,
-                              meta.replace(scene_roll=scene_roll_of_video(path, track)))
+                              meta.replace(scene_roll=scene.result()))
     return track
 
 

@@ -304,6 +304,15 @@ class SceneRollSampler:
         self._seen += 1
         if k % self.step or len(self.segments) >= MAX_SAMPLES:
             return
+        self.sample(rgb, pose_image)
+
+    def sample_indices(self, n_frames: int) -> list[int]:
+        """The frames ``offer`` would sample out of ``n_frames`` offered in order (a parallel run keeps
+        only these while decoding, then ``sample``s them in this order)."""
+        return list(range(0, n_frames, self.step))[:MAX_SAMPLES]
+
+    def sample(self, rgb: np.ndarray, pose_image: np.ndarray | None) -> None:
+        """Analyse one frame (``offer`` decides which)."""
         found = pose_points(pose_image, *self.size) if pose_image is not None else None
         if found is None:
             self.segments.append(frame_segments(rgb))
@@ -317,23 +326,3 @@ class SceneRollSampler:
         point = tuple(np.median(self.hips, axis=0)) if self.hips else None
         est = estimate_scene_roll(self.segments, self.size, point)
         return {} if est is None else est.to_dict()
-
-
-def scene_roll_of_video(source, track) -> dict:
-    """Scene roll of a video whose landmark ``track`` is already known (a second, decode-only pass
-    over the sampled frames): for tracks made on the parallel path or before scene roll existed."""
-    from vision.sources import open_source
-
-    src = source if hasattr(source, "info") else open_source(str(source))
-    try:
-        info = src.info
-        sampler = SceneRollSampler(info.width, info.height, info.n_frames or len(track), info.fps)   # as extract_track
-        rows = {int(f): k for k, f in enumerate(track.frame_index)}
-        for frame in src:
-            k = rows.get(int(frame.index))
-            pose = track.image[k] if k is not None and np.isfinite(track.image[k, 0, 0]) else None
-            sampler.offer(frame.rgb, pose)
-        return sampler.result()
-    finally:
-        if src is not source:
-            src.close()

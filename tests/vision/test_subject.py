@@ -135,7 +135,8 @@ def test_subject_reacquired_after_the_crossing(crossed, clean, crossing):
 
 
 def test_parallel_path_keeps_the_identity(model_path, crossing, clean):
-    """Segments in worker processes, selection once over the stitched stream (appearance carried)."""
+    """Segments on threads sharing one search landmarker, selection once over the stitched stream
+    (appearance carried)."""
     run = run_parallel(crossing.path, model_path, TRACKED, workers=2, min_segment_frames=20)
     assert run is not None and len(run.segments) == 2
     assert_never_the_bystander(run.track, clean, crossing)
@@ -159,6 +160,43 @@ def test_crossing_search_bounded(crossed, crossing):
     passage = crossing.stop - crossing.start
     assert searched <= int(np.ceil(n / 10)) + passage // 2 + 10, crossed.meta.search
     assert searched / n <= 0.35
+
+
+@pytest.mark.parametrize("which", ["one person", "crossing"])
+def test_search_model_calls_counted_and_bounded(model_path, sample_clip, crossing, which):
+    """Counted at the model, not from the track: the search landmarker (person detector, then the
+    landmarks of everybody found) and, while two people are in view, the landmarker following both
+    run exactly on the frames reported as searched, and on a bounded share of them: about 1 in 10
+    with one person, at most a third of a clip where a second person walks across the subject."""
+    from vision.search import TrackedSearch
+
+    path = sample_clip("tfjs_pose_1.mp4") if which == "one person" else crossing.path
+    with open_source(path) as src, TrackedSearch(model_path) as est:
+        flags = np.array([est.process(f.rgb, f.timestamp_ms, f.index).searched for f in src])
+    n = len(flags)
+    assert est.search.calls + est.company_frames == est.searches == flags.sum() >= 1
+    if which == "one person":
+        assert est.company_frames == 0 and est._company is None, "one person: the company model never loads"
+        assert flags.sum() <= int(np.ceil(n / 10)) + 3
+    else:
+        passage = np.zeros(n, bool)
+        passage[crossing.start:crossing.stop] = True
+        # company makes it run far more often than the periodic 1 in 10 while the bystander passes
+        assert flags[passage].sum() >= 3 * np.ceil(passage.sum() / 10), flags[passage].sum()
+        assert est.company_frames > 0
+        assert flags[~passage].sum() <= int(np.ceil(n / 10)) + 15, "and stops after they part"
+        assert flags.mean() <= 0.35
+
+
+def test_parallel_segments_share_one_search_counted(model_path, crossing, crossed):
+    """The segments share one search landmarker; the searching models' calls (counted at the models)
+    are the frames searched in the stitched track plus those of the lead-ins: the share stays bounded."""
+    run = run_parallel(crossing.path, model_path, TRACKED, workers=2, min_segment_frames=20)
+    n, lead_in = len(run.track), run.segments[1].start - run.segments[1].first
+    searched = run.track.meta.search["searched"]
+    assert searched <= run.search_calls <= searched + lead_in
+    assert run.search_calls / n <= 0.35
+    assert abs(searched - crossed.meta.search["searched"]) <= 10, "about what the sequential run searched"
 
 
 def test_appearance_distance_and_bank():
