@@ -164,11 +164,16 @@ def contenders(clip: Path, model: Path, out: Path, cli_poses: int,
         c[f"{rev}: isobalance landmarks --no-video"] = old + ["landmarks", str(clip), "-o", str(out / "old_lmnv"),
                                                              "--no-video"] + m
         c[f"{rev}: isobalance assess"] = old + ["assess", str(clip), "-o", str(out / "old_as"), "--no-progress"] + m
+        c[f"{rev}: isobalance hold"] = old + ["hold", str(clip), "--exercise", HOLD_EXERCISE, "-o", str(out / "old_ho"),
+                                              "--no-progress", "--no-red-flags", "--pain-before", "0"] + m
     if cli_poses != 1:
         c[f"plain script --num-poses {cli_poses} (matched to isobalance)"] = \
             plain + [str(out / "plain2.csv"), "--num-poses", str(cli_poses)]
-        c["isobalance landmarks --num-poses 1 (matched to the plain script)"] = \
+        c["isobalance landmarks --num-poses 1 (tracked search)"] = \
             iso + ["landmarks", str(clip), "-o", str(out / "lm1"), "--num-poses", "1"] + m
+        if against is not None:
+            c[f"{against[0]}: isobalance landmarks --num-poses 1"] = \
+                old + ["landmarks", str(clip), "-o", str(out / "old_lm1"), "--num-poses", "1"] + m
     return c
 
 
