@@ -1,6 +1,6 @@
 """CPU per frame of following one subject: MediaPipe's tracker alone (``num_poses=1``), a two-pose
-landmarker on every frame (``search_every = 0``; the live view's estimator), and the default for files,
-one tracked pose plus the bounded search of vision/search.py, measured side by side in one run; and
+landmarker on every frame (the default ``num_poses=2``), and ``--num-poses 1``: one tracked pose plus
+the bounded search of vision/search.py, measured side by side in one run; and
 the cost of one search call: the IMAGE-mode search landmarker (now) against a VIDEO-mode two-pose
 landmarker given every 10th frame (what the search was before).
 
@@ -56,7 +56,7 @@ class _Every10:
 CONTENDERS = {
     "num_poses=1 (tracker only)": lambda m: PoseEstimator(m, mode="video", num_poses=1),
     "num_poses=2 every frame": lambda m: PoseEstimator(m, mode="video", num_poses=2),
-    "tracked + search (default)": lambda m: TrackedSearch(m),
+    "tracked + search (--num-poses 1)": lambda m: TrackedSearch(m),
     "search: IMAGE mode, 1/10": lambda m: _Every10(SearchLandmarker(m), True),
     "search: VIDEO 2-pose, 1/10": lambda m: _Every10(PoseEstimator(m, mode="video", num_poses=2), False),
 }
