@@ -20,12 +20,13 @@ per person found, no tracking state. Per searched frame it costs about what the 
 landmarker it replaces cost when given every tenth frame (bench/subject_search.py: 53 vs 49 ms CPU,
 load ~4.5), but being stateless one instance serves every segment of a parallel run (one model graph,
 ~77 MB, instead of one per segment) and gives a frame the same answer whatever was searched before
-it (the VIDEO-mode one could report its stale track and a new detection of the same person). The tracked pose comes first in a searched frame (its landmarks are the continuous ones),
-then the others found. So with one person in view the search sees about 1/``every`` of the frames.
-(Re-detecting every frame in company, IMAGE mode, was tried: while the bystander walked across the
-subject it gave her a pose off by a quarter of a torso that still matched her colours.) Every
-returned ``Poses`` carries each pose's torso colour histogram for ``vision.subject``'s identity check
-and says whether the frame was searched.
+it (the VIDEO-mode one could report its stale track and a new detection of the same person). The
+tracked pose comes first in a searched frame (its landmarks are the continuous ones), then the others
+found. So with one person in view the search sees about 1/``every`` of the frames. (Re-detecting
+every frame in company, IMAGE mode, was tried: while the bystander walked across the subject it gave
+her a pose off by a quarter of a torso that still matched her colours.) Every returned ``Poses``
+carries each pose's torso colour histogram for ``vision.subject``'s identity check and says whether
+the frame was searched.
 """
 
 from __future__ import annotations
