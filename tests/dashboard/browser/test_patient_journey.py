@@ -18,6 +18,7 @@ import pytest
 
 from tests.dashboard.browser.test_live_browser import (LEVEL_DEG, STANDING, answer_safety_screen, click_until,
                                                        wait_for_text)
+from tests.dashboard.browser.test_therapist_journey import open_options
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -99,8 +100,7 @@ def test_patient_journey_end_to_end(dashboard_server, dashboard_data_dir, browse
     page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Guided exercise").click()
     wait_for_text(page, r"Your therapist's plan", 60)
     wait_for_patient(page, re.escape(name) + r" · 1 session\(s\)")         # still this patient
-    page.locator("[data-testid='stMain'] [data-testid='stSelectbox']").first.click()
-    page.get_by_role("option").first.click()                                  # the plan's first exercise
+    open_options(page, page.locator("[data-testid='stMain'] [data-testid='stSelectbox']").first).first.click()
     wait_for_text(page, re.escape(exercise), 60)
     wait_for_text(page, r"Dose \(your therapist's\): contract at [\d-]+% effort for 3 s, relax 1 s, stretch 2 s; "
                         r"1 repetitions", 60)

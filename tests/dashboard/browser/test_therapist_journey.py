@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 pytestmark = pytest.mark.browser
 PROCESS_TIMEOUT_MS = 300_000
@@ -56,11 +57,36 @@ def key(page, name: str):
     return page.locator(f".st-key-{name}")
 
 
-def choose(page, widget_key: str, option: str) -> None:
-    """Pick ``option`` in a selectbox: open it, then click the option."""
-    key(page, widget_key).locator("input").click()
-    page.get_by_role("option", name=option, exact=True).click()
-    idle(page)
+def open_options(page, widget, tries: int = 4):
+    """Open a selectbox's list and return its options once they show. A rerun that lands during the
+    click closes the list (CI once waited 90 s for an option of a list that had closed), so the list is
+    opened again, a bounded number of times; a list that never shows fails."""
+    options = page.get_by_role("option")
+    for _ in range(tries):
+        idle(page)
+        widget.locator("input").click()
+        try:
+            options.first.wait_for(timeout=15_000)
+            return options
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+    raise AssertionError(f"the selectbox's options never showed in {tries} tries")
+
+
+def choose(page, widget_key: str, option: str, tries: int = 3) -> None:
+    """Pick ``option`` in a selectbox and check that the widget shows it (a rerun may undo a click)."""
+    widget = key(page, widget_key)
+    for _ in range(tries):
+        open_options(page, widget)
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=15_000)
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+            continue
+        idle(page)
+        if poll(lambda: option in shown_value(widget), 10):
+            return
+    raise AssertionError(f"{option!r} was never chosen in {widget_key}: it shows {shown_value(widget)!r}")
 
 
 def set_number(page, widget_key: str, value: float) -> None:
@@ -147,11 +173,10 @@ def test_therapist_uploads_reviews_edits_and_saves_the_plan_the_patient_then_get
     page.get_by_role("heading", name="Guided exercise").wait_for()
     idle(page)
     page.get_by_text("Your therapist's plan:").wait_for()
-    key(page, "plan_item").locator("input").click()
-    options = [o.strip() for o in page.get_by_role("option").all_inner_texts()]
+    options = [o.strip() for o in open_options(page, key(page, "plan_item")).all_inner_texts()]
     assert options == [f"{EXERCISE_NAME} - right side"], options
-    page.get_by_role("option", name=f"{EXERCISE_NAME} - right side").click()
-    idle(page)
+    page.keyboard.press("Escape")
+    choose(page, "plan_item", f"{EXERCISE_NAME} - right side")
     shot("exercise-plan-offered")
     from assessment.safety import load_safety
 
