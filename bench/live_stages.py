@@ -27,7 +27,7 @@ def main() -> None:
     from aiortc.codecs.vpx import Vp8Decoder, Vp8Encoder, vp8_depayload
     from aiortc.jitterbuffer import JitterFrame
 
-    from dashboard.live import GuidedCapture, LiveSession, make_estimator
+    from dashboard.live import GuidedCapture, LiveSession, make_estimator, video_frame
     from sample_videos import locate
     from tests.dashboard.frames import letterbox
     from vision.models import resolve_model
@@ -59,7 +59,7 @@ def main() -> None:
             c2 = time.process_time()
             out = session.compose(arr)
             c3 = time.process_time()
-            back = av.VideoFrame.from_ndarray(out, format="rgb24").reformat(format="yuv420p")   # as on_frame
+            back = video_frame(out)                                # as on_frame hands it back
             back.pts, back.time_base = sent.pts, sent.time_base
             c4 = time.process_time()
             enc.encode(back)

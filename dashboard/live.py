@@ -524,6 +524,17 @@ class LiveHold:
 
 
 # ============================================================================ the session
+def video_frame(rgb: np.ndarray):
+    """``rgb`` as a yuv420p ``av.VideoFrame``, the VP8 encoder's own format: streamlit-webrtc sends the
+    last returned frame again for every camera frame that arrives while the next one is processed, and
+    aiortc's encoder converts a frame in any other format on every send. OpenCV's conversion costs about
+    a fifth of PyAV's ``reformat`` here (README "Dashboard")."""
+    import av
+    import cv2
+
+    return av.VideoFrame.from_ndarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+
+
 def _open_trace():
     """``$ISOBALANCE_LIVE_TRACE``: a file that gets one JSON line per processed frame (model and analysis
     ms, landmarks ready after arrival, the thread's native id) and per returned frame (overlay lag), for
@@ -640,10 +651,8 @@ class LiveSession:
         return [self.on_frame(frames[-1])]
 
     def on_frame(self, frame):
-        """streamlit-webrtc ``video_frame_callback``: av.VideoFrame in, the same frame with the newest
-        overlay out (processed here first unless ``handover``)."""
-        import av
-
+        """One av.VideoFrame in, the same frame with the newest overlay out, in yuv420p (processed here
+        first unless ``handover``)."""
         rgb = frame.to_ndarray(format="rgb24")
         try:
             if self.handover:
@@ -657,10 +666,7 @@ class LiveSession:
             with self._lock:
                 self._snapshot = replace(self._snapshot, error=f"a frame could not be processed: {exc}")
             out = rgb
-        # handed back in the encoder's own format: streamlit-webrtc sends the last returned frame again for
-        # every camera frame that arrives while the next is processed, and aiortc's VP8 encoder converts a
-        # frame that is not yuv420p on every send (README "Dashboard")
-        new = av.VideoFrame.from_ndarray(out, format="rgb24").reformat(format="yuv420p")
+        new = video_frame(out)
         new.pts, new.time_base = frame.pts, frame.time_base
         return new
 
