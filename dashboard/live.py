@@ -1,12 +1,13 @@
 """Live webcam processing for the dashboard: the frame callbacks behind streamlit-webrtc.
 
 Why this shape: streamlit-webrtc calls ``LiveSession.on_frames`` in a worker thread with the webcam
-frames that arrived since its last call. That thread must not touch ``st.*``, so each session keeps its own state behind a lock and
-publishes an immutable ``LiveSnapshot`` the page polls (``st.fragment(run_every=...)``).
+frames that arrived since its last call. That thread must not touch ``st.*``, so each session keeps its
+own state behind a lock and publishes an immutable ``LiveSnapshot`` the page polls
+(``st.fragment(run_every=...)``).
 
-One ``PoseEstimator`` (MediaPipe VIDEO mode) is shared by all sessions (``shared_estimator``, cached
-with ``st.cache_resource``); it has its own lock, and frames get strictly increasing timestamps from
-``time.monotonic()``. Subject selection and One-Euro smoothing are per session, exactly as in
+One VIDEO-mode estimator (``make_estimator``: MediaPipe's tracker plus the bounded two-person search) is
+shared by all sessions (``shared_estimator``, cached with ``st.cache_resource``); its landmarkers have
+their own locks, and frames get strictly increasing timestamps from ``time.monotonic()``. Subject selection and One-Euro smoothing are per session, exactly as in
 ``vision.pipeline.stream_poses``. Everything the pages judge comes from assessment/ code:
 
 - ``GuidedCapture`` (self-assessment): each step ("front", then "side") is checked live on the last
