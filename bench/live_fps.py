@@ -8,9 +8,12 @@ where the frames go, over ``--seconds`` after a warm-up:
 - the server: frames processed per second, pose-model ms per frame, landmarks ready after the frame
   arrived and the overlay's age on the returned frames (p50/p95), from the session's trace
   (``ISOBALANCE_LIVE_TRACE``); for ``before`` (older code without the trace) the page's own caption;
-- CPU used by the server process and by Chromium (share of one core), and the load average.
+- CPU used by the server process and by Chromium (share of one core), and the load average;
+- the server's CPU by thread (MediaPipe's graph threads, the frame callback's thread, the asyncio loop,
+  the rest) turned into CPU ms per camera frame and per processed frame, and what 25 processed fps would
+  need of the 2 cores (``budget``).
 
-    .venv/bin/python bench/live_fps.py [--seconds 30] [--runs before,full,full1,lite] [--before 9f3d6fe]
+    .venv/bin/python bench/live_fps.py [--seconds 30] [--runs before,full,full1,lite] [--before 36a6815]
 
 Runs: ``full`` / ``lite`` (this checkout's default: the callback processes the frame, that model),
 ``full1`` / ``full2`` (the hand-over to 1 / 2 landmarker threads, ``ISOBALANCE_LIVE_WORKERS``), ``before``
@@ -83,6 +86,27 @@ def cpu_seconds(roots: list[int], only: str = "") -> float:
     return sum(used.get(p, 0.0) for p in tree)
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds used so far by ``pid`` in all (``total``, dead threads included), by its main thread
+    (``main``: the asyncio loop - aiortc's transport and Streamlit), by MediaPipe's graph threads
+    (``drishti``) and by each other live thread (its native id)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used(stat: str) -> float:
+        fields = stat[stat.rfind(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    out = {"total": used(Path(f"/proc/{pid}/stat").read_text()), "main": 0.0, "drishti": 0.0}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            stat, comm = Path(f"/proc/{pid}/task/{tid}/stat").read_text(), Path(f"/proc/{pid}/task/{tid}/comm").read_text()
+        except OSError:
+            continue
+        key = "main" if int(tid) == pid else "drishti" if comm.startswith("drishti") else tid
+        out[key] = out.get(key, 0.0) + used(stat)
+    return out
+
+
 def browser_stats(page) -> dict:
     for frame in page.frames:
         try:
@@ -98,7 +122,7 @@ def prepare(run: str, tmp: Path, before: str) -> tuple[Path, dict]:
     """(code folder, extra environment) of one run."""
     env = {"ISOBALANCE_LIVE_WORKERS": {"full1": "1", "full2": "2"}.get(run, "0")}
     if run == "before":
-        env["ISOBALANCE_LIVE_WORKERS"] = "1"                     # its default: the callback processes
+        env["ISOBALANCE_LIVE_WORKERS"] = None                    # that revision's own default
     if run == "lite":
         from vision.models import resolve_model
         env["ISOBALANCE_MODEL"] = str(resolve_model("lite"))
@@ -122,6 +146,7 @@ def measure(run: str, clip: Path, tmp: Path, seconds: float, before: str) -> dic
     trace = tmp / f"trace-{run}.jsonl"
     port = free_port()
     env = dict(os.environ, ISOBALANCE_DATA=str(tmp / f"data-{run}"), ISOBALANCE_LIVE_TRACE=str(trace), **extra)
+    env = {k: v for k, v in env.items() if v is not None}
     env.setdefault("ISOBALANCE_MODEL", str(ROOT.parent / "shared" / "models" / "pose_landmarker_full.task"))
     argv = [str(code / APP_PATH.relative_to(ROOT)) if a == str(APP_PATH) else a
             for a in streamlit_argv("127.0.0.1", port, 200)]
@@ -151,6 +176,7 @@ def measure(run: str, clip: Path, tmp: Path, seconds: float, before: str) -> dic
                 time.sleep(1)
             time.sleep(5)                                          # warm-up: model and tracker settle
             s0, c0, load0, w0 = browser_stats(page), cpu_seconds([server.pid]), os.getloadavg()[0], time.monotonic()
+            t0 = thread_cpu(server.pid)
             b0 = cpu_seconds([os.getpid()], only="chrom")
             captions = []
             while time.monotonic() < w0 + seconds:
@@ -159,6 +185,7 @@ def measure(run: str, clip: Path, tmp: Path, seconds: float, before: str) -> dic
                     captions.append(tuple(float(g) for g in m.groups()))
                 time.sleep(2)
             s1, c1, load1, w1 = browser_stats(page), cpu_seconds([server.pid]), os.getloadavg()[0], time.monotonic()
+            t1 = thread_cpu(server.pid)
             b1 = cpu_seconds([os.getpid()], only="chrom")
             ctx.close()
     finally:
@@ -184,6 +211,15 @@ def measure(run: str, clip: Path, tmp: Path, seconds: float, before: str) -> dic
     if lags:
         out["lag"] = np.percentile(lags, [50, 95])
         out["callback"] = len(lags) / dt                   # frames the webrtc callback returned, per second
+    # server CPU by thread, seconds per second: the model's graph threads, the frame callback's thread
+    # (conversions, analysis, drawing; it waits while the model runs), the asyncio loop, and the rest
+    # (aiortc's VP8 decoder thread and encoder executor, Streamlit's script runs)
+    callback = {str(r["tid"]) for r in done if "tid" in r}          # older revisions' traces have no thread id
+    out["traced_tid"] = bool(callback)
+    cpu = {"model": t1["drishti"] - t0["drishti"], "callback": sum(t1.get(k, 0) - t0.get(k, 0) for k in callback),
+           "loop": t1["main"] - t0["main"]}
+    cpu["other"] = t1["total"] - t0["total"] - sum(cpu.values())
+    out["threads"] = {k: v / dt for k, v in cpu.items()}
     return out
 
 
@@ -196,8 +232,26 @@ def report(r: dict, fps: int) -> str:
                  f"{r['ready'][0]:.0f} / {r['ready'][1]:.0f} ms after arrival; model {r['model_ms']:.0f} ms/frame")
     elif "page_lag_p95" in r:
         text += f"; annotated frame ready p95 {r['page_lag_p95']:.0f} ms after the callback got it (page)"
-    return text + (f"; CPU server {r['server_cpu']:.0%}, Chromium {r['browser_cpu']:.0%} of a core; load "
-                   f"{r['load'][0]:.1f}-{r['load'][1]:.1f}")
+    text += (f"; CPU server {r['server_cpu']:.0%}, Chromium {r['browser_cpu']:.0%} of a core; load "
+             f"{r['load'][0]:.1f}-{r['load'][1]:.1f}")
+    return text + "\n" + budget(r) if r.get("traced_tid") and r.get("fps") and r["sent"] > 0 else text
+
+
+def budget(r: dict, aim: float = 25.0, cores: int = 2) -> str:
+    """CPU ms per frame of each part, as measured in this run, and what ``aim`` processed frames per second
+    of the camera's ``sent`` would cost: Chromium, the event loop and the rest of the server work per
+    camera frame; the model's threads and the callback's thread per processed frame."""
+    per_cam = {"Chromium": r["browser_cpu"], "event loop": r["threads"]["loop"], "VP8 + other": r["threads"]["other"]}
+    per_done = {"model threads": r["threads"]["model"], "callback thread": r["threads"]["callback"]}
+    cam = {k: v / r["sent"] * 1000 for k, v in per_cam.items()}
+    done = {k: v / r["fps"] * 1000 for k, v in per_done.items()}
+    need = (sum(cam.values()) * r["sent"] + sum(done.values()) * aim) / 1000
+    free = cores - sum(cam.values()) * r["sent"] / 1000
+    return ("        CPU ms per camera frame: " + ", ".join(f"{k} {v:.1f}" for k, v in cam.items())
+            + "; per processed frame: " + ", ".join(f"{k} {v:.1f}" for k, v in done.items())
+            + f"; {aim:.0f} fps processed of {r['sent']:.0f} sent needs {need:.2f} of {cores} cores; the "
+            f"{free:.2f} cores left after the per-camera-frame work process at most "
+            f"{free * 1000 / sum(done.values()):.1f} fps")
 
 
 def main() -> None:
@@ -205,7 +259,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--runs", default="before,full,full1,lite", help="before, full, full1, full2, lite (comma-separated)")
-    ap.add_argument("--before", default="9f3d6fe", help="the revision the 'before' run serves")
+    ap.add_argument("--before", default="36a6815", help="the revision the 'before' run serves")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="isobalance-livefps-"))

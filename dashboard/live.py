@@ -1,12 +1,13 @@
 """Live webcam processing for the dashboard: the frame callbacks behind streamlit-webrtc.
 
-Why this shape: streamlit-webrtc calls ``LiveSession.on_frame`` in a worker thread for every webcam
-frame. That thread must not touch ``st.*``, so each session keeps its own state behind a lock and
-publishes an immutable ``LiveSnapshot`` the page polls (``st.fragment(run_every=...)``).
+Why this shape: streamlit-webrtc calls ``LiveSession.on_frames`` in a worker thread with the webcam
+frames that arrived since its last call. That thread must not touch ``st.*``, so each session keeps its
+own state behind a lock and publishes an immutable ``LiveSnapshot`` the page polls
+(``st.fragment(run_every=...)``).
 
-One ``PoseEstimator`` (MediaPipe VIDEO mode) is shared by all sessions (``shared_estimator``, cached
-with ``st.cache_resource``); it has its own lock, and frames get strictly increasing timestamps from
-``time.monotonic()``. Subject selection and One-Euro smoothing are per session, exactly as in
+One VIDEO-mode estimator (``make_estimator``: MediaPipe's tracker plus the bounded two-person search) is
+shared by all sessions (``shared_estimator``, cached with ``st.cache_resource``); its landmarkers have
+their own locks, and frames get strictly increasing timestamps from ``time.monotonic()``. Subject selection and One-Euro smoothing are per session, exactly as in
 ``vision.pipeline.stream_poses``. Everything the pages judge comes from assessment/ code:
 
 - ``GuidedCapture`` (self-assessment): each step ("front", then "side") is checked live on the last
@@ -47,13 +48,20 @@ def monotonic_ms_clock(clock: Clock = time.monotonic) -> Callable[[], float]:
 
 # ============================================================================ the shared model
 def make_estimator(model_path: str | Path, settings: PipelineSettings):
-    """One VIDEO-mode PoseEstimator, closed at interpreter exit (MediaPipe needs an explicit close)."""
-    from vision.landmarker import PoseEstimator
+    """One VIDEO-mode estimator for the live pages, closed at interpreter exit (MediaPipe needs an
+    explicit close): MediaPipe's one-person tracker plus the bounded two-person search
+    (``vision.search.TrackedSearch``: everybody looked for every ``search_every`` frames, whenever the
+    tracked pose appears, vanishes or jumps, and on every frame while two people are in view), also when
+    the configuration asks for two poses (the default). Why: a two-person landmarker runs its person
+    detector on every frame while one person is in view, 49 ms CPU a 640x480 frame against 25 ms for the
+    tracker, and at a 30-fps camera on 2 cores that decides how many frames are processed (README
+    "Dashboard"). More than two poses keep one landmarker for that many; ``search_every = 0`` with one
+    pose keeps the bare tracker."""
+    from vision.search import SEARCH_POSES, open_estimator
 
-    est = PoseEstimator(model_path, mode="video", num_poses=settings.num_poses,
-                        min_detection_confidence=settings.min_detection_confidence,
-                        min_presence_confidence=settings.min_presence_confidence,
-                        min_tracking_confidence=settings.min_tracking_confidence)
+    live = replace(settings, num_poses=1) if settings.num_poses <= SEARCH_POSES and settings.search_every > 0 \
+        else settings
+    est = open_estimator(model_path, live, mode="video")
     _close_at_exit(est)
     return est
 
@@ -83,8 +91,9 @@ def webrtc_view(key: str, session: "LiveSession"):
         return None
     from streamlit_webrtc import webrtc_streamer
 
-    return webrtc_streamer(key=key, video_frame_callback=session.on_frame, rtc_configuration=RTC_CONFIGURATION,
-                           media_stream_constraints=MEDIA_CONSTRAINTS, async_processing=True)
+    return webrtc_streamer(key=key, queued_video_frames_callback=session.on_frames,
+                           rtc_configuration=RTC_CONFIGURATION, media_stream_constraints=MEDIA_CONSTRAINTS,
+                           async_processing=True)
 
 
 def live_workers() -> int:
@@ -516,9 +525,21 @@ class LiveHold:
 
 
 # ============================================================================ the session
+def video_frame(rgb: np.ndarray):
+    """``rgb`` as a yuv420p ``av.VideoFrame``, the VP8 encoder's own format: streamlit-webrtc sends the
+    last returned frame again for every camera frame that arrives while the next one is processed, and
+    aiortc's encoder converts a frame in any other format on every send. OpenCV's conversion costs about
+    a fifth of PyAV's ``reformat`` here (README "Dashboard")."""
+    import av
+    import cv2
+
+    return av.VideoFrame.from_ndarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+
+
 def _open_trace():
     """``$ISOBALANCE_LIVE_TRACE``: a file that gets one JSON line per processed frame (model and analysis
-    ms, landmarks ready after arrival) and per returned frame (overlay lag), for ``bench/live_fps.py``."""
+    ms, landmarks ready after arrival, the thread's native id) and per returned frame (overlay lag), for
+    ``bench/live_fps.py``."""
     import os
 
     path = os.environ.get("ISOBALANCE_LIVE_TRACE")
@@ -536,8 +557,9 @@ class LiveSnapshot:
     inference_ms: float = float("nan")       # running mean over the last frames
     overlay_ms: float = float("nan")         # analysis + drawing
     fps: float = float("nan")                # frames processed per second, over the last frames
-    camera_fps: float = float("nan")         # frames reaching the callback per second (in the callback, frames
-                                             # arriving while it is busy are dropped by streamlit-webrtc first)
+    camera_fps: float = float("nan")         # frames the camera sends per second (their own timestamps), all
+                                             # counted, processed or skipped
+    skipped: int = 0                         # frames the machine had no time for (never processed, never queued)
     lag_p50_ms: float = float("nan")         # overlay age when its frame is ready: now - the drawn pose's arrival
     lag_p95_ms: float = float("nan")         # (median / 95th percentile over the last returned frames)
     error: str = ""
@@ -570,9 +592,11 @@ class Overlay:
 class LiveSession:
     """One browser session's live processing (capture or hold), callable from the webrtc thread.
 
-    ``estimator`` is one landmarker or a tuple of them (``shared_estimator``). By default (``handover``
-    False, ``live_workers() == 0``) ``on_frame`` - the webrtc callback - processes the frame itself and
-    returns it annotated (streamlit-webrtc drops frames arriving meanwhile and repeats the last one).
+    ``estimator`` is one landmarker or a tuple of them (``shared_estimator``). The webrtc callback is
+    ``on_frames``: it gets every frame that arrived since its last call, counts them all, and passes the
+    newest to ``on_frame`` (the older ones are skipped, counted). By default (``handover`` False,
+    ``live_workers() == 0``) ``on_frame`` processes the frame itself and returns it annotated
+    (streamlit-webrtc repeats the last returned frame meanwhile).
     With ``handover`` it never waits for the model: it hands the frame over (``offer``) and returns that
     same frame with the newest overlay drawn on it (``compose``), so the video keeps the camera's rate
     and the skeleton trails it by the processing time (measured either way: ``lag_p50_ms`` /
@@ -604,17 +628,32 @@ class LiveSession:
         self._idle = list(self.estimators)                               # landmarkers without a worker thread
         self._overlay: Overlay | None = None
         self._arrivals: deque[float] = deque(maxlen=60)
+        self._camera: deque[float] = deque(maxlen=60)                   # every received frame's own time, ms
         self._lags: deque[float] = deque(maxlen=90)                      # overlay age on returned frames, ms
         self._fed_t = -math.inf
         self.skipped = 0
         self._trace = _open_trace()
 
     # ---------------------------------------------------------------- webrtc thread
-    def on_frame(self, frame):
-        """streamlit-webrtc ``video_frame_callback``: av.VideoFrame in, the same frame with the newest
-        overlay out (processed here first unless ``handover``)."""
-        import av
+    async def on_frames(self, frames: list) -> list:
+        """streamlit-webrtc ``queued_video_frames_callback``: every frame that arrived since the last call
+        (it queues them while this one runs). Each is counted, by its own timestamp (``camera_fps``: what
+        the camera sends, not what the callback got); the newest goes through ``on_frame`` and the older
+        ones are skipped and counted (``skipped``). Skipping never bends the hold timer or "still for 3 s":
+        every processed frame carries the time it was taken, so they count camera seconds."""
+        with self._inbox_lock:
+            self.skipped += len(frames) - 1
+            for frame in frames:
+                if frame.pts is not None and frame.time_base is not None:
+                    t = float(frame.pts * frame.time_base) * 1000.0
+                    if self._camera and t <= self._camera[-1]:
+                        self._camera.clear()               # a new connection restarts the stream's clock
+                    self._camera.append(t)
+        return [self.on_frame(frames[-1])]
 
+    def on_frame(self, frame):
+        """One av.VideoFrame in, the same frame with the newest overlay out, in yuv420p (processed here
+        first unless ``handover``)."""
         rgb = frame.to_ndarray(format="rgb24")
         try:
             if self.handover:
@@ -628,7 +667,7 @@ class LiveSession:
             with self._lock:
                 self._snapshot = replace(self._snapshot, error=f"a frame could not be processed: {exc}")
             out = rgb
-        new = av.VideoFrame.from_ndarray(out, format="rgb24")
+        new = video_frame(out)
         new.pts, new.time_base = frame.pts, frame.time_base
         return new
 
@@ -710,7 +749,8 @@ class LiveSession:
         t1 = time.perf_counter()
         with self._lock:
             if t <= self._fed_t:
-                self.skipped += 1                          # a newer frame overtook it: never fed out of order
+                with self._inbox_lock:
+                    self.skipped += 1                      # a newer frame overtook it: never fed out of order
                 return
             self._fed_t = t
             pose = self.stream.select(poses, t, rgb.shape[1] / rgb.shape[0])
@@ -727,7 +767,8 @@ class LiveSession:
                 self._overlay = Overlay(t, draw)
             self._publish(pose, rgb, error)
             self._write_trace(t=round(t, 1), model_ms=round((t1 - t0) * 1000.0, 1),
-                              analysis_ms=round((t3 - t2) * 1000.0, 1), ready_ms=round(self.stream.now_ms() - t, 1))
+                              analysis_ms=round((t3 - t2) * 1000.0, 1), ready_ms=round(self.stream.now_ms() - t, 1),
+                              tid=threading.get_native_id())
 
     def _overlay_for(self, pose: PoseFrame, shape: tuple[int, ...]) -> Callable[[np.ndarray], None]:
         """The drawing of this pose and the task's current text, frozen now (drawn later, on newer frames)."""
@@ -755,8 +796,9 @@ class LiveSession:
         self._stamps.append(pose.timestamp_ms)
         span = (self._stamps[-1] - self._stamps[0]) / 1000.0
         with self._inbox_lock:
-            arrivals = list(self._arrivals)
+            arrivals = list(self._camera) if len(self._camera) > 1 else list(self._arrivals)
             lags = list(self._lags)
+            skipped = self.skipped
         cam_span = (arrivals[-1] - arrivals[0]) / 1000.0 if len(arrivals) > 1 else 0.0
         snap = self._snapshot
         common = dict(frames=snap.frames + 1, frames_with_pose=snap.frames_with_pose + int(pose.detected),
@@ -765,7 +807,8 @@ class LiveSession:
                       lag_p50_ms=float(np.percentile(lags, 50)) if lags else float("nan"),
                       lag_p95_ms=float(np.percentile(lags, 95)) if lags else float("nan"),
                       fps=(len(self._stamps) - 1) / span if span > 0 else float("nan"),
-                      camera_fps=(len(arrivals) - 1) / cam_span if cam_span > 0 else float("nan"), error=error)
+                      camera_fps=(len(arrivals) - 1) / cam_span if cam_span > 0 else float("nan"), skipped=skipped,
+                      error=error)
         task = self.task
         if isinstance(task, GuidedCapture):
             self._snapshot = LiveSnapshot(**common, step=task.step, prompt=task.prompt(pose.timestamp_ms),
@@ -803,3 +846,4 @@ class LiveSession:
             with self._inbox_lock:
                 self._overlay = None                       # no old step's text on the new capture's video
                 self._lags.clear()
+                self.skipped = 0

@@ -71,8 +71,8 @@ def show_live_status(session: LiveSession) -> None:
                     text=f"still and ready for {snap.held_s:.1f} of {session.task.settings.still_s:g} s")
         for c in snap.checks:
             st.markdown(f"{check_icon(c.ok)} **{CHECK_LABELS[c.name]}** — {c.message}")
-    camera = (f"; the camera sends {snap.camera_fps:.0f} frames per second" if math.isfinite(snap.camera_fps)
-              else "")
+    camera = (f"; the camera sends {snap.camera_fps:.0f} frames per second, {snap.skipped} skipped so far"
+              if math.isfinite(snap.camera_fps) else "")
     st.caption(f"{snap.fps:.1f} frames per second processed; pose model {snap.inference_ms:.0f} ms per frame, "
                f"checks and drawing {snap.overlay_ms:.1f} ms; overlay ready {snap.lag_p95_ms:.0f} ms after the "
                f"frame arrived (95th percentile){camera}")

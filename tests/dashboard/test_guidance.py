@@ -142,29 +142,36 @@ def test_on_video_text_stays_off_the_head(estimator, squat_frames, clock):
     assert any(not (b[2] <= head[0] or b[0] >= head[2] or b[3] <= head[1] or b[1] >= head[3]) for b in old)
 
 
-def test_in_frame_needs_head_and_feet_of_a_standing_body(estimator, sample_clip, squat_frames, clock):
-    """The still back-view clip letterboxed to 640x480 (as a webcam would show it): the model fits the
-    whole skeleton on the legs (head found below the hips) although every landmark is inside the
-    picture - "whole body in frame" must not pass. The standing squat frames pass."""
-    from dashboard.live import head_to_feet_fraction, step_checks
+def test_in_frame_needs_head_and_feet_of_a_standing_body(estimator, model_path, sample_clip, squat_frames, clock):
+    """The still back-view clip letterboxed to 640x480 (as a webcam would show it): a landmarker that runs
+    its person detector on every frame (``num_poses=2``, no tracker) fits the whole skeleton on the legs
+    (head found below the hips) although every landmark is inside the picture - "whole body in frame"
+    must not pass. The live pages' own estimator (MediaPipe's tracker) fits that person head to feet, and
+    the standing squat frames pass."""
+    from dashboard.live import head_to_feet_fraction, make_estimator, step_checks
     from vision.sources import open_source
     from vision.track import LandmarkTrack, TrackMeta
 
     with open_source(str(sample_clip("pose2sim_static_cam02.mp4"))) as src:
         back = [letterbox(f.rgb) for f in src]
 
-    def track_of(frames, seconds):
-        session = LiveSession(estimator, PipelineSettings(), GuidedCapture(), now_ms=clock.new_session())
+    def track_of(frames, seconds, est=estimator):
+        session = LiveSession(est, PipelineSettings(), GuidedCapture(), now_ms=clock.new_session())
         poses = []
         for i in range(int(seconds * FPS)):
             clock.t += 1000.0 / FPS
             poses.append(session.stream.pose(frames[(i // 3) % len(frames)]))
         return LandmarkTrack.from_frames(poses[-15:], TrackMeta(width=640, height=480))
 
-    legs_only = track_of(back + back[::-1], 2.0)
+    detector = make_estimator(model_path, PipelineSettings(num_poses=2, search_every=0))
+    try:
+        legs_only = track_of(back + back[::-1], 2.0, detector)
+    finally:
+        detector.close()
     assert head_to_feet_fraction(legs_only) < 0.5
     in_frame = {c.name: c for c in step_checks(legs_only, "front")}["in_frame"]
     assert in_frame.ok is False and "head and feet" in in_frame.message
+    assert head_to_feet_fraction(track_of(back + back[::-1], 2.0)) >= 0.8     # the in-frame check's bar
     standing = track_of(standing_loop(squat_frames, 4.0), 2.0)
     assert head_to_feet_fraction(standing) == 1.0
     assert {c.name: c for c in step_checks(standing, "front")}["in_frame"].ok is True

@@ -96,21 +96,32 @@ def test_front_step_captures_a_levelled_standing_person_then_asks_for_the_side(e
     assert len(files) == 1 and files[0].name.startswith("capture-") and files[0].suffix == ".mp4"
 
 
-def test_the_level_check_reports_a_tilted_camera_and_not_a_levelled_one(estimator, squat_frames, clock):
+def test_the_level_check_reports_a_tilted_camera_and_not_a_levelled_one(model_path, squat_frames, clock):
     """Same standing frames, camera turned by a known angle: the level check (assessment.roll, the
     estimate ``assess`` uses) says which way and how far to turn the camera, and never nags a
-    levelled one."""
+    levelled one.
+
+    Each camera angle gets its own estimator, as a server that starts with that camera: the live
+    estimator tracks the person (MediaPipe's tracker, ``make_estimator``), and right after the whole
+    picture turned by 12 deg under it, the tracked pose read as an oblique view for 1-3 s before it
+    settled (measured; a detector on every frame does not carry the previous picture over)."""
+    from dashboard.live import make_estimator
+
     def level_checks(angle_deg):
-        session = LiveSession(estimator, PipelineSettings(), GuidedCapture(), now_ms=clock.new_session())
-        loop = standing_loop(squat_frames, angle_deg)
-        out = []
-        for i in range(60):
-            clock.t += 1000.0 / FPS
-            session.process(loop[(i // 3) % len(loop)])
-            level = {c.name: c for c in session.snapshot().checks}.get("level")
-            if level is not None:
-                out.append(level)
-        return out
+        est = make_estimator(model_path, PipelineSettings())
+        try:
+            session = LiveSession(est, PipelineSettings(), GuidedCapture(), now_ms=clock.new_session())
+            loop = standing_loop(squat_frames, angle_deg)
+            out = []
+            for i in range(60):
+                clock.t += 1000.0 / FPS
+                session.process(loop[(i // 3) % len(loop)])
+                level = {c.name: c for c in session.snapshot().checks}.get("level")
+                if level is not None:
+                    out.append(level)
+            return out
+        finally:
+            est.close()
 
     tilted = [c for c in level_checks(-8.0) if c.ok is False and "tilted" in c.message]
     assert tilted, "a camera turned 8 deg was never reported"
@@ -247,6 +258,52 @@ def test_hold_timer_runs_while_still_and_matches_the_offline_monitor(estimator, 
         [r.to_dict(offline.protocol.channels, offline.band) for r in offline.repetitions]
 
 
+def test_queued_frames_are_counted_the_newest_processed_and_the_hold_timer_counts_camera_seconds(
+        estimator, squat_frames, clock):
+    """The webrtc callback (``on_frames``) on a machine that processes one frame in three of a 30-fps
+    camera: streamlit-webrtc hands it the frames queued meanwhile. Every frame is counted (the camera's
+    30 fps from the frames' own timestamps, not the 10 fps processed), the newest of each batch is
+    processed and returned (in the encoder's yuv420p, with its own pose drawn), the older ones are
+    skipped and counted, and the hold timer advances by the camera's 0.1 s between processed frames, not
+    by one frame's 1/30 s: skipping never slows the timer."""
+    import asyncio
+    import fractions
+
+    import av
+    from assessment.hold import Phase
+
+    session = hold_session(estimator, clock)
+    loop = standing_loop(squat_frames, 4.0)
+    batches, held = int(6 * 10), []
+    for b in range(batches):
+        batch = []
+        for k in range(3):
+            i = 3 * b + k
+            clock.t += 1000.0 / 30
+            frame = av.VideoFrame.from_ndarray(loop[(i // 6) % len(loop)], format="rgb24")
+            frame.pts, frame.time_base = 3000 * i, fractions.Fraction(1, 90000)
+            batch.append(frame)
+        back = asyncio.run(session.on_frames(batch))
+        assert len(back) == 1 and back[0].pts == batch[-1].pts and back[0].format.name == "yuv420p"
+        status = session.snapshot().hold
+        if status is not None and status.phase is Phase.HOLD:
+            held.append((clock.t, status.held_s))
+    snap = session.snapshot()
+    assert snap.frames == batches and snap.skipped == session.skipped == 2 * batches
+    assert snap.camera_fps == pytest.approx(30.0, abs=0.1) and snap.fps == pytest.approx(10.0, abs=0.1)
+    expected = batch[-1].to_ndarray(format="rgb24")
+    session.overlay().draw(expected)
+    np.testing.assert_array_equal(back[0].to_ndarray(format="rgb24"), sent(expected))
+    # once the timer runs (held_s trails the still time by the smoothing filter's bound at first), it
+    # advances by the camera time between processed frames
+    running = [(t, h) for t, h in held if h > 0.1]
+    assert len(running) >= 20, f"the hold timer did not run on a still standing person: {held}"
+    steps = np.diff([h for _, h in running])
+    assert steps == pytest.approx(np.diff([t for t, _ in running]) / 1000.0) and steps == pytest.approx(0.1)
+    session.reset(session.task)
+    assert session.snapshot().skipped == 0 and session.skipped == 0
+
+
 def test_hold_result_without_frames_is_a_plain_error(estimator, clock):
     from assessment.stillness import NotMeasurableError
 
@@ -314,6 +371,16 @@ def test_a_frame_that_fails_unexpectedly_does_not_stop_the_worker_threads(estima
     assert len(calls) == 2 and session.snapshot().error == ""
 
 
+def sent(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` as the webrtc callback hands it back: converted once to the VP8 encoder's yuv420p
+    (``video_frame``), read back as RGB."""
+    from dashboard.live import video_frame
+
+    back = video_frame(rgb).to_ndarray(format="rgb24")
+    assert np.abs(back.astype(int) - rgb).mean() < 3           # the same picture, but for chroma rounding
+    return back
+
+
 class GatedEstimator:
     """The real estimator behind a gate the test opens: holds a frame "in the model" as long as the test
     needs (not a mock: every frame still goes through the real model)."""
@@ -353,7 +420,7 @@ def test_on_frame_returns_the_current_frame_with_the_newest_overlay_without_wait
         clock.t += 1000.0 / 30
         arrivals.append(clock.t)
         back = send(standing[i])
-        np.testing.assert_array_equal(back, standing[i])           # nothing to draw yet: frame unchanged
+        np.testing.assert_array_equal(back, sent(standing[i]))     # nothing to draw yet: frame unchanged
         assert gated.entered.wait(60)
     assert session.snapshot().frames == 0                          # the video flowed while the model was busy
     gated.entered.clear()
@@ -370,8 +437,8 @@ def test_on_frame_returns_the_current_frame_with_the_newest_overlay_without_wait
     back = send(newest)
     expected = newest.copy()
     session.overlay().draw(expected)
-    assert not np.array_equal(back, newest)                        # skeleton and prompt drawn ...
-    np.testing.assert_array_equal(back, expected)                  # ... on the newest frame itself
+    assert not np.array_equal(back, sent(newest))                  # skeleton and prompt drawn ...
+    np.testing.assert_array_equal(back, sent(expected))            # ... on the newest frame itself
     # the overlay on it is frame 5's: one camera frame old, in the clock the frames arrived by
     assert session._lags[-1] == pytest.approx(clock.t - arrivals[5])
     assert gated.entered.wait(60)
@@ -400,8 +467,8 @@ def test_on_frame_by_default_processes_the_frame_itself(estimator, squat_frames,
     assert session.snapshot().frames == 1 and session.overlay().t == clock.t
     expected = standing[0].copy()
     session.overlay().draw(expected)
-    np.testing.assert_array_equal(back, expected)
-    assert not np.array_equal(back, standing[0])
+    np.testing.assert_array_equal(back, sent(expected))
+    assert not np.array_equal(back, sent(standing[0]))
 
 
 def test_hand_over_processes_frames_again_after_start_over_and_a_pause(estimator, squat_frames, clock):
@@ -459,6 +526,6 @@ def test_an_unexpected_error_in_the_callback_is_shown_and_the_next_frame_process
         frame.pts, frame.time_base = 3000 * i, fractions.Fraction(1, 90000)
         back = session.on_frame(frame).to_ndarray(format="rgb24")
         if i == 0:
-            np.testing.assert_array_equal(back, standing[0])
+            np.testing.assert_array_equal(back, sent(standing[0]))
             assert "could not be processed" in session.snapshot().error
     assert len(calls) == 2 and session.snapshot().frames == 1 and session.snapshot().error == ""
