@@ -27,8 +27,9 @@ more than 90 deg), so where the hips are clearly wide (``FACING_MIN_WIDTH``) sho
 has the other sign cost how far they point the other way. With that evidence in a run, the
 majority rule below is not needed and not applied to the upper body.
 
-A frame at the edge of an exchange whose part is nearly edge-on (|r| below ``UNDECIDED_WIDTH``) and
-that has no facing cue cannot be labelled: both labellings are equally continuous. Under the tracker
+A frame at the edge of an exchange whose part is nearly edge-on (|r| below ``UNDECIDED_WIDTH``, in a
+track where that part is usually at least ``FACING_MIN_WIDTH`` wide, i.e. not a side view) and that has
+no facing cue cannot be labelled: both labellings are equally continuous. Under the tracker
 this happens where the landmarks slide back through each other (rig cam02 frame 66: shoulders +0.04,
 hips -0.04 torso lengths between exchanged and correct frames; the triangulated reference says it is
 exchanged, the widths cannot). Such frames are "cannot tell": the part's sided landmarks get
@@ -204,6 +205,7 @@ def _find_part(track: LandmarkTrack, rows: np.ndarray, pairs: tuple[str, ...], m
         clear = side != 0
     t = track.timestamp_ms[rows] / 1000.0
     rate = MAX_TURN_RATE * float(np.nanmedian(np.abs(r)))   # |dr/dt| <= |r_square-on| * turn rate
+    wide = float(np.nanmedian(np.abs(r))) >= FACING_MIN_WIDTH
     cuts = np.flatnonzero(np.diff(t) > MAX_GAP_S) + 1
     for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(rows)]):
         if b - a < 2:
@@ -214,7 +216,10 @@ def _find_part(track: LandmarkTrack, rows: np.ndarray, pairs: tuple[str, ...], m
         if not anchored and state.sum() * 2 > b - a:   # no other evidence: keep the labelling the model gave most often
             state = ~state
         out[rows[a:b]] = state
-        # edge-on next to a relabelling, without a facing cue: neither labelling can be told right
+        # edge-on next to a relabelling, without a facing cue: neither labelling can be told right (only
+        # where the part is usually wide: seen from the side, narrow is its normal width, not an event)
+        if not wide:
+            continue
         edge = np.zeros(b - a, dtype=bool)
         edge[1:] |= state[1:] != state[:-1]
         edge[:-1] |= state[:-1] != state[1:]
