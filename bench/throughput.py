@@ -13,7 +13,8 @@ worker it starts), sampled every 50 ms from /proc; measured in the timed rounds 
 ``--long`` times longer (flat in clip length = streaming).
 
     .venv/bin/python bench/throughput.py [--loops 10] [--rounds 3] [--long 5] [--long-only plain landmarks]
-                                         [--keep DIR] [--skip TEXT ...] [--against REV]
+                                         [--keep DIR] [--skip TEXT ...] [--against REV] [--unpinned]
+                                         [--num-poses N]
 """
 
 from __future__ import annotations
@@ -142,10 +143,13 @@ def against_tree(rev: str, dst: Path) -> Path:
 
 
 def contenders(clip: Path, model: Path, out: Path, cli_poses: int,
-               against: tuple[str, Path] | None = None) -> dict[str, list[str]]:
+               against: tuple[str, Path] | None = None, unpinned: bool = False,
+               config: Path | None = None) -> dict[str, list[str]]:
+    """The commands to time. ``config``: a TOML file given to every isobalance command (``--config``),
+    e.g. to run them all with ``num_poses`` other than the default (``--num-poses``)."""
     py, iso = sys.executable, [sys.executable, "-m", "isobalance.cli"]
     plain = [py, str(ROOT / "bench" / "plain_mediapipe.py"), str(clip), str(model)]
-    m = ["--model", str(model)]
+    m = ["--model", str(model)] + (["--config", str(config)] if config is not None else [])
     c = {
         "plain script (num_poses=1, its default)": plain + [str(out / "plain.csv")],
         "isobalance landmarks (default: annotated video)": iso + ["landmarks", str(clip), "-o", str(out / "lm")] + m,
@@ -171,9 +175,17 @@ def contenders(clip: Path, model: Path, out: Path, cli_poses: int,
             plain + [str(out / "plain2.csv"), "--num-poses", str(cli_poses)]
         c["isobalance landmarks --num-poses 1 (tracked search)"] = \
             iso + ["landmarks", str(clip), "-o", str(out / "lm1"), "--num-poses", "1"] + m
+        c["isobalance landmarks --no-video --num-poses 1"] = \
+            iso + ["landmarks", str(clip), "-o", str(out / "lm1nv"), "--no-video", "--num-poses", "1"] + m
         if against is not None:
             c[f"{against[0]}: isobalance landmarks --num-poses 1"] = \
                 old + ["landmarks", str(clip), "-o", str(out / "old_lm1"), "--num-poses", "1"] + m
+    if unpinned:   # the same CLI with vision.parallel's segments left to float between cores (A/B of pinning)
+        free = [sys.executable, "-c", "import vision.parallel as p; p.PIN_SEGMENTS = False; "
+                "from isobalance.cli import main; main()"]
+        poses = ["--num-poses", "1"]
+        c["isobalance landmarks --no-video --num-poses 1, segments not pinned"] = \
+            free + ["landmarks", str(clip), "-o", str(out / "unpinned"), "--no-video"] + poses + m
     return c
 
 
@@ -186,20 +198,31 @@ def main() -> None:
     ap.add_argument("--skip", nargs="*", default=[], help="leave out contenders whose name contains this text")
     ap.add_argument("--keep", default="", help="folder to keep the looped clips in and reuse them from")
     ap.add_argument("--against", default="", help="also run this git revision's landmarks/assess in the same rounds")
+    ap.add_argument("--num-poses", type=int, default=0,
+                    help="run every isobalance command with this vision.num_poses (a --config file), "
+                         "not the default; the matched plain run follows it")
+    ap.add_argument("--unpinned", action="store_true",
+                    help="also run `landmarks --no-video --num-poses 1` with the segments not pinned to cores")
     ap.add_argument("--long-only", nargs="*", default=[],
                     help="on the long clip, run only contenders whose name contains one of these texts")
     args = ap.parse_args()
     model = resolve_model("full")
-    cli_poses = Config().vision.num_poses
+    cli_poses = args.num_poses or Config().vision.num_poses
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        config = None
+        if args.num_poses:
+            config = tmp / "bench.toml"
+            config.write_text(f"[vision]\nnum_poses = {args.num_poses}\n")
+            print(f"every isobalance command runs with vision.num_poses = {args.num_poses} (--config)",
+                  file=sys.stderr)
         keep = Path(args.keep) if args.keep else None
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
         clip, n = looped_clip(locate(args.clip), args.loops, tmp / "clip.mp4", keep)
         against = (args.against, against_tree(args.against, tmp / "against")) if args.against else None
-        cmds = contenders(clip, model, tmp, cli_poses, against)
+        cmds = contenders(clip, model, tmp, cli_poses, against, args.unpinned, config)
         cmds = {k: v for k, v in cmds.items() if not any(s in k for s in args.skip)}
         names = list(cmds)
         times: dict[str, list[float]] = {k: [] for k in names}
@@ -233,7 +256,7 @@ def main() -> None:
         if args.long:
             long_clip, n_long = looped_clip(locate(args.clip), args.loops * args.long, tmp / "long.mp4", keep)
             (tmp / "long").mkdir()
-            long_cmds = contenders(long_clip, model, tmp / "long", cli_poses, against)
+            long_cmds = contenders(long_clip, model, tmp / "long", cli_poses, against, args.unpinned, config)
             print(f"\npeak process-tree RSS, {n} vs {n_long} frames:")
             for name in names:
                 if args.long_only and not any(k in name for k in args.long_only):

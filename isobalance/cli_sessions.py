@@ -15,7 +15,8 @@ from typing import Optional
 
 import typer
 
-from store.errors import NotFoundError, StoreError
+# the store (SQLAlchemy, ~0.4-0.7 s and ~20 MB to import) is imported by the commands that use it, not
+# when the CLI starts: every other command (landmarks, assess, hold) paid for it before
 
 sessions_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                            help="List, show, export, import or delete patients' sessions")
@@ -140,6 +141,8 @@ def sessions_delete(target: str = typer.Argument(..., help="A session id, or a p
                     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation"),
                     db: Optional[str] = DB, config: Optional[Path] = CONFIG):
     """Delete one session, or a patient with all their sessions. Rows and files are removed for good."""
+    from store.errors import StoreError
+
     with open_store(db, config) as store:
         kind, ident, label = _resolve_target(store, target)
         if not yes:
@@ -156,6 +159,8 @@ def sessions_delete(target: str = typer.Argument(..., help="A session id, or a p
 
 
 def _resolve_target(store, target: str) -> tuple[str, str, str]:
+    from store.errors import NotFoundError, StoreError
+
     found = []
     for kind, resolve in (("session", store.resolve_session), ("patient", store.resolve_patient)):
         try:

@@ -120,12 +120,16 @@ class AnnotatedVideoWriter:
 
     def write(self, rgb: np.ndarray, timestamp_ms: float) -> None:
         import av
+        import cv2
 
         if rgb.shape[1] != self.width or rgb.shape[0] != self.height:
             padded = np.zeros((self.height, self.width, 3), np.uint8)
             padded[: rgb.shape[0], : rgb.shape[1]] = rgb
             rgb = padded
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        # the encoder's own yuv420p, converted by OpenCV: 0.6 ms against 2.2-3 ms for PyAV's swscale
+        # conversion (which also starts threads for every frame), 576x576; values within 3 of it
+        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420),
+                                           format="yuv420p")
         pts = max(int(round(timestamp_ms)), self._last_pts + 1)
         frame.pts, frame.time_base = pts, Fraction(1, 1000)
         self._last_pts = pts

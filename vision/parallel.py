@@ -55,6 +55,9 @@ MIN_PARALLEL_FRAMES = 300
 OVERLAP_FRAMES = 12       # lead-in of every later segment; the tracker settles within ~5 frames
 SETTLE_FRAMES = 6         # the seam is never placed in the first frames of a lead-in
 MIN_SEGMENT_FRAMES = 60   # shorter segments cost more in start-up and overlap than they save
+# each segment's thread, and the model threads it starts, on a core of its own (vision.threads.pinned_to):
+# MediaPipe spends less CPU per frame on one core than moving between two (README "Speed", measured)
+PIN_SEGMENTS = True
 
 # Parallel vs sequential when MediaPipe's tracker carries state (num_poses=1 on the real clips, 2 and
 # 3 segments). Measured maxima in brackets; tests/vision/test_parallel.py asserts these bounds.
@@ -83,6 +86,18 @@ def parallel_pays(n_frames: int | None, workers: int | None = None) -> bool:
     """True when a file of ``n_frames`` is worth splitting over ``workers`` threads."""
     workers = available_cores() if workers is None else workers
     return workers > 1 and bool(n_frames) and n_frames >= MIN_PARALLEL_FRAMES
+
+
+def segment_cores(n_segments: int) -> list[int | None]:
+    """One core of this process's affinity mask per segment, when there are enough (else None each:
+    the threads float). ``PIN_SEGMENTS = False`` turns pinning off."""
+    try:
+        mask = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS / Windows
+        mask = []
+    if not PIN_SEGMENTS or n_segments < 2 or len(mask) < n_segments:
+        return [None] * n_segments
+    return mask[:n_segments]
 
 
 # ------------------------------------------------------------------------------------------ planning
@@ -130,22 +145,33 @@ class SegmentJob:
     settings: PipelineSettings
     scene_frames: frozenset[int] = frozenset()   # frames whose RGB the scene-roll sampler will want
     search: object | None = None                 # the run's shared search landmarker (vision.search)
+    core: int | None = None                      # the core this segment's thread and model run on (None: any)
 
 
 def run_segment(job: SegmentJob, stop: threading.Event | None = None,
                 progress: Callable[[int], None] | None = None) -> RawSegment:
-    """Decode the segment and run one fresh landmarker over it (no selection, no smoothing).
+    """Decode the segment and run one fresh landmarker over it (no selection, no smoothing), on
+    ``job.core`` when given.
 
     ``progress(n)`` is told of frames done (lead-ins excluded); when ``stop`` is set the segment ends
     after the frame in hand, with an error saying so."""
+    from vision.threads import pinned_to
+
+    if stop is not None and stop.is_set():
+        return RawSegment(job.segment.first, *(np.zeros((0,)),) * 7, error="stopped")
+    # pinned before the landmarker is created: its graph threads inherit the core
+    with pinned_to(job.core):
+        return _run_segment(job, stop, progress)
+
+
+def _run_segment(job: SegmentJob, stop: threading.Event | None,
+                 progress: Callable[[int], None] | None) -> RawSegment:
     from vision.identity import APPEARANCE_SIZE
     from vision.search import open_estimator
     from vision.threads import prefetched
 
     s, seg = job.settings, job.segment
     m = seg.stop - seg.first
-    if stop is not None and stop.is_set():
-        return RawSegment(seg.first, *(np.zeros((0,)),) * 7, error="stopped")
     est = open_estimator(job.model_path, s, search=job.search)
     p = est.max_poses
     image = np.full((m, p, N_LANDMARKS, 5), np.nan)
@@ -295,8 +321,9 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
     wanted = frozenset(scene.sample_indices(len(table))) if scene is not None else frozenset()
     # one search landmarker (stateless IMAGE mode, thread-safe) serves every segment: one graph, not one per segment
     with open_search(model_path, settings) as search:
-        jobs = [SegmentJob(str(path), seg, table, info, str(model_path), settings, wanted, search)
-                for seg in segments]
+        cores = segment_cores(len(segments))
+        jobs = [SegmentJob(str(path), seg, table, info, str(model_path), settings, wanted, search, core)
+                for seg, core in zip(segments, cores)]
         # one thread per segment; Ctrl+C stops them all within a frame and is re-raised here
         parts = run_threads([lambda stop, progress, job=job: run_segment(job, stop, progress) for job in jobs],
                             "segment", on_progress)

@@ -25,7 +25,7 @@ from typing import Iterator
 import numpy as np
 
 from vision.errors import SourceError
-from vision.sources import Frame, FrameSource, SourceInfo, VideoFileSource, rotate_upright
+from vision.sources import Frame, FrameSource, SourceInfo, VideoFileSource, frame_rgb, rotate_upright
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ class SegmentSource(FrameSource):
                             break                     # the seek landed past ``first``: retry from the start
                         raise SegmentError(f"{self.path}: frame {expected} was never decoded "
                                            f"(next was {index}).")
-                    rgb = rotate_upright(frame.to_ndarray(format="rgb24"), self.info.rotation)
+                    rgb = rotate_upright(frame_rgb(frame), self.info.rotation)
                     yield Frame(index, float(ts_ms[index]), rgb)
                     expected += 1
                     if expected >= self.stop:

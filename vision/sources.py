@@ -60,6 +60,16 @@ class FrameSource:
         self.close()
 
 
+def frame_rgb(frame) -> np.ndarray:
+    """A decoded PyAV frame as an (H, W, 3) uint8 RGB array, converted on the calling thread.
+
+    ``threads=1``: since PyAV 17 the conversion splits each frame over a pool of threads that FFmpeg
+    creates and ends for every frame (~2 thread starts per frame, 605 threads for 300 frames here);
+    on one thread the pixels are identical and the conversion costs ~0.5 ms less CPU per 576x576 frame
+    (2.1 vs 2.6 ms with decoding). The decoding threads already overlap it with inference."""
+    return frame.to_ndarray(format="rgb24", threads=1)
+
+
 def rotate_upright(rgb: np.ndarray, rotation_cw: int) -> np.ndarray:
     """Rotate a decoded frame clockwise by ``rotation_cw`` (a multiple of 90) degrees."""
     k = (rotation_cw // 90) % 4
@@ -129,7 +139,7 @@ class VideoFileSource(FrameSource):
             if ts <= last_ts:  # broken or duplicated pts: keep time strictly increasing
                 ts = last_ts + 1.0
             last_ts = ts
-            rgb = rotate_upright(frame.to_ndarray(format="rgb24"), self.info.rotation)
+            rgb = rotate_upright(frame_rgb(frame), self.info.rotation)
             yield Frame(index, float(ts), rgb)
             index += 1
             try:

@@ -6,7 +6,9 @@ each keeps both cores busy. Queues are bounded: memory stays flat however long t
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
 import queue
 import sys
 import threading
@@ -110,6 +112,35 @@ def name_os_thread(name: str) -> None:
             ctypes.CDLL(None).prctl(15, name.encode()[:15], 0, 0, 0)   # PR_SET_NAME
         except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
             pass
+
+
+@contextlib.contextmanager
+def pinned_to(core: int | None) -> Iterator[bool]:
+    """Run the calling thread on ``core`` only, inside the block; yields whether it is pinned.
+
+    ``os.sched_setaffinity(0, ...)`` called from a thread changes that thread only (Linux), and the
+    threads it starts meanwhile (MediaPipe's graph threads when a landmarker is created, FFmpeg's
+    decoding threads) inherit the mask, so a segment's whole model stays on one core, as if it ran
+    alone on a 1-core machine. MediaPipe on one core spends less CPU per frame than when its threads
+    can move between two (bench/throughput.py, README "Speed"). ``None``, a platform without affinity,
+    or a core outside the process's mask: nothing changes. The previous mask is restored on exit
+    (threads started inside keep theirs)."""
+    before = None
+    if core is not None and hasattr(os, "sched_setaffinity"):
+        try:
+            before = os.sched_getaffinity(0)
+            if core in before and len(before) > 1:
+                os.sched_setaffinity(0, {core})
+            else:
+                before = None
+        except OSError:
+            before = None
+    try:
+        yield before is not None
+    finally:
+        if before is not None:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, before)
 
 
 Work = Callable[[threading.Event, Callable[[int], None]], T]

@@ -111,3 +111,32 @@ def test_a_short_h264_clip_keeps_every_frame(tmp_path, sample_clip, n):
     np.testing.assert_allclose([f.timestamp_ms for f in frames], [200.0 * i for i in range(n)])
     for got, want in zip(frames, original):   # the same pictures, up to H.264 re-encoding
         assert np.abs(got.rgb.astype(int) - want.rgb.astype(int)).mean() < 4
+
+
+
+def test_frames_convert_on_the_decoding_thread_with_the_same_pixels(sample_clip):
+    """``frame_rgb`` gives PyAV's own rgb24 pixels without the conversion threads PyAV >= 17 starts
+    for every frame by default (thread ids counted in /proc: PyAV 18's default started ~2 per frame,
+    40 for these 20 frames; frame_rgb none)."""
+    import os
+
+    import av
+
+    from vision.sources import frame_rgb
+
+    with av.open(str(sample_clip("tfjs_pose_1.mp4"))) as c:
+        decoded = []
+        for frame in c.decode(c.streams.video[0]):
+            decoded.append(frame)
+            if len(decoded) == 20:
+                break
+        before = set(os.listdir("/proc/self/task"))
+        seen: set[str] = set()
+        ours = []
+        for frame in decoded:
+            ours.append(frame_rgb(frame))
+            seen |= set(os.listdir("/proc/self/task"))
+        started = seen - before
+        for frame, rgb in zip(decoded, ours):
+            assert np.array_equal(rgb, frame.to_ndarray(format="rgb24"))
+    assert len(started) <= 1, f"frame_rgb started {len(started)} threads for 20 frames"
