@@ -183,9 +183,8 @@ def contenders(clip: Path, model: Path, out: Path, cli_poses: int,
     if unpinned:   # the same CLI with vision.parallel's segments left to float between cores (A/B of pinning)
         free = [sys.executable, "-c", "import vision.parallel as p; p.PIN_SEGMENTS = False; "
                 "from isobalance.cli import main; main()"]
-        poses = ["--num-poses", "1"]
         c["isobalance landmarks --no-video --num-poses 1, segments not pinned"] = \
-            free + ["landmarks", str(clip), "-o", str(out / "unpinned"), "--no-video"] + poses + m
+            free + ["landmarks", str(clip), "-o", str(out / "unpinned"), "--no-video", "--num-poses", "1"] + m
     return c
 
 

@@ -107,7 +107,7 @@ def assess_track(upload: SavedUpload, track: LandmarkTrack, error: IsobalanceErr
                  on_report: ReportFn | None = None) -> ReviewResult:
     """The assessment half of ``review_upload``: ``assess`` + report files + key frames + record."""
     from assessment.assess import assess
-    from assessment.report import write_html, write_json
+    from assessment.report import write_reports
 
     folder = upload.folder
     files: dict[str, Path] = {"video": upload.video, "track_csv": track.save(folder / "track.csv")}
@@ -124,8 +124,8 @@ def assess_track(upload: SavedUpload, track: LandmarkTrack, error: IsobalanceErr
     report.input["name"] = upload.original_name
     if error is not None:
         report.warnings.append(message)
-    files["report_json"] = write_json(report, folder / "report.json")
-    files["report_html"] = write_html(report, folder / "report.html")
+    files["report_json"], files["report_html"] = write_reports(report, folder / "report.json",
+                                                               folder / "report.html")
     files["key_frames"] = write_key_frames(report, folder)
     result = ReviewResult(upload, status, message, files, report)
     write_record(result)

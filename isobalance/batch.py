@@ -164,7 +164,7 @@ def assess_video(job: VideoJob) -> VideoOutcome:
 
 def _assess_video(job: VideoJob, row: dict[str, Any]) -> VideoOutcome:
     from assessment.assess import assess
-    from assessment.report import write_html, write_json
+    from assessment.report import write_reports
     from isobalance.config import VisionConfig
     from vision.errors import NoPersonError
     from vision.landmarks_job import model_for
@@ -192,8 +192,8 @@ def _assess_video(job: VideoJob, row: dict[str, Any]) -> VideoOutcome:
         if error is not None:
             report.warnings.append(f"the input broke part-way; only the first {len(track)} frames were "
                                    f"assessed: {error}")
-        files["report.json"] = write_json(report, out / "report.json").read_bytes()
-        files["report.html"] = write_html(report, out / "report.html").read_bytes()
+        report_json, report_html = write_reports(report, out / "report.json", out / "report.html")
+        files["report.json"], files["report.html"] = report_json.read_bytes(), report_html.read_bytes()
     row.update(_report_columns(report))
     row.update(status="partial" if error is not None else "ok", message=str(error) if error else "")
     return VideoOutcome(job.name, _full_row(row), files)

@@ -71,7 +71,7 @@ def run_assess(input_path: Path, out: Path, model: str | None = None, config: Pa
     track, video_path, error = load_input_track(input_path, model, config, progress)
     # imported once the landmarkers are closed: pandas & co. (~100 MB) then do not add to the peak
     from assessment.assess import assess
-    from assessment.report import write_html, write_json
+    from assessment.report import write_reports
 
     if video is not None:
         if not Path(video).is_file():
@@ -81,8 +81,8 @@ def run_assess(input_path: Path, out: Path, model: str | None = None, config: Pa
     report = assess(track, video_path=video_path, input_path=input_path)
     if error is not None:
         report.warnings.append(f"the input broke part-way; only the first {len(track)} frames were assessed: {error}")
-    written["report_json"] = str(write_json(report, out / "report.json"))
-    written["report_html"] = str(write_html(report, out / "report.html"))
+    report_json, report_html = write_reports(report, out / "report.json", out / "report.html")
+    written["report_json"], written["report_html"] = str(report_json), str(report_html)
     if pdf:
         from assessment.report_pdf import write_pdf
 

@@ -15,7 +15,7 @@ from assessment.exercises import plan_for
 from assessment.findings import Finding
 from assessment.hypotheses import hypothesize, load_rules
 from assessment.report import (REPORT_SCHEMA_VERSION, Report, ReportError, render_html, report_json, validate_report,
-                               write_html, write_json)
+                               write_html, write_json, write_reports)
 from tests.assessment.synthetic import Pose, make_track
 
 SHOULDER_TILT = -4.0   # right shoulder higher (angle convention: + = subject's left higher)
@@ -71,6 +71,17 @@ def test_json_validates_and_round_trips(report, tmp_path):
     assert "Ferreira11" in data["references"] and "Gibbons-HK" in data["references"]
     assert any("not diagnoses" in s for s in data["summary"])
     assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_write_reports_writes_what_each_writer_writes_and_nothing_when_invalid(report, tmp_path):
+    json_path, html_path = write_reports(report, tmp_path / "a" / "report.json", tmp_path / "a" / "report.html")
+    assert json_path.read_text(encoding="utf-8") == write_json(report, tmp_path / "b.json").read_text(encoding="utf-8")
+    assert html_path.read_text(encoding="utf-8") == render_html(report)
+    # the one validation still guards both files: a broken report writes neither
+    broken = Report(**{**report.__dict__, "warnings": [{"not": "a sentence"}]})
+    with pytest.raises(ReportError, match="warnings/0"):
+        write_reports(broken, tmp_path / "c" / "report.json", tmp_path / "c" / "report.html")
+    assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())
 
 
 @pytest.mark.parametrize("mutate,where", [

@@ -113,7 +113,6 @@ def test_a_short_h264_clip_keeps_every_frame(tmp_path, sample_clip, n):
         assert np.abs(got.rgb.astype(int) - want.rgb.astype(int)).mean() < 4
 
 
-
 def test_frames_convert_on_the_decoding_thread_with_the_same_pixels(sample_clip):
     """``frame_rgb`` gives PyAV's own rgb24 pixels without the conversion threads PyAV >= 17 starts
     for every frame by default (thread ids counted in /proc: PyAV 18's default started ~2 per frame,
