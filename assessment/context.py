@@ -128,7 +128,7 @@ def build_context(track: LandmarkTrack, *, min_visibility: float = DEFAULT_MIN_V
     # every 2-D angle relative to gravity when the roll is known (measured on the levelled track)
     levelled = level_track(track, roll.angle_deg) if roll.corrected and roll.angle_deg else track
     angles = compute_angles(levelled, min_visibility=min_visibility)
-    if swaps.n_swapped:
+    if swaps.message:
         notes.append(swaps.message)
     gates = {m: static_gate(m, track, rows, view, framing, roll, min_visibility) for m in STATIC_METRICS}
     return TrackContext(track, angles, world, yaw, views, swaps, tuple(windows), rows, view, framing, roll,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from assessment.angles import ANGLE_BY_ID, DEFAULT_MIN_VISIBILITY, FRONT, compute_world_joint_angles
+from assessment.angles import ANGLE_BY_ID, DEFAULT_MIN_VISIBILITY, FRONT, OBLIQUE, compute_world_joint_angles
 from assessment.findings import FLAGGED, NOT_MEASURABLE, WITHIN, Finding, TrackInputError
 from assessment.fppa import FPPA_UNCERTAINTY_ALLOWANCE_DEG, MODEL_SIGMA_DEG, corrected_fppa
 from assessment.thresholds import (MOVEMENT_FPPA, MOVEMENT_ROM_DIFF, MOVEMENT_TIMING_DIFF, ROM_MODEL_ERROR_DEG,
@@ -375,7 +375,11 @@ def _fppa_findings(ctx: "TrackContext", reps: list[Rep], driving: str, view: str
         return []
     deepest = np.array([r.extreme_row for r in reps])
     frames = [int(ctx.track.frame_index[r]) for r in deepest]
-    turned = view == FRONT and yaw is not None and abs(yaw) > SQUARE_VIEW_MAX_YAW_DEG
+    # a front view turned past square-on, and a front-facing oblique one: the correction's values and
+    # uncertainty are evidence either way (an oblique view is still refused below). A squat turned ~30 deg
+    # sits on the front/oblique boundary: the sample reads 29.1 / 29.8 deg (detector, plain / mirrored)
+    # and 29.2 / 33.1 deg (tracker), so its bin flips with the model's noise while its evidence should not.
+    turned = view in (FRONT, OBLIQUE) and yaw is not None and SQUARE_VIEW_MAX_YAW_DEG < abs(yaw) < 90.0
     corrected = (corrected_fppa(ctx.track, deepest, ctx.min_visibility)
                  if turned and ctx.world_angles is not None else None)
     out = []

@@ -27,6 +27,14 @@ more than 90 deg), so where the hips are clearly wide (``FACING_MIN_WIDTH``) sho
 has the other sign cost how far they point the other way. With that evidence in a run, the
 majority rule below is not needed and not applied to the upper body.
 
+A frame at the edge of an exchange whose part is nearly edge-on (|r| below ``UNDECIDED_WIDTH``, in a
+track where that part is usually at least ``FACING_MIN_WIDTH`` wide, i.e. not a side view) and that has
+no facing cue cannot be labelled: both labellings are equally continuous. Under the tracker
+this happens where the landmarks slide back through each other (rig cam02 frame 66: shoulders +0.04,
+hips -0.04 torso lengths between exchanged and correct frames; the triangulated reference says it is
+exchanged, the widths cannot). Such frames are "cannot tell": the part's sided landmarks get
+visibility 0 there (no left/right metric is measured from them), counted as ``undecided``.
+
 The model's own 3-D yaw was tried as a cue and rejected: on the rig it drifts by 40 deg in frames
 whose labels are right and does not always flip with the labels.
 """
@@ -50,6 +58,9 @@ MAX_GAP_S = 0.5                  # a longer run without a pose starts a new run
 EXCHANGE_COST = 0.005            # torso lengths per relabelled frame: in a near tie the model's labels stand
 FACING_MIN_WIDTH = 0.3           # torso lengths: hips this wide (not near a side view) say which way the body faces
 FACING_TOLERANCE = 0.05          # torso lengths of shoulder width facing the other way forgiven (noise, a twist)
+# torso lengths: a part this narrow next to a relabelling is within two FACING_TOLERANCEs (landmark
+# noise) of edge-on, so its width cannot say which labelling is right
+UNDECIDED_WIDTH = 2 * FACING_TOLERANCE
 
 
 def _part_of(name: str) -> str | None:
@@ -70,12 +81,18 @@ def _part_permutation(part: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SwapReport:
-    """Rows whose left/right labels were exchanged back, per body part (``parts``: name -> bool per row)."""
+    """Rows whose left/right labels were exchanged back, per body part (``parts``: name -> bool per row),
+    and rows whose labels cannot be told (``undecided``: the part is left out of every measurement there)."""
     parts: dict[str, np.ndarray]
+    undecided: dict[str, np.ndarray] | None = None
 
     @classmethod
     def none(cls, n: int) -> "SwapReport":
         return cls({p: np.zeros(n, dtype=bool) for p in PARTS})
+
+    @property
+    def n_undecided(self) -> int:
+        return 0 if not self.undecided else int(np.logical_or.reduce(list(self.undecided.values())).sum())
 
     @property
     def swapped(self) -> np.ndarray:
@@ -87,15 +104,21 @@ class SwapReport:
 
     @property
     def message(self) -> str:
-        if not self.n_swapped:
-            return ""
-        per = ", ".join(f"{p} {int(m.sum())}" for p, m in self.parts.items() if m.any())
-        return (f"the pose model exchanged left and right in {self.n_swapped} of {len(self.swapped)} frames "
-                f"({per}); those frames were relabelled before measuring")
+        out = []
+        if self.n_swapped:
+            per = ", ".join(f"{p} {int(m.sum())}" for p, m in self.parts.items() if m.any())
+            out.append(f"the pose model exchanged left and right in {self.n_swapped} of {len(self.swapped)} frames "
+                       f"({per}); those frames were relabelled before measuring")
+        if self.n_undecided:
+            per = ", ".join(f"{p} {int(m.sum())}" for p, m in self.undecided.items() if m.any())
+            out.append(f"left and right could not be told apart in {self.n_undecided} of {len(self.swapped)} frames ({per}); "
+                       f"those body parts were left out of the measurements there")
+        return "; ".join(out)
 
     def apply(self, track: LandmarkTrack) -> LandmarkTrack:
-        """The track with each swapped part's left and right landmarks exchanged back."""
-        if not self.n_swapped:
+        """The track with each swapped part's left and right landmarks exchanged back, and each
+        undecided part's sided landmarks made invisible (visibility 0) in its undecided rows."""
+        if not self.n_swapped and not self.n_undecided:
             return track
         image, world = track.image.copy(), track.world.copy()
         for part, mask in self.parts.items():
@@ -107,11 +130,16 @@ class SwapReport:
         # direction, is right once the labels are exchanged)
         rows = np.flatnonzero(self.swapped)
         world[rows, :, 2] = -world[rows, :, 2]
+        for part, mask in (self.undecided or {}).items():
+            sided = np.flatnonzero(_part_permutation(part) != np.arange(len(LANDMARK_NAMES)))
+            image[np.ix_(np.flatnonzero(mask), sided, [3])] = 0.0
         return LandmarkTrack(track.frame_index, track.timestamp_ms, image, world, track.n_people, track.meta)
 
     def to_dict(self, frame_index: np.ndarray) -> dict:
+        undecided = np.logical_or.reduce(list(self.undecided.values())) if self.undecided else np.zeros(len(frame_index), bool)
         return {"relabelled_frames": self.n_swapped, **{p: int(m.sum()) for p, m in self.parts.items()},
-                "frames": [int(f) for f in frame_index[self.swapped]]}
+                "frames": [int(f) for f in frame_index[self.swapped]],
+                "undecided_frames": [int(f) for f in frame_index[undecided]]}
 
 
 def signed_width(track: LandmarkTrack, pairs: tuple[str, ...], min_visibility: float = DEFAULT_MIN_VISIBILITY
@@ -157,22 +185,27 @@ def _viterbi(r: np.ndarray, bound: np.ndarray, against: np.ndarray | None = None
 
 
 def _find_part(track: LandmarkTrack, rows: np.ndarray, pairs: tuple[str, ...], min_visibility: float,
-               facing: np.ndarray | None = None) -> np.ndarray:
-    """Exchanged rows of one part. ``facing`` (per row of ``rows``): the hips' signed width with the
-    legs' labels already made consistent; where it is clear, this part must face the same way."""
+               facing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(exchanged rows, undecided rows) of one part. ``facing`` (per row of ``rows``): the hips' signed
+    width with the legs' labels already made consistent; where it is clear, this part must face the
+    same way."""
     out = np.zeros(len(track), dtype=bool)
+    undecided = np.zeros(len(track), dtype=bool)
     r = signed_width(track, pairs, min_visibility)[rows]
     if not np.isfinite(r).any():
-        return out
+        return out, undecided
     against = None
+    clear = np.zeros(len(rows), dtype=bool)       # rows with a facing cue of their own
     if facing is not None:
         with np.errstate(invalid="ignore"):
             side = np.where(np.abs(facing) >= FACING_MIN_WIDTH, np.sign(facing), 0.0)
             away = np.nan_to_num(-r * side, nan=0.0)          # > 0: this part faces the other way
         against = np.stack([np.maximum(0.0, away - FACING_TOLERANCE),
                             np.maximum(0.0, -away - FACING_TOLERANCE)], axis=1)
+        clear = side != 0
     t = track.timestamp_ms[rows] / 1000.0
     rate = MAX_TURN_RATE * float(np.nanmedian(np.abs(r)))   # |dr/dt| <= |r_square-on| * turn rate
+    wide = float(np.nanmedian(np.abs(r))) >= FACING_MIN_WIDTH
     cuts = np.flatnonzero(np.diff(t) > MAX_GAP_S) + 1
     for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(rows)]):
         if b - a < 2:
@@ -183,7 +216,16 @@ def _find_part(track: LandmarkTrack, rows: np.ndarray, pairs: tuple[str, ...], m
         if not anchored and state.sum() * 2 > b - a:   # no other evidence: keep the labelling the model gave most often
             state = ~state
         out[rows[a:b]] = state
-    return out
+        # edge-on next to a relabelling, without a facing cue: neither labelling can be told right (only
+        # where the part is usually wide: seen from the side, narrow is its normal width, not an event)
+        if not wide:
+            continue
+        edge = np.zeros(b - a, dtype=bool)
+        edge[1:] |= state[1:] != state[:-1]
+        edge[:-1] |= state[:-1] != state[1:]
+        with np.errstate(invalid="ignore"):
+            undecided[rows[a:b]] = edge & (np.abs(r[a:b]) < UNDECIDED_WIDTH) & ~clear[a:b]
+    return out, undecided
 
 
 def find_swaps(track: LandmarkTrack, min_visibility: float = DEFAULT_MIN_VISIBILITY) -> SwapReport:
@@ -191,8 +233,8 @@ def find_swaps(track: LandmarkTrack, min_visibility: float = DEFAULT_MIN_VISIBIL
     rows = np.flatnonzero(track.detected)
     if len(rows) < 3:
         return SwapReport.none(len(track))
-    parts = {p: _find_part(track, rows, pairs, min_visibility) for p, (_, pairs) in PARTS.items() if p != "upper"}
+    found = {p: _find_part(track, rows, pairs, min_visibility) for p, (_, pairs) in PARTS.items() if p != "upper"}
     hips = signed_width(track, ("hip",), min_visibility)[rows]
-    facing = np.where(parts["legs"][rows], -hips, hips)
-    parts["upper"] = _find_part(track, rows, PARTS["upper"][1], min_visibility, facing)
-    return SwapReport({p: parts[p] for p in PARTS})
+    facing = np.where(found["legs"][0][rows], -hips, hips)
+    found["upper"] = _find_part(track, rows, PARTS["upper"][1], min_visibility, facing)
+    return SwapReport({p: found[p][0] for p in PARTS}, {p: found[p][1] for p in PARTS})

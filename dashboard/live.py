@@ -52,7 +52,7 @@ def make_estimator(model_path: str | Path, settings: PipelineSettings):
     explicit close): MediaPipe's one-person tracker plus the bounded two-person search
     (``vision.search.TrackedSearch``: everybody looked for every ``search_every`` frames, whenever the
     tracked pose appears, vanishes or jumps, and on every frame while two people are in view), also when
-    the configuration asks for two poses (the default). Why: a two-person landmarker runs its person
+    the configuration asks for two poses (`--num-poses 2`). Why: a two-person landmarker runs its person
     detector on every frame while one person is in view, 49 ms CPU a 640x480 frame against 25 ms for the
     tracker, and at a 30-fps camera on 2 cores that decides how many frames are processed (README
     "Dashboard"). More than two poses keep one landmarker for that many; ``search_every = 0`` with one

@@ -57,7 +57,9 @@ def landmarks_command(
     out: Path = typer.Option(..., "-o", "--out", help="Output folder"),
     model: Optional[str] = typer.Option(None, help=f"Model name (lite/full/heavy) or .task path [{_DEFAULT.vision.model}]"),
     smoothing: Optional[str] = typer.Option(None, help=f"one_euro or none [{_DEFAULT.vision.smoothing}]"),
-    num_poses: Optional[int] = typer.Option(None, help=f"People the model looks for [{_DEFAULT.vision.num_poses}]"),
+    num_poses: Optional[int] = typer.Option(None, help=("1: one person followed by MediaPipe's tracker, everybody looked for every "
+                                                      "vision.search_every frames and when the tracked pose jumps; 2 or more: the "
+                                                      f"person detector on every frame (~1.7x the CPU) [{_DEFAULT.vision.num_poses}]")),
     parquet: bool = typer.Option(False, help="Also write track.parquet"),
     video: bool = typer.Option(True, help="Write the annotated video"),
     max_frames: Optional[int] = typer.Option(None, help="Stop a webcam capture after this many frames"),

@@ -28,8 +28,8 @@ class ConfigError(IsobalanceError):
 @dataclass(frozen=True)
 class VisionConfig:
     model: str = "full"                    # lite | full | heavy, or a path to a .task bundle
-    num_poses: int = 2                     # 1 = MediaPipe's tracker + a search for others every search_every frames
-    search_every: int = 10
+    num_poses: int = 1                     # 1 = MediaPipe's tracker + a search for others (vision.search); 2+ = the person detector on every frame
+    search_every: int = 10                 # num_poses = 1: look for everybody every N frames (0 = never)
     min_detection_confidence: float = 0.5
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5

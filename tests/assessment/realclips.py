@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from vision.pipeline import extract_track
+from vision.pipeline import PipelineSettings, extract_track
 from vision.sources import Frame, FrameSource, open_source
 from vision.track import LandmarkTrack
 
@@ -35,10 +35,12 @@ class FlippedSource(FrameSource):
 
 
 @lru_cache(maxsize=32)
-def real_track(path: str, model_path: str, flipped: bool = False) -> LandmarkTrack:
+def real_track(path: str, model_path: str, flipped: bool = False, num_poses: int | None = None) -> LandmarkTrack:
+    """The default pipeline's track, or with ``num_poses`` given that setting (2: the every-frame detector)."""
     source = FlippedSource(path) if flipped else path
+    settings = PipelineSettings() if num_poses is None else PipelineSettings(num_poses=num_poses)
     try:
-        return extract_track(source, model_path=model_path)
+        return extract_track(source, model_path=model_path, settings=settings)
     finally:
         if flipped:
             source.close()

@@ -9,6 +9,7 @@ from assessment.angles import compute_angles
 from assessment.findings import TrackInputError
 from assessment.fppa import FPPA_UNCERTAINTY_ALLOWANCE_DEG
 from assessment.movement import assess_movement, segment_reps
+from assessment.views import view_of_yaw
 from realclips import real_track
 from synthetic import Pose, jitter_track, make_track, squat_poses, still_then_moving
 from vision.track import LandmarkTrack, TrackMeta
@@ -166,13 +167,22 @@ def test_squat_view_from_the_knees_travel_over_the_whole_movement(yaw, view):
 
 
 def test_real_squats_view_holds_during_the_squats(squats):
-    """The squat sample's knees travel sideways by sin(29 deg) of their reach (picture: turned toward
-    image right), mirrored the other way: a front view (<= 30 deg) for every movement finding, whose
-    knee FPPA is still refused (corrected for the turn, its uncertainty is past the allowance)."""
+    """The squat sample's knees travel sideways by sin(~30 deg) of their reach (picture: turned toward
+    image right), mirrored the other way. ~30 deg is the front/oblique boundary (views.FRONTAL_MAX_YAW):
+    measured -29.1 / +29.8 deg with the every-frame detector, -29.2 / +33.1 deg with the default tracker
+    (MediaPipe's own 3-D yaw 32, shoulder width 33), so the bin of one run is within the model's noise
+    and is not asserted. What must hold: the view of every movement finding is the bin of the measured
+    yaw, the turn is read the right way round, and the knee FPPA is refused with the corrected values and
+    their uncertainty as evidence (front or oblique alike), with the same statuses plain and mirrored."""
+    statuses = []
     for track, sign in zip(squats, (-1, 1)):
         res = assess_movement(track)
-        assert {f.view for f in res.findings} == {"front"}
         fppa = [f for f in res.findings if f.metric.startswith("knee_fppa")]
         yaw = fppa[0].details["yaw_deg"]
-        assert 25.0 <= sign * yaw <= 30.0                     # measured -29.1 and +29.8
-        assert all(f.status == "not_measurable" and "turned about" in f.reason for f in fppa)
+        assert 25.0 <= sign * yaw <= 35.0                     # measured -29.2 and +33.1 (tracker)
+        assert {f.view for f in res.findings} == {view_of_yaw(yaw)} <= {"front", "oblique"}
+        assert all(f.status == "not_measurable" and ("turned about" in f.reason or "oblique view" in f.reason)
+                   and min(f.details["sigma_deg"]) > FPPA_UNCERTAINTY_ALLOWANCE_DEG for f in fppa)
+        statuses.append(sorted((f.metric.replace("left", "L").replace("right", "R"), f.status) for f in res.findings))
+    flip = {"L": "R", "R": "L"}
+    assert statuses[0] == sorted((m.translate(str.maketrans(flip)), st) for m, st in statuses[1])

@@ -10,6 +10,7 @@ import pytest
 
 from isobalance.cli_hold import run_hold
 from tests.vision.long_clips import pingpong_clip
+from vision.parallel import TOLERANCE
 
 EXERCISE = "lower-trapezius-low-row-hold"
 
@@ -45,12 +46,65 @@ def runs(tmp_path_factory, sample_clip, model_path):
     return clip, par, seq, base
 
 
+# The default follows the subject with MediaPipe's tracker, whose state makes a segment differ from the
+# sequential run (vision/parallel.py TOLERANCE), so hold.json is compared by the hold's own measures:
+TIME_TOL_S = 0.1          # break onsets/ends: the hold checker's required accuracy (+-100 ms, tests/assessment/test_hold.py)
+FRACTION_TOL = 0.1        # still fraction of a 1-s timeline bin: 0.1 s of it
+BAND_SHARE_TOL = 0.25     # a drift (and its ratio to the stillness band) within a quarter of the band
+
+
+def assert_same_hold(par, seq, path="", height=576):
+    """Equal structure, strings, counts and decisions; numbers within the bounds above. Measured on the
+    320-frame clip: onsets 1 frame apart (0.033 s), still fractions 0.034, drifts 0.005 body scale (0.08
+    of the 0.06 band), body scale 0.2 px."""
+    if isinstance(seq, dict):
+        assert isinstance(par, dict) and par.keys() == seq.keys(), path
+        band = seq.get("band") if isinstance(seq.get("band"), (int, float)) else None
+        for k in seq:
+            p = f"{path}.{k}"
+            if band is not None and k in ("value", "magnitude"):
+                assert abs(par[k] - seq[k]) <= BAND_SHARE_TOL * band, (p, par[k], seq[k])
+            elif k in ("ratio", "max_ratio"):
+                assert abs(par[k] - seq[k]) <= BAND_SHARE_TOL, (p, par[k], seq[k])
+            elif k == "still_fraction":
+                assert abs(par[k] - seq[k]) <= FRACTION_TOL, (p, par[k], seq[k])
+            elif k.endswith("_s") and isinstance(seq[k], float):
+                assert abs(par[k] - seq[k]) <= TIME_TOL_S, (p, par[k], seq[k])
+            elif k == "body_scale_px":
+                assert abs(par[k] - seq[k]) <= TOLERANCE["landmark_frame_mean"] * height, (p, par[k], seq[k])
+            else:
+                assert_same_hold(par[k], seq[k], p, height)
+    elif isinstance(seq, list):
+        assert isinstance(par, list) and len(par) == len(seq), path
+        for i, (a, b) in enumerate(zip(par, seq)):
+            assert_same_hold(a, b, f"{path}[{i}]", height)
+    else:
+        assert par == seq, (path, par, seq)
+
+
 @pytest.mark.slow
 def test_parallel_hold_gives_the_streaming_result(runs):
     _, par, seq, base = runs
     assert par["frames"] == seq["frames"] == 320
-    # default settings, one person: the stitched track is bit-identical, so the monitor's result is too
-    assert json.loads((base / "par" / "hold.json").read_text()) == json.loads((base / "seq" / "hold.json").read_text())
+    a, b = (json.loads((base / d / "hold.json").read_text()) for d in ("par", "seq"))
+    assert a["summary"]["breaks"] == b["summary"]["breaks"] >= 1, "the clip's arm movements break the hold"
+    assert_same_hold({k: v for k, v in a.items() if k != "source"}, {k: v for k, v in b.items() if k != "source"})
+
+
+def test_hold_comparison_can_fail():
+    """The comparison above is not vacuous: a break more, a decision changed or a drift moved by half the
+    band is caught."""
+    doc = {"summary": {"breaks": 2}, "repetitions": [{"outcome": "broken", "breaks": [
+        {"onset_s": 1.0, "magnitude": 0.1, "band": 0.06}], "max_drift": {"x": {"value": 0.1, "band": 0.06, "ratio": 1.7}}}]}
+    assert_same_hold(doc, json.loads(json.dumps(doc)))
+    for change in (lambda d: d["summary"].update(breaks=3), lambda d: d["repetitions"][0].update(outcome="held"),
+                   lambda d: d["repetitions"][0]["breaks"][0].update(onset_s=1.2),
+                   lambda d: d["repetitions"][0]["max_drift"]["x"].update(value=0.13),
+                   lambda d: d["repetitions"][0]["breaks"].append({})):
+        other = json.loads(json.dumps(doc))
+        change(other)
+        with pytest.raises(AssertionError):
+            assert_same_hold(other, doc)
 
 
 @pytest.mark.slow

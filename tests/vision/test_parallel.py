@@ -16,6 +16,7 @@ from vision.segments import SegmentSource, scan_frames
 from vision.sources import open_source
 
 TRACKING = PipelineSettings(num_poses=1)  # MediaPipe's tracker carries state: the hard case for seams
+DETECTOR = PipelineSettings(num_poses=2)  # --num-poses 2: the person detector on every frame
 
 
 @pytest.fixture(scope="module")
@@ -138,11 +139,11 @@ def test_stitched_track_matches_sequential_real_clips(model_path, sample_clip, n
     np.testing.assert_array_equal(run.track.image[:first - 1], seq.image[:first - 1])
 
 
-def test_default_settings_one_person_is_identical(model_path, sample_clip):
+def test_every_frame_detector_one_person_is_identical(model_path, sample_clip):
     """num_poses=2 with one person: MediaPipe re-detects every frame, so nothing depends on history."""
     path = sample_clip("tfjs_pose_squats.mp4")
-    seq = extract_track(path, model_path)
-    run = run_parallel(path, model_path, workers=2, min_segment_frames=20)
+    seq = extract_track(path, model_path, DETECTOR)
+    run = run_parallel(path, model_path, DETECTOR, workers=2, min_segment_frames=20)
     assert_same_frames(run.track, seq, 65)
     np.testing.assert_array_equal(run.track.image, seq.image)
     np.testing.assert_array_equal(run.track.world, seq.world)

@@ -99,8 +99,8 @@ def test_no_frame_attributed_to_the_bystander(crossed, clean, crossing):
 
 
 def test_two_poses_per_frame_also_never_the_bystander(model_path, crossing, clean):
-    """``num_poses=2`` (the default, detector on every frame): the same identity check applies."""
-    two = extract_track(crossing.path, model_path)
+    """``--num-poses 2`` (the person detector on every frame): the same identity check applies."""
+    two = extract_track(crossing.path, model_path, PipelineSettings(num_poses=2))
     # ``clean`` is the tracked run: re-detected landmarks differ from tracked ones by more than 5 % of
     # a torso in places; the bystander is more than a torso length away (test_clip_is_a_real_challenge)
     assert_never_the_bystander(two, clean, crossing, outside_tol=0.25)
