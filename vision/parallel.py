@@ -56,7 +56,7 @@ OVERLAP_FRAMES = 12       # lead-in of every later segment; the tracker settles 
 SETTLE_FRAMES = 6         # the seam is never placed in the first frames of a lead-in
 MIN_SEGMENT_FRAMES = 60   # shorter segments cost more in start-up and overlap than they save
 # each segment's thread, and the model threads it starts, on a core of its own (vision.threads.pinned_to):
-# the process spent ~4.5 % less CPU than with the threads moving between cores (README "Benchmarks")
+# 3 % less process CPU on average than threads moving between cores, six loaded pairs (README "Benchmarks")
 PIN_SEGMENTS = True
 
 # Parallel vs sequential when MediaPipe's tracker carries state (num_poses=1 on the real clips, 2 and
