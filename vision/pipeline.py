@@ -36,7 +36,7 @@ class PartialTrackError(IsobalanceError):
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    num_poses: int = 1                      # >1 so a second person is seen (1 = MediaPipe's tracker + a search)
+    num_poses: int = 1                      # 1 = MediaPipe's tracker + a search for others (vision.search); 2+ = detector every frame
     search_every: int = 10                  # num_poses == 1: look for everybody every N frames (0 = never)
     min_detection_confidence: float = 0.5
     min_presence_confidence: float = 0.5
