@@ -34,8 +34,10 @@ import streamlit as st
 
 from assessment.angles import BACK, FRONT, LEFT_SIDE, RIGHT_SIDE, UNKNOWN
 from dashboard.overlay import text_corner, wrap_lines
+from vision.drawing import yuv420p_frame
 from vision.errors import IsobalanceError
 from vision.pipeline import PipelineSettings, make_smoother
+from vision.sources import frame_rgb
 from vision.subject import SubjectSelector
 from vision.track import LandmarkTrack, PoseFrame, TrackMeta
 
@@ -525,17 +527,6 @@ class LiveHold:
 
 
 # ============================================================================ the session
-def video_frame(rgb: np.ndarray):
-    """``rgb`` as a yuv420p ``av.VideoFrame``, the VP8 encoder's own format: streamlit-webrtc sends the
-    last returned frame again for every camera frame that arrives while the next one is processed, and
-    aiortc's encoder converts a frame in any other format on every send. OpenCV's conversion costs about
-    a fifth of PyAV's ``reformat`` here (README "Dashboard")."""
-    import av
-    import cv2
-
-    return av.VideoFrame.from_ndarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
-
-
 def _open_trace():
     """``$ISOBALANCE_LIVE_TRACE``: a file that gets one JSON line per processed frame (model and analysis
     ms, landmarks ready after arrival, the thread's native id) and per returned frame (overlay lag), for
@@ -654,7 +645,7 @@ class LiveSession:
     def on_frame(self, frame):
         """One av.VideoFrame in, the same frame with the newest overlay out, in yuv420p (processed here
         first unless ``handover``)."""
-        rgb = frame.to_ndarray(format="rgb24")
+        rgb = frame_rgb(frame)   # on this thread: PyAV would start conversion threads for every frame
         try:
             if self.handover:
                 self.offer(rgb)
@@ -667,7 +658,10 @@ class LiveSession:
             with self._lock:
                 self._snapshot = replace(self._snapshot, error=f"a frame could not be processed: {exc}")
             out = rgb
-        new = video_frame(out)
+        # back in the VP8 encoder's own format: streamlit-webrtc sends the last returned frame again for
+        # every camera frame that arrives while the next one is processed, and aiortc's encoder would
+        # convert any other format on every send
+        new = yuv420p_frame(out)
         new.pts, new.time_base = frame.pts, frame.time_base
         return new
 

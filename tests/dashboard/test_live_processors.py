@@ -373,10 +373,10 @@ def test_a_frame_that_fails_unexpectedly_does_not_stop_the_worker_threads(estima
 
 def sent(rgb: np.ndarray) -> np.ndarray:
     """``rgb`` as the webrtc callback hands it back: converted once to the VP8 encoder's yuv420p
-    (``video_frame``), read back as RGB."""
-    from dashboard.live import video_frame
+    (``yuv420p_frame``), read back as RGB."""
+    from vision.drawing import yuv420p_frame
 
-    back = video_frame(rgb).to_ndarray(format="rgb24")
+    back = yuv420p_frame(rgb).to_ndarray(format="rgb24")
     assert np.abs(back.astype(int) - rgb).mean() < 3           # the same picture, but for chroma rounding
     return back
 
