@@ -44,7 +44,7 @@ def draw_pose(rgb: np.ndarray, image_landmarks: np.ndarray, min_visibility: floa
     h, w = rgb.shape[:2]
     thick = max(2, round(min(h, w) / 200))
     pts = [tuple(p) for p in np.round(image_landmarks[:, :2] * (w, h)).astype(int).tolist()]
-    seen = (np.nan_to_num(image_landmarks[:, 3], nan=0.0) >= min_visibility).tolist()
+    seen = (image_landmarks[:, 3] >= min_visibility).tolist()        # NaN compares False: not seen
     for i, j, color in _LINES:
         if seen[i] and seen[j]:
             cv2.line(rgb, pts[i], pts[j], color, thick, cv2.LINE_AA)
@@ -57,10 +57,9 @@ def draw_pose(rgb: np.ndarray, image_landmarks: np.ndarray, min_visibility: floa
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 
 
-def label_box(shape: tuple[int, ...], text: str, row: int = 0, corner: str = "top-left"
-              ) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) pixels of the dark band ``draw_label`` paints for ``text`` at ``row``, rows
-    stacking away from ``corner`` (one of ``CORNERS``) - so callers can keep labels off the person."""
+def _label_layout(shape: tuple[int, ...], text: str, row: int, corner: str
+                  ) -> tuple[tuple[int, int, int, int], int, float, int]:
+    """(band box, text height, font scale, stroke) of a label: one ``getTextSize`` for both callers."""
     import cv2
 
     h, w = shape[:2]
@@ -71,7 +70,14 @@ def label_box(shape: tuple[int, ...], text: str, row: int = 0, corner: str = "to
     bw, bh = tw + 10, th + base + 8
     x0 = 4 if corner.endswith("left") else w - 4 - bw
     y0 = 8 + row * step if corner.startswith("top") else h - 8 - bh - row * step
-    return x0, y0, x0 + bw, y0 + bh
+    return (x0, y0, x0 + bw, y0 + bh), th, scale, thick
+
+
+def label_box(shape: tuple[int, ...], text: str, row: int = 0, corner: str = "top-left"
+              ) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) pixels of the dark band ``draw_label`` paints for ``text`` at ``row``, rows
+    stacking away from ``corner`` (one of ``CORNERS``) - so callers can keep labels off the person."""
+    return _label_layout(shape, text, row, corner)[0]
 
 
 def draw_label(rgb: np.ndarray, text: str, row: int = 0, color=(255, 255, 255), corner: str = "top-left"
@@ -79,12 +85,8 @@ def draw_label(rgb: np.ndarray, text: str, row: int = 0, color=(255, 255, 255), 
     """Write ``text`` on a dark band in a corner of the frame (``row`` stacks several lines)."""
     import cv2
 
-    h, w = rgb.shape[:2]
-    scale = max(0.5, min(h, w) / 700)
-    thick = max(1, round(scale * 2))
-    x0, y0, x1, y1 = label_box(rgb.shape, text, row, corner)
+    (x0, y0, x1, y1), th, scale, thick = _label_layout(rgb.shape, text, row, corner)
     cv2.rectangle(rgb, (x0, y0), (x1, y1), (0, 0, 0), -1)
-    (_, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
     cv2.putText(rgb, text, (x0 + 5, y0 + th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thick, cv2.LINE_AA)
     return rgb
 
