@@ -66,7 +66,7 @@ class TrackedSearch:
         self.search = search if search is not None else PersonDetector(
             model_path, confidences.get("min_detection_confidence", 0.5))
         self.every, self.min_gap = max(1, int(every)), max(1, int(min_gap))
-        self.max_poses = SEARCH_POSES + 1
+        self.max_poses = SEARCH_POSES           # a frame holds the tracked pose, or the company's
         self.frames = self.searches = 0
         self.company_frames = self.escalations = 0
         self._index = 0
