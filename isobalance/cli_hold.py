@@ -173,7 +173,7 @@ def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path
     from functools import partial
 
     from vision.parallel import available_cores, parallel_pays, run_parallel
-    from vision.render import render_video
+    from vision.render import PayloadStream, render_video
     from vision.sources import VideoFileSource
     from vision.track import PoseFrame
 
@@ -183,12 +183,17 @@ def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path
     if run is None:
         return 0, 0
     track = run.track
-    statuses = [monitor.update(PoseFrame(int(track.frame_index[i]), float(track.timestamp_ms[i]), track.image[i],
-                                         track.world[i], int(track.n_people[i]))) for i in range(len(track))]
+    checked = ((monitor.update(PoseFrame(int(track.frame_index[i]), float(track.timestamp_ms[i]), track.image[i],
+                                         track.world[i], int(track.n_people[i]))), track.image[i])
+               for i in range(len(track)))
     if video_path is not None:
-        render_video(src.path, video_path, list(zip(statuses, track.image)),
+        # the monitor goes through the frames on a thread of the render while the parts draw them
+        render_video(src.path, video_path, PayloadStream(len(track), checked),
                      partial(draw_hold_frame, still_landmarks=protocol.still_landmarks),
                      workers=available_cores(), info=src.info)
+    else:
+        for _ in checked:
+            pass
     return len(track), int(track.detected.sum())
 
 
