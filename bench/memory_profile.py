@@ -7,6 +7,7 @@ a stage wrapped to print the process's memory (``/proc/self/status``: RSS, anony
 machine and its load).
 
     python bench/memory_profile.py landmarks /tmp/clips/tfjs_pose_1-x10.mp4 -o /tmp/out --no-video
+    MEMORY_PROFILE_EVERY=5 python bench/memory_profile.py ...   # and a line every 5 s
 """
 
 from __future__ import annotations
@@ -45,10 +46,14 @@ def checkpoint(label: str) -> None:
           f"threads {m['Threads']:3d}  {label}", file=sys.stderr, flush=True)
 
 
-def _sampler() -> None:
+def _sampler(every_s: float) -> None:
+    last = time.monotonic()
     while True:
         m = memory()
         _PEAK[0] = max(_PEAK[0], m["VmRSS"])
+        if every_s and time.monotonic() - last >= every_s:
+            checkpoint("(sampled)")
+            last = time.monotonic()
         time.sleep(0.02)
 
 
@@ -98,7 +103,8 @@ def main(argv: list[str]) -> None:
     heavy = sorted(m for m in ("pandas", "pyarrow", "scipy", "matplotlib", "PIL", "sqlalchemy", "streamlit",
                                "jsonschema", "jinja2", "av", "cv2", "mediapipe") if m in sys.modules)
     print(f"[mem] heavy modules loaded before the command: {heavy}", file=sys.stderr)
-    threading.Thread(target=_sampler, daemon=True).start()
+    # MEMORY_PROFILE_EVERY=S also prints a line every S seconds
+    threading.Thread(target=_sampler, args=(float(os.environ.get("MEMORY_PROFILE_EVERY", 0)),), daemon=True).start()
     try:
         cli.main(argv)
     except SystemExit:
