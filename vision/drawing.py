@@ -96,11 +96,16 @@ def yuv420p_frame(rgb: np.ndarray):
     converted by OpenCV: 0.3 ms against 2.2-4 ms for PyAV's swscale conversion inside the encoder (which
     also starts threads for every frame), 576x576; values within 3 of it. The frame wraps OpenCV's fresh
     array (``from_numpy_buffer``, which holds a reference to it): ``from_ndarray`` would copy it twice more,
-    plane by plane (0.3-0.8 ms). Nothing writes to that array afterwards, so an encoder may keep it."""
+    plane by plane (0.3-0.8 ms). Nothing writes to that array afterwards, so an encoder may keep it.
+    ``from_numpy_buffer`` takes the height as ``rows // 6 * 4`` (PyAV 18), 2 rows short when the height is
+    2 more than a multiple of 4, so those frames are copied instead."""
     import av
     import cv2
 
-    return av.VideoFrame.from_numpy_buffer(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+    i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
+    if rgb.shape[0] % 4 == 0:
+        return av.VideoFrame.from_numpy_buffer(i420, format="yuv420p")
+    return av.VideoFrame.from_ndarray(i420, format="yuv420p")
 
 
 # The annotated videos' H.264 settings. One encoder thread: the render runs one part per core and the

@@ -48,15 +48,16 @@ def test_hidden_landmarks_and_missing_poses_draw_nothing():
     assert not empty.any()
 
 
-def test_yuv420p_frame_holds_opencvs_conversion():
+@pytest.mark.parametrize("height", [48, 50])      # 50: PyAV's from_numpy_buffer would make it 48 rows
+def test_yuv420p_frame_holds_opencvs_conversion(height):
     import cv2
 
-    rgb = np.random.default_rng(0).integers(0, 256, (48, 64, 3), np.uint8)
+    rgb = np.random.default_rng(0).integers(0, 256, (height, 64, 3), np.uint8)
     frame = yuv420p_frame(rgb)
-    assert (frame.width, frame.height, frame.format.name) == (64, 48, "yuv420p")
+    assert (frame.width, frame.height, frame.format.name) == (64, height, "yuv420p")
     i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
     assert np.array_equal(frame.to_ndarray(format="yuv420p"), i420)
-    blocks = np.kron(rgb[:6, :8], np.ones((8, 8, 1), np.uint8))   # 8x8 blocks: 4:2:0 loses no colour
+    blocks = np.kron(rgb[:height // 8, :8], np.ones((8, 8, 1), np.uint8))   # 8x8 blocks: 4:2:0 loses no colour
     back = yuv420p_frame(blocks).to_ndarray(format="rgb24").astype(int)
     assert np.abs(back - blocks).mean() < 2 and np.abs(back - blocks).max() <= 6
 
@@ -74,12 +75,14 @@ def x264_settings(path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
-    """30 distinct frames (a moving bar) with uneven, variable timestamps, odd size (padded to even)."""
+    """30 distinct frames (a moving bar) with uneven, variable timestamps, odd size (padded to 96x62: a
+    height 2 more than a multiple of 4, see yuv420p_frame)."""
     out = tmp_path_factory.mktemp("writer") / "v.mp4"
     frames, times = [], np.cumsum([0] + [33, 34, 50, 33, 100] * 6)[:30].astype(float)
-    with AnnotatedVideoWriter(out, 95, 63, 30.0) as w:
+    with AnnotatedVideoWriter(out, 95, 61, 30.0) as w:
         for k, t in enumerate(times):
-            rgb = np.full((63, 95, 3), 40, np.uint8)
+            rgb = np.full((61, 95, 3), 40, np.uint8)
+            rgb[50:] = (250, 250, 250)                 # a band along the bottom: the rows must all arrive
             rgb[:, 3 * k: 3 * k + 6] = (250, 250, 250)
             frames.append(rgb)
             w.write(rgb, t)
@@ -110,8 +113,11 @@ def test_every_frame_decodes_in_order_with_its_timestamp(written):
         assert all(p.pts == p.dts for p in packets)    # no reordering
     with av.open(str(out)) as c:
         got = [(f.time, f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
-    assert len(got) == 30 and got[0][1].shape == (64, 96, 3)
+    assert len(got) == 30 and got[0][1].shape == (62, 96, 3)
     np.testing.assert_allclose([t for t, _ in got], times / 1000, atol=5e-4)
     for k, (_, rgb) in enumerate(got):
-        bright = np.flatnonzero(rgb[:63, :95].mean(axis=(0, 2)) > 145)      # the bar's columns
+        bright = np.flatnonzero(rgb[:48, :95].mean(axis=(0, 2)) > 145)      # the bar's columns
+        away = slice(70, 95) if k < 18 else slice(0, 30)      # columns away from this frame's bar
+        rows = rgb[:, away].mean(axis=(1, 2))          # grey, the band, then the padding row
+        assert (rows[:48] < 60).all() and (rows[51:61] > 220).all() and rows[61] < 60, (k, rows.round())
         assert abs(bright.mean() - (3 * k + 2.5)) <= 1, k                  # frame k's bar, not a neighbour's
