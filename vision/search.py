@@ -24,7 +24,7 @@ second landmarker graph), giving full landmarks and torso colours of every perso
 frame in company, IMAGE mode, was tried: while the bystander walked across the subject it gave her a
 pose off by a quarter of a torso that still matched her colours.)
 
-One detector serves every segment of a parallel run (thread-safe, ~50 MB once instead of the ~75 MB
+One detector serves every segment of a parallel run (thread-safe, ~44 MB once instead of the ~75 MB
 IMAGE-mode landmarker graph the search used before; README, subject following). Every returned
 ``Poses`` carries each pose's torso colour histogram for ``vision.subject``'s identity check and says
 whether the frame was searched.

@@ -135,7 +135,7 @@ def test_subject_reacquired_after_the_crossing(crossed, clean, crossing):
 
 
 def test_parallel_path_keeps_the_identity(model_path, crossing, clean):
-    """Segments on threads sharing one search landmarker, selection once over the stitched stream
+    """Segments on threads sharing one person detector, selection once over the stitched stream
     (appearance carried)."""
     run = run_parallel(crossing.path, model_path, TRACKED, workers=2, min_segment_frames=20)
     assert run is not None and len(run.segments) == 2
@@ -220,7 +220,7 @@ def test_detector_finds_both_people(model_path, crossing, clean):
 
 
 def test_parallel_segments_share_one_search_counted(model_path, crossing, crossed):
-    """The segments share one search landmarker; the searching models' calls (counted at the models)
+    """The segments share one person detector; the searching models' calls (counted at the models)
     are the frames searched in the stitched track plus those of the lead-ins: the share stays bounded."""
     run = run_parallel(crossing.path, model_path, TRACKED, workers=2, min_segment_frames=20)
     n, lead_in = len(run.track), run.segments[1].start - run.segments[1].first
