@@ -62,6 +62,7 @@ class PayloadStream:
         self._items = items
         self._made: list[Any] = []
         self._ended = False
+        self._error: BaseException | None = None
         self._cond = threading.Condition()
 
     def __len__(self) -> int:
@@ -72,7 +73,8 @@ class PayloadStream:
         return self._wait_for(first, stop)
 
     def produce(self, stop: threading.Event, progress: Callable[[int], None] | None = None) -> int:
-        """Make every payload (a ``run_threads`` work item); ends early when ``stop`` is set."""
+        """Make every payload (a ``run_threads`` work item); ends early when ``stop`` is set. Its error
+        (or too few or too many payloads) is also what the parts waiting for a payload raise."""
         try:
             for item in self._items:
                 if stop.is_set():
@@ -80,12 +82,16 @@ class PayloadStream:
                 with self._cond:
                     self._made.append(item)
                     self._cond.notify_all()
+            else:
+                if len(self._made) != self.n:
+                    raise ValueError(f"{len(self._made)} payloads made for {self.n} frames")
+        except BaseException as exc:
+            self._error = exc
+            raise
         finally:
             with self._cond:
                 self._ended = True
                 self._cond.notify_all()
-        if len(self._made) != self.n and not stop.is_set():
-            raise ValueError(f"{len(self._made)} payloads made for {self.n} frames")
         return len(self._made)
 
     def _wait_for(self, first: int, stop: int) -> Iterator[Any]:
@@ -94,7 +100,7 @@ class PayloadStream:
                 while len(self._made) <= i and not self._ended:
                     self._cond.wait()
                 if len(self._made) <= i:
-                    raise RenderStopped(f"payload {i} was never made")
+                    raise self._error if self._error is not None else RenderStopped(f"payload {i} was never made")
                 item = self._made[i]
             yield item
 
