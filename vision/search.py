@@ -52,9 +52,10 @@ class TrackedSearch:
     """``process(rgb, ts) -> Poses`` like ``PoseEstimator``; a context manager closing its models
     (the detector only when it opened it: a shared one is closed by its owner).
 
-    Counts: ``frames`` seen; ``searches`` frames searched (the detector agreed with the tracker, or the
-    company landmarker ran); ``company_frames`` frames the company landmarker ran; ``escalations``
-    frames where the detector disagreed and the company landmarker ran on that same frame. So
+    Counts: ``frames`` seen; ``searches`` frames searched (the detector found nobody besides the
+    tracked person, or the company landmarker ran); ``company_frames`` frames the company landmarker
+    ran; ``escalations`` frames where the detector found somebody else and the company landmarker ran
+    on that same frame. So
     ``search.calls + company_frames - escalations == searches`` with a detector of its own."""
 
     def __init__(self, model_path: str | os.PathLike, every: int = 10, min_gap: int = 3,
