@@ -212,7 +212,7 @@ class SegmentJob:
     model_path: str
     settings: PipelineSettings
     scene_frames: frozenset[int] = frozenset()   # frames whose RGB the scene-roll sampler will want
-    search: object | None = None                 # the run's shared search landmarker (vision.search)
+    search: object | None = None                 # the run's shared person detector (vision.search)
     core: int | None = None                      # the core this segment's thread and model run on (None: any)
 
 
@@ -397,7 +397,7 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
     segments = plan_segments(len(table), workers, overlap, min_segment_frames)
     scene = SceneRollSampler(info.width, info.height, info.n_frames or len(table), info.fps) if settings.scene_roll else None
     wanted = frozenset(scene.sample_indices(len(table))) if scene is not None else frozenset()
-    # one search landmarker (stateless IMAGE mode, thread-safe) serves every segment: one graph, not one per segment
+    # one person detector (vision.person_detector, locked) serves every segment: one model, not one per segment
     with open_search(model_path, settings) as search:
         cores = segment_cores(len(segments))
         jobs = [SegmentJob(str(path), seg, table, info, str(model_path), settings, wanted, search, core)

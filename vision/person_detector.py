@@ -141,9 +141,8 @@ class PersonDetector:
     """``detect(rgb) -> Detections`` with the bundle's person detector on one LiteRT interpreter
     (XNNPACK, one thread). Thread-safe: the parallel path's segments share one detector, the
     interpreter (its tensors are shared state) runs one frame at a time under a lock; one per thread
-    would cost ~41 MB each (OWNERS.md: +41 MB per loaded model). ``calls`` counts frames detected."""
-
-    num_poses = 2   # what the search tells apart: the subject and somebody else (vision.search)
+    would cost ~31 MB each (measured per interpreter created: README, Measured). ``calls``
+    counts frames detected."""
 
     def __init__(self, model_path: str | os.PathLike, min_detection_confidence: float = 0.5,
                  num_threads: int = 1):

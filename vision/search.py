@@ -14,17 +14,17 @@ model, no MediaPipe graph) only on some frames:
   twice within ``min_gap`` frames.
 
 The detector answers one question: is anybody in view besides the tracked pose? Its hip and shoulder
-centres are compared with the tracked pose's (``_only_the_tracked``). When they agree (one detection,
-on the tracked torso) the frame keeps the tracked pose and counts as searched. When they disagree —
-somebody else found, or nobody found while a pose is tracked, or somebody while none is — that very
-frame goes to "company": a VIDEO-mode landmarker for everybody (``SEARCH_POSES``) runs on every frame
+centres are compared with the tracked pose's (``_only_the_tracked``). When every detection is the
+tracked person (or there is none) the frame keeps the tracked pose and counts as searched. When it
+shows somebody else — a detection off the tracked body, or two people while nothing is tracked —
+that very frame goes to "company": a VIDEO-mode landmarker for everybody (``SEARCH_POSES``) runs on every frame
 instead of the tracker (opened the first time company is needed, so a one-person clip never loads a
 second landmarker graph), giving full landmarks and torso colours of every person to
 ``vision.subject``, until it has found at most one person for ``every`` frames. (Re-detecting every
 frame in company, IMAGE mode, was tried: while the bystander walked across the subject it gave her a
 pose off by a quarter of a torso that still matched her colours.)
 
-One detector serves every segment of a parallel run (thread-safe, ~50 MB once instead of the ~75 MB
+One detector serves every segment of a parallel run (thread-safe, ~44 MB once instead of the ~75 MB
 IMAGE-mode landmarker graph the search used before; README, subject following). Every returned
 ``Poses`` carries each pose's torso colour histogram for ``vision.subject``'s identity check and says
 whether the frame was searched.
@@ -52,9 +52,10 @@ class TrackedSearch:
     """``process(rgb, ts) -> Poses`` like ``PoseEstimator``; a context manager closing its models
     (the detector only when it opened it: a shared one is closed by its owner).
 
-    Counts: ``frames`` seen; ``searches`` frames searched (the detector agreed with the tracker, or the
-    company landmarker ran); ``company_frames`` frames the company landmarker ran; ``escalations``
-    frames where the detector disagreed and the company landmarker ran on that same frame. So
+    Counts: ``frames`` seen; ``searches`` frames searched (the detector found nobody besides the
+    tracked person, or the company landmarker ran); ``company_frames`` frames the company landmarker
+    ran; ``escalations`` frames where the detector found somebody else and the company landmarker ran
+    on that same frame. So
     ``search.calls + company_frames - escalations == searches`` with a detector of its own."""
 
     def __init__(self, model_path: str | os.PathLike, every: int = 10, min_gap: int = 3,
@@ -92,7 +93,7 @@ class TrackedSearch:
         if _only_the_tracked(self.search.detect(rgb), tracked.image, rgb.shape):
             self.searches += 1
             return Poses(tracked.image, tracked.world, appearance(rgb, tracked.image), searched=True)
-        self.escalations += 1                  # somebody else, or the two models disagree: company now
+        self.escalations += 1                  # somebody else in view: company now
         self._company_quiet = 0
         return self._follow_company(rgb, timestamp_ms, i)
 
@@ -133,15 +134,22 @@ class TrackedSearch:
 
 
 def _only_the_tracked(found: Detections, image: np.ndarray, shape: tuple[int, ...]) -> bool:
-    """The detector found exactly the tracked pose: nobody, if nothing is tracked; else one detection
-    whose hip and shoulder centres lie within ``SAME_PERSON`` torso lengths of the tracked pose's."""
-    if len(image) == 0 or len(found) != 1:
-        return len(image) == 0 and len(found) == 0
+    """Nobody besides the tracked pose: counting the tracked person once, the detector shows at most
+    one person. A detection is the tracked person when its hip and shoulder centres lie within
+    ``SAME_PERSON`` torso lengths of the pose's, or both inside the pose's landmark box (the detector's
+    own fit of that body can be far off: on the back-view clip it fits the legs, as the landmarker
+    does when its detector runs on every frame, tests/dashboard/test_guidance.py). Nobody found while a
+    pose is tracked is not somebody else (the detector misses bodies the tracker keeps)."""
+    if len(image) == 0:
+        return len(found) <= 1                 # the tracker, finding nobody, runs its own detector
     px = np.array([shape[1], shape[0]], dtype=np.float64)
-    hip, shoulder = image[0, [23, 24], :2].mean(axis=0) * px, image[0, [11, 12], :2].mean(axis=0) * px
+    lm = image[0, :, :2] * px
+    hip, shoulder = lm[[23, 24]].mean(axis=0), lm[[11, 12]].mean(axis=0)
     torso = max(float(np.linalg.norm(shoulder - hip)), 1e-6)
-    off = np.linalg.norm(found.keypoints[0, [HIP, SHOULDER]] * px - [hip, shoulder], axis=1) / torso
-    return bool(np.all(off <= SAME_PERSON))
+    points = found.keypoints[:, [HIP, SHOULDER]] * px                  # (N, 2, 2)
+    near = (np.linalg.norm(points - [hip, shoulder], axis=2) <= SAME_PERSON * torso).all(axis=1)
+    inside = ((points >= lm.min(axis=0)) & (points <= lm.max(axis=0))).all(axis=(1, 2))
+    return bool((near | inside).all())
 
 
 class SingleLandmarker:
