@@ -84,6 +84,26 @@ def import_mediapipe():
     return mediapipe
 
 
+def preload_mediapipe() -> None:
+    """Import MediaPipe and load its native library on the calling thread, before model threads start.
+
+    MediaPipe's Tasks API loads ``libmediapipe.so`` (ctypes, holding the GIL) when the first landmarker
+    is created. Since the search stopped being a MediaPipe graph, that happened first on the parallel
+    path's segment threads: the import and the load on two threads at once (py-spy: one inside
+    ``ctypes.CDLL`` holding the GIL) while the main thread, which handles Ctrl+C, waits. In the one
+    fresh-clone run of that code Ctrl+C took 12 and 25 s to stop ``batch`` and ``landmarks`` (the
+    promise is 5 s; not reproduced alone). Done here once, it is over before any thread starts.
+    Versions without the lazy loader only need the import."""
+    import_mediapipe()
+    try:
+        from mediapipe.tasks.python.core import mediapipe_c_bindings
+    except ImportError:
+        return
+    load = getattr(mediapipe_c_bindings, "load_raw_library", None)
+    if load is not None:
+        load()
+
+
 MODES = ("video", "image", "live")
 
 

@@ -37,7 +37,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from vision.landmarker import Poses
+from vision.landmarker import Poses, preload_mediapipe
 from vision.pipeline import PartialTrackError, PipelineSettings, extract_track, make_smoother, stream_poses
 from vision.scene_roll import SceneRollSampler
 from vision.search import open_search
@@ -397,6 +397,9 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
     segments = plan_segments(len(table), workers, overlap, min_segment_frames)
     scene = SceneRollSampler(info.width, info.height, info.n_frames or len(table), info.fps) if settings.scene_roll else None
     wanted = frozenset(scene.sample_indices(len(table))) if scene is not None else frozenset()
+    # MediaPipe imported and loaded here, before the segment threads start (the search no longer loads a
+    # MediaPipe graph first): see vision.landmarker.preload_mediapipe
+    preload_mediapipe()
     # one person detector (vision.person_detector, locked) serves every segment: one model, not one per segment
     with open_search(model_path, settings) as search:
         cores = segment_cores(len(segments))
