@@ -90,9 +90,9 @@ def preload_mediapipe() -> None:
     MediaPipe's Tasks API loads ``libmediapipe.so`` (ctypes, holding the GIL) when the first landmarker
     is created. Since the search stopped being a MediaPipe graph, that happened first on the parallel
     path's segment threads: the import and the load on two threads at once (py-spy: one inside
-    ``ctypes.CDLL`` holding the GIL) while the main thread, which handles Ctrl+C, waits. In the one
-    fresh-clone run of that code Ctrl+C took 12 and 25 s to stop ``batch`` and ``landmarks`` (the
-    promise is 5 s; not reproduced alone). Done here once, it is over before any thread starts.
+    ``ctypes.CDLL`` holding the GIL) while the main thread, which handles Ctrl+C, waits. Done here
+    once, it is over before any thread starts. (It did NOT fix the slow Ctrl+C seen in fresh-clone
+    runs of the whole suite, 10-25 s for ``batch`` and ``landmarks``; see issue #14's note.)
     Versions without the lazy loader only need the import."""
     import_mediapipe()
     try:
