@@ -1,15 +1,16 @@
 """CPU per frame of following one subject: MediaPipe's tracker alone (``num_poses=1``), a two-pose
-landmarker on every frame (the default ``num_poses=2``), and ``--num-poses 1``: one tracked pose plus
-the bounded search of vision/search.py, measured side by side in one run; and
-the cost of one search call: the IMAGE-mode search landmarker (now) against a VIDEO-mode two-pose
-landmarker given every 10th frame (what the search was before).
+landmarker on every frame (``--num-poses 2``), and the default: one tracked pose plus the bounded
+search of vision/search.py, measured side by side in one run; and the cost of one search call: the
+person detector alone on LiteRT (now, ``vision.person_detector``) against the IMAGE-mode two-pose
+landmarker (detector + landmarks of everybody) the search ran before, and a VIDEO-mode two-pose
+landmarker given every 10th frame (before that).
 
     .venv/bin/python bench/subject_search.py [--rounds 3]
 
-Frames are decoded beforehand (decoding is the same for all three), each contender gets a fresh
-landmarker per round, rounds alternate. CPU = process time of this process (every thread MediaPipe
-runs), per frame; the wall time is printed too. Clips: ``tfjs_pose_1.mp4`` (one person, 120 frames)
-and the same clip with a second real person walking across (tests/vision/crossing.py, 120 frames).
+Frames are decoded beforehand (decoding is the same for all), each contender gets fresh models per
+round, rounds alternate. CPU = process time of this process (every thread MediaPipe and LiteRT run),
+per frame; the wall time is printed too. Clips: ``tfjs_pose_1.mp4`` (one person, 120 frames) and the
+same clip with a second real person walking across (tests/vision/crossing.py, 120 frames).
 The searching contender also computes each pose's torso colour histogram (the identity cue): included.
 """
 
@@ -31,34 +32,42 @@ from sample_videos.locator import CHECKOUT_SHARED_VIDEOS  # noqa: E402
 from tests.vision.crossing import crossing_clip  # noqa: E402
 from vision.landmarker import PoseEstimator  # noqa: E402
 from vision.models import resolve_model  # noqa: E402
-from vision.search import SearchLandmarker, TrackedSearch  # noqa: E402
+from vision.person_detector import PersonDetector  # noqa: E402
+from vision.search import TrackedSearch  # noqa: E402
 from vision.sources import open_source  # noqa: E402
 
 class _Every10:
-    """Gives every 10th frame to ``est`` (a search call's cost, not a per-frame cost)."""
+    """Gives every 10th frame to ``search(rgb, ts)`` (a search call's cost, not a per-frame cost)."""
 
-    def __init__(self, est, image_mode: bool):
-        self.est, self.image_mode, self.searches, self._k = est, image_mode, 0, 0
+    def __init__(self, model, search):
+        self.model, self.search, self.searches, self._k = model, search, 0, 0
 
     def process(self, rgb, ts):
         self._k += 1
         if self._k % 10 == 0:
             self.searches += 1
-            self.est.process(rgb) if self.image_mode else self.est.process(rgb, ts)
+            self.search(rgb, ts)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.est.close()
+        self.model.close()
+
+
+def _every10(model, call):
+    return _Every10(model, lambda rgb, ts: call(model, rgb, ts))
 
 
 CONTENDERS = {
     "num_poses=1 (tracker only)": lambda m: PoseEstimator(m, mode="video", num_poses=1),
     "num_poses=2 every frame": lambda m: PoseEstimator(m, mode="video", num_poses=2),
-    "tracked + search (--num-poses 1)": lambda m: TrackedSearch(m),
-    "search: IMAGE mode, 1/10": lambda m: _Every10(SearchLandmarker(m), True),
-    "search: VIDEO 2-pose, 1/10": lambda m: _Every10(PoseEstimator(m, mode="video", num_poses=2), False),
+    "tracked + search (default)": lambda m: TrackedSearch(m),
+    "search: detector only, 1/10": lambda m: _every10(PersonDetector(m), lambda d, rgb, ts: d.detect(rgb)),
+    "search: IMAGE 2-pose, 1/10": lambda m: _every10(PoseEstimator(m, mode="image", num_poses=2),
+                                                     lambda e, rgb, ts: e.process(rgb)),
+    "search: VIDEO 2-pose, 1/10": lambda m: _every10(PoseEstimator(m, mode="video", num_poses=2),
+                                                     lambda e, rgb, ts: e.process(rgb, ts)),
 }
 
 
@@ -102,6 +111,12 @@ def main() -> None:
             shown = f"{searched}/{len(frames) - 1}" if searched else "-"
             per_call = f"{cpu * (len(frames) - 1) / searched:14.1f}" if name.startswith("search") else ""
             print(f"{name:30s} {cpu:13.1f} {cpu / base:6.2f} {wall:14.1f} {shown:>9s} {per_call}")
+        # what the search costs on the 1200-frame one-person clip of the README's whole-process runs:
+        # 120 searched frames (1 in 10), each one call
+        for name in ("search: detector only, 1/10", "search: IMAGE 2-pose, 1/10"):
+            rs = results[name]
+            per_call = np.median([r[0] for r in rs]) * (len(frames) - 1) / max(1, int(np.median([r[2] for r in rs])))
+            print(f"  {name.split(',')[0]}: {per_call * 120 / 1000:.2f} CPU s per 120 searched frames")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ finished hold is saved to the patient's history and recorded against the plan it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from pathlib import Path
@@ -83,6 +84,7 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
     from vision.pipeline import make_smoother, stream_poses
     from vision.sources import open_source
     from vision.subject import SubjectSelector
+    from vision.threads import BackgroundConsumer
 
     if not (math.isfinite(calibrate_s) and math.isfinite(settle_s)) or calibrate_s < 0 or settle_s <= 0:
         raise HoldInputError("--calibrate-s must be >= 0 and --settle-s > 0 (finite seconds), "
@@ -112,33 +114,39 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
         from tqdm import tqdm
 
         bar = tqdm(total=info.n_frames, unit="frame", desc=info.name, disable=None)
-    writer = None
+    annotated = contextlib.ExitStack()
     try:
         # a long file on every core; otherwise (or a file that must be read in order) frames stream
         frames, seen = _hold_on_every_core(src, model_path, settings, monitor, protocol,
                                            video_path if write_video else None, bar) \
             if not live and not max_frames else (0, 0)
         if not frames:
-            writer = AnnotatedVideoWriter(video_path, info.width, info.height, info.fps) if write_video else None
-            if writer is not None:
-                writer.__enter__()
+            annotate = None
+            if write_video:
+                writer = annotated.enter_context(AnnotatedVideoWriter(video_path, info.width, info.height,
+                                                                      info.fps))
+
+                def draw_and_write(item) -> None:
+                    rgb, status, image_landmarks, timestamp_ms = item
+                    draw_hold_overlay(rgb, status, image_landmarks, protocol.still_landmarks)
+                    writer.write(rgb, timestamp_ms)
+
+                # drawing and H.264 encoding overlap with inference on the other core (as in ``landmarks``)
+                annotate = annotated.enter_context(BackgroundConsumer(draw_and_write, depth=4))
             with open_estimator(model_path, settings) as est:   # the same estimator as every pipeline run
                 for frame, pose in stream_poses(src, est, SubjectSelector(), make_smoother(settings),
                                                 settings.prefetch):
                     status = monitor.update(pose)
                     frames += 1
                     seen += pose.detected
-                    if writer is not None:
-                        rgb = frame.rgb.copy()
-                        draw_hold_overlay(rgb, status, pose.image, protocol.still_landmarks)
-                        writer.write(rgb, frame.timestamp_ms)
+                    if annotate is not None:
+                        annotate.submit((frame.rgb.copy(), status, pose.image, frame.timestamp_ms))
                     if bar is not None:
                         bar.update(1)
                     if (live and status.phase is Phase.DONE) or (max_frames and frames >= max_frames):
                         break
     finally:
-        if writer is not None:
-            writer.__exit__(None, None, None)
+        annotated.close()    # the frames still being drawn, then the video (kept with every frame read)
         if bar is not None:
             bar.close()
         src.close()
@@ -166,14 +174,15 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
 
 def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path: Path | None,
                         bar) -> tuple[int, int]:
-    """A long video file: the track on every core (``vision.parallel``), the monitor over it frame by
-    frame, then the annotated video drawn in parallel parts (``vision.render``). Returns (frames checked,
+    """A long video file: the track on every core (``vision.parallel``), then the monitor over it frame
+    by frame on a thread of the render while the annotated video is drawn in parallel parts
+    (``vision.render.PayloadStream``; without a video, on this thread). Returns (frames checked,
     frames with a person), or (0, 0) when the file is short or must be read sequentially (the caller's
     streaming loop then runs)."""
     from functools import partial
 
     from vision.parallel import available_cores, parallel_pays, run_parallel
-    from vision.render import render_video
+    from vision.render import PayloadStream, render_video
     from vision.sources import VideoFileSource
     from vision.track import PoseFrame
 
@@ -183,12 +192,17 @@ def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path
     if run is None:
         return 0, 0
     track = run.track
-    statuses = [monitor.update(PoseFrame(int(track.frame_index[i]), float(track.timestamp_ms[i]), track.image[i],
-                                         track.world[i], int(track.n_people[i]))) for i in range(len(track))]
+    checked = ((monitor.update(PoseFrame(int(track.frame_index[i]), float(track.timestamp_ms[i]), track.image[i],
+                                         track.world[i], int(track.n_people[i]))), track.image[i])
+               for i in range(len(track)))
     if video_path is not None:
-        render_video(src.path, video_path, list(zip(statuses, track.image)),
+        # the monitor goes through the frames on a thread of the render while the parts draw them
+        render_video(src.path, video_path, PayloadStream(len(track), checked),
                      partial(draw_hold_frame, still_landmarks=protocol.still_landmarks),
                      workers=available_cores(), info=src.info)
+    else:
+        for _ in checked:
+            pass
     return len(track), int(track.detected.sum())
 
 

@@ -64,6 +64,16 @@ def colour_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(max(0.0, 1.0 - min(bc, 1.0))))
 
 
+def colour_distances(a: np.ndarray, looks: np.ndarray) -> np.ndarray:
+    """``colour_distance(a, look)`` for every row of ``looks`` (L, D) in one pass, the same values to
+    the bit (same dtypes and operations; each row's sum is numpy's pairwise sum along a contiguous row,
+    as for one histogram): the subject's bank is compared with every candidate of every frame."""
+    bc = np.sum(np.sqrt(np.clip(a, 0, None) * np.clip(looks, 0, None)), axis=-1).astype(np.float64)
+    d = np.sqrt(np.maximum(0.0, 1.0 - np.minimum(bc, 1.0)))
+    known = np.all(np.isfinite(looks), axis=-1) & bool(np.all(np.isfinite(a)))
+    return np.where(known, d, np.nan)
+
+
 # Hellinger distances measured on the shared single-person clips, each against its first frames
 # (p95 / max): tfjs_pose_1 0.34 / 0.41, squats 0.59 / 0.60, rig cameras 0.38-0.70 / 0.42-0.73 with
 # one fixed reference; the bank of several looks brings these down (tests/vision/test_subject.py).
@@ -78,6 +88,7 @@ class AppearanceBank:
     def __init__(self, size: int = 12, novelty: float = 0.2):
         self.size, self.novelty = size, novelty
         self.looks: list[np.ndarray] = []
+        self._stacked: np.ndarray | None = None   # ``looks`` as one (L, D) array, rebuilt after a change
 
     def __bool__(self) -> bool:
         return bool(self.looks)
@@ -85,7 +96,9 @@ class AppearanceBank:
     def distance(self, hist: np.ndarray | None) -> float:
         if hist is None or not self.looks or not np.all(np.isfinite(hist)):
             return float("nan")
-        return min(colour_distance(hist, look) for look in self.looks)
+        if self._stacked is None:
+            self._stacked = np.stack(self.looks)
+        return float(np.min(colour_distances(hist, self._stacked)))
 
     def learn(self, hist: np.ndarray | None) -> None:
         """Keep ``hist`` when it is a look not seen yet (the first look is kept for good)."""
@@ -96,3 +109,4 @@ class AppearanceBank:
         if len(self.looks) >= self.size:
             del self.looks[1]
         self.looks.append(np.asarray(hist, dtype=np.float32))
+        self._stacked = None

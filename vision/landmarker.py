@@ -8,8 +8,11 @@ dropped instead of queued, so the view never lags behind the person).
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 import threading
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -46,6 +49,61 @@ class ModelLoadError(IsobalanceError):
     pass
 
 
+class _Deferred(types.ModuleType):
+    """Stands in for a module while MediaPipe is imported; the real module is imported at the first
+    attribute anyone reads through it."""
+
+    def __getattr__(self, attr: str):
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
+def import_mediapipe():
+    """``mediapipe``, imported without loading matplotlib.
+
+    ``mediapipe.tasks.python.vision`` imports its ``drawing_utils`` (plotting helpers isobalance never
+    calls), which imports ``matplotlib.pyplot``: ~40 MB of RSS in every process that runs a model
+    (measured: numpy + cv2 88 MB, + matplotlib 108 MB, + pyplot 128 MB). While MediaPipe is imported
+    ``matplotlib`` and ``matplotlib.pyplot`` are stand-ins (``_Deferred``) that drawing_utils keeps;
+    they are removed from ``sys.modules`` right after, so anyone importing matplotlib later gets the
+    real one, and a drawing_utils call imports it then. Nothing changes when matplotlib is loaded
+    already. tests/vision/test_landmarker.py checks both."""
+    if "mediapipe.tasks.python.vision" in sys.modules or "matplotlib" in sys.modules:
+        import mediapipe
+
+        return mediapipe
+    stand_ins = {name: _Deferred(name) for name in ("matplotlib", "matplotlib.pyplot")}
+    stand_ins["matplotlib"].pyplot = stand_ins["matplotlib.pyplot"]
+    sys.modules.update(stand_ins)
+    try:
+        import mediapipe
+        import mediapipe.tasks.python.vision  # noqa: F401 - the part that imports drawing_utils
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+    return mediapipe
+
+
+def preload_mediapipe() -> None:
+    """Import MediaPipe and load its native library on the calling thread, before model threads start.
+
+    MediaPipe's Tasks API loads ``libmediapipe.so`` (ctypes, holding the GIL) when the first landmarker
+    is created. Since the search stopped being a MediaPipe graph, that happened first on the parallel
+    path's segment threads: the import and the load on two threads at once (py-spy: one inside
+    ``ctypes.CDLL`` holding the GIL) while the main thread, which handles Ctrl+C, waits. Done here
+    once, it is over before any thread starts. (It did NOT fix the slow Ctrl+C seen in fresh-clone
+    runs of the whole suite, 10-25 s for ``batch`` and ``landmarks``; see issue #14's note.)
+    Versions without the lazy loader only need the import."""
+    import_mediapipe()
+    try:
+        from mediapipe.tasks.python.core import mediapipe_c_bindings
+    except ImportError:
+        return
+    load = getattr(mediapipe_c_bindings, "load_raw_library", None)
+    if load is not None:
+        load()
+
+
 MODES = ("video", "image", "live")
 
 
@@ -56,6 +114,7 @@ class PoseEstimator:
                  min_detection_confidence: float = 0.5, min_presence_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5,
                  on_live_result: Callable[[int, Poses], None] | None = None):
+        import_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
 
         if mode not in MODES:
@@ -117,7 +176,7 @@ class PoseEstimator:
 
 
 def preprocess(rgb: np.ndarray):
-    import mediapipe as mp
+    mp = import_mediapipe()
 
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError("expected an (H, W, 3) uint8 RGB image")

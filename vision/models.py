@@ -244,6 +244,13 @@ def check_bundle(path: str | os.PathLike) -> tuple[str, ...]:
     return members
 
 
+def read_detector(path: str | os.PathLike) -> bytes:
+    """The person detector (``pose_detector.tflite``) inside a pose bundle, for ``vision.person_detector``."""
+    check_bundle(path)
+    with zipfile.ZipFile(path) as zf:
+        return zf.read(BUNDLE_MEMBERS[0])
+
+
 def load_error(path: str | os.PathLike) -> str | None:
     """Try to create a real PoseLandmarker from the bundle; None if it loads, else MediaPipe's message."""
     from mediapipe.tasks.python.core.base_options import BaseOptions

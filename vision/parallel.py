@@ -37,7 +37,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from vision.landmarker import Poses
+from vision.landmarker import Poses, preload_mediapipe
 from vision.pipeline import PartialTrackError, PipelineSettings, extract_track, make_smoother, stream_poses
 from vision.scene_roll import SceneRollSampler
 from vision.search import open_search
@@ -118,21 +118,89 @@ def plan_segments(n_frames: int, workers: int, overlap: int = OVERLAP_FRAMES,
 
 
 # ------------------------------------------------------------------------------------------ segments
+# float32 holds MediaPipe's landmarks exactly: they are float32 values in its results (tests/vision/
+# test_parallel.py checks it on real output), so candidates stored in float32 and read back as float64
+# are bit-identical to the sequential path's, at half the bytes
+CANDIDATE_DTYPE = np.float32
+
+
+class CandidateStore:
+    """Candidate poses appended frame by frame, stored as found: no padding to the most poses a frame
+    could hold, so the bytes held grow with the poses found (one per frame with one person in view),
+    ``POSE_BYTES`` each. Capacity grows by doubling; ``np.empty``'s untouched capacity is never
+    written, so the OS does not back it with memory."""
+
+    def __init__(self, capacity: int = 64):
+        from vision.identity import APPEARANCE_SIZE
+
+        capacity = max(1, int(capacity))
+        self.n = 0
+        self.image = np.empty((capacity, N_LANDMARKS, 5), CANDIDATE_DTYPE)
+        self.world = np.empty((capacity, N_LANDMARKS, 3), CANDIDATE_DTYPE)
+        self.appearance = np.empty((capacity, APPEARANCE_SIZE), np.float32)
+
+    def append(self, image: np.ndarray, world: np.ndarray, appearance: np.ndarray | None) -> None:
+        k = len(image)
+        if self.n + k > len(self.image):
+            grow = max(2 * len(self.image), self.n + k)
+            for name in ("image", "world", "appearance"):
+                old = getattr(self, name)
+                new = np.empty((grow, *old.shape[1:]), old.dtype)
+                new[:self.n] = old[:self.n]
+                setattr(self, name, new)
+        rows = slice(self.n, self.n + k)
+        self.image[rows], self.world[rows] = image, world
+        self.appearance[rows] = np.nan if appearance is None else appearance
+        self.n += k
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.image[:self.n], self.world[:self.n], self.appearance[:self.n]
+
+
+def _pose_bytes() -> int:
+    from vision.identity import APPEARANCE_SIZE
+
+    return N_LANDMARKS * (5 + 3) * np.dtype(CANDIDATE_DTYPE).itemsize + APPEARANCE_SIZE * 4
+
+
+POSE_BYTES = _pose_bytes()   # one stored candidate: image (33,5) + world (33,3) + appearance (128,)
+
+
 @dataclass
 class RawSegment:
-    """A segment's output: every candidate pose of frames ``[first, first + len)``, NaN-padded to P."""
+    """A segment's output: every candidate pose of frames ``[first, first + len)`` as found (all people,
+    before selection). Frame ``i``'s ``counts[i]`` poses are rows ``rows(i)`` of ``image`` (K,33,5),
+    ``world`` (K,33,3) and ``appearance`` (K,D), K = the poses found in the segment."""
 
     first: int
     frame_index: np.ndarray   # (M,)
     timestamp_ms: np.ndarray  # (M,)
     counts: np.ndarray        # (M,) poses found
-    image: np.ndarray         # (M,P,33,5)
-    world: np.ndarray         # (M,P,33,3)
-    appearance: np.ndarray    # (M,P,D) torso colour histograms (vision.identity)
+    image: np.ndarray         # (K,33,5) CANDIDATE_DTYPE
+    world: np.ndarray         # (K,33,3) CANDIDATE_DTYPE
+    appearance: np.ndarray    # (K,D) torso colour histograms (vision.identity)
     searched: np.ndarray      # (M,) bool: everybody was looked for in that frame (vision.search)
     error: str | None = None
     scene_frames: dict[int, np.ndarray] = field(default_factory=dict)  # frame index -> RGB kept for scene roll
     searches: int = 0         # frames a search model ran on (vision.search), lead-in included
+
+    def __post_init__(self) -> None:
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts, dtype=np.int64)])   # (M+1,) first row of each frame
+
+    def rows(self, i: int) -> slice:
+        """Frame ``first + i``'s rows of the pose arrays."""
+        return slice(int(self.offsets[i]), int(self.offsets[i + 1]))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the stored candidates and their per-frame records hold."""
+        return sum(a.nbytes for a in (self.frame_index, self.timestamp_ms, self.counts, self.image, self.world,
+                                      self.appearance, self.searched, self.offsets))
+
+    @classmethod
+    def failed(cls, first: int, error: str) -> "RawSegment":
+        empty = np.zeros((0,))
+        return cls(first, empty, empty, np.zeros(0, dtype=np.int64), empty, empty, empty, empty, error)
 
 
 @dataclass(frozen=True)
@@ -144,7 +212,7 @@ class SegmentJob:
     model_path: str
     settings: PipelineSettings
     scene_frames: frozenset[int] = frozenset()   # frames whose RGB the scene-roll sampler will want
-    search: object | None = None                 # the run's shared search landmarker (vision.search)
+    search: object | None = None                 # the run's shared person detector (vision.search)
     core: int | None = None                      # the core this segment's thread and model run on (None: any)
 
 
@@ -158,7 +226,7 @@ def run_segment(job: SegmentJob, stop: threading.Event | None = None,
     from vision.threads import pinned_to
 
     if stop is not None and stop.is_set():
-        return RawSegment(job.segment.first, *(np.zeros((0,)),) * 7, error="stopped")
+        return RawSegment.failed(job.segment.first, "stopped")
     # pinned before the landmarker is created: its graph threads inherit the core
     with pinned_to(job.core):
         return _run_segment(job, stop, progress)
@@ -166,7 +234,6 @@ def run_segment(job: SegmentJob, stop: threading.Event | None = None,
 
 def _run_segment(job: SegmentJob, stop: threading.Event | None,
                  progress: Callable[[int], None] | None) -> RawSegment:
-    from vision.identity import APPEARANCE_SIZE
     from vision.search import open_estimator
     from vision.threads import prefetched
 
@@ -174,9 +241,7 @@ def _run_segment(job: SegmentJob, stop: threading.Event | None,
     m = seg.stop - seg.first
     est = open_estimator(job.model_path, s, search=job.search)
     p = est.max_poses
-    image = np.full((m, p, N_LANDMARKS, 5), np.nan)
-    world = np.full((m, p, N_LANDMARKS, 3), np.nan)
-    looks = np.full((m, p, APPEARANCE_SIZE), np.nan, dtype=np.float32)
+    store = CandidateStore(capacity=m)     # one pose a frame fits without growing
     searched = np.zeros(m, dtype=bool)
     counts = np.zeros(m, dtype=np.int64)
     index = np.full(m, -1, dtype=np.int64)
@@ -192,8 +257,9 @@ def _run_segment(job: SegmentJob, stop: threading.Event | None,
                     break
                 poses = est.process(frame.rgb, frame.timestamp_ms, frame.index)
                 n = min(len(poses), p)
-                image[i, :n], world[i, :n], counts[i] = poses.image[:n], poses.world[:n], n
-                looks[i, :n], searched[i] = poses.appearance[:n], poses.searched
+                store.append(poses.image[:n], poses.world[:n],
+                             None if poses.appearance is None else poses.appearance[:n])
+                counts[i], searched[i] = n, poses.searched
                 index[i], ts[i] = frame.index, frame.timestamp_ms
                 if frame.index in job.scene_frames and frame.index >= seg.start:
                     kept[frame.index] = frame.rgb
@@ -210,8 +276,8 @@ def _run_segment(job: SegmentJob, stop: threading.Event | None,
         error = str(exc)
     if error is None and done != m:
         error = f"segment [{seg.first}, {seg.stop}) gave {done} frames"
-    return RawSegment(seg.first, index[:done], ts[:done], counts[:done], image[:done], world[:done],
-                      looks[:done], searched[:done], error, kept, getattr(est, "searches", 0))
+    return RawSegment(seg.first, index[:done], ts[:done], counts[:done], *store.arrays(), searched[:done], error,
+                      kept, getattr(est, "searches", 0))
 
 
 # ------------------------------------------------------------------------------------------ stitching
@@ -255,17 +321,23 @@ def stitch(parts: list[RawSegment], segments: list[Segment], width: int, height:
                     scores.append(np.inf)               # no overlap left to compare; chosen only if nothing agrees
                     continue
                 i, j = f - part.first, f - nxt.first
-                scores.append(disagreement_px(part.image[i], part.counts[i], nxt.image[j], nxt.counts[j], size))
+                scores.append(disagreement_px(part.image[part.rows(i)], part.counts[i],
+                                              nxt.image[nxt.rows(j)], nxt.counts[j], size))
             scores_arr = np.asarray(scores)
             best = len(scores_arr) - 1 - int(np.argmin(scores_arr[::-1]))  # latest of the best: most settled
             end = window[best]
             seams.append(Seam(end, float(scores_arr[best]), (window[0], window[-1])))
         pieces.append((part, begin, end))
         begin = end
-    cut = lambda arr, part, a, b: arr[a - part.first:b - part.first]  # noqa: E731
+    def cut(name: str, part: RawSegment, a: int, b: int) -> np.ndarray:
+        arr = getattr(part, name)
+        if name in ("image", "world", "appearance"):    # pose rows of frames [a, b)
+            return arr[part.offsets[a - part.first]:part.offsets[b - part.first]]
+        return arr[a - part.first:b - part.first]
+
     joined = RawSegment(
         0,
-        *(np.concatenate([cut(getattr(p, name), p, a, b) for p, a, b in pieces])
+        *(np.concatenate([cut(name, p, a, b) for p, a, b in pieces])
           for name in ("frame_index", "timestamp_ms", "counts", "image", "world", "appearance", "searched")))
     return joined, seams
 
@@ -287,11 +359,15 @@ class _ReplayEstimator:
     """Hands ``stream_poses`` the segments' candidates in frame order, as the landmarker would have."""
 
     def __init__(self, raw: RawSegment):
-        self._it = iter(zip(raw.counts, raw.image, raw.world, raw.appearance, raw.searched))
+        self._raw, self._i = raw, 0
 
     def process(self, rgb: np.ndarray, timestamp_ms: float) -> Poses:
-        n, image, world, looks, searched = next(self._it)
-        return Poses(image[:n], world[:n], looks[:n], bool(searched))
+        raw, i = self._raw, self._i
+        self._i += 1
+        rows = raw.rows(i)
+        # float64 again, as the landmarker returns them (exact: see CANDIDATE_DTYPE)
+        return Poses(raw.image[rows].astype(np.float64), raw.world[rows].astype(np.float64),
+                     raw.appearance[rows], bool(raw.searched[i]))
 
 
 # ------------------------------------------------------------------------------------------ public API
@@ -301,6 +377,8 @@ class ParallelRun:
     segments: list[Segment]
     seams: list[Seam]
     search_calls: int = 0     # frames a search model ran on, every segment's lead-in included (counted at the model)
+    candidate_poses: int = 0  # candidate poses the stitched stream held (every person found, each frame)
+    candidate_bytes: int = 0  # bytes that stream held (RawSegment.nbytes): ~POSE_BYTES per pose found
 
 
 def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
@@ -319,7 +397,10 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
     segments = plan_segments(len(table), workers, overlap, min_segment_frames)
     scene = SceneRollSampler(info.width, info.height, info.n_frames or len(table), info.fps) if settings.scene_roll else None
     wanted = frozenset(scene.sample_indices(len(table))) if scene is not None else frozenset()
-    # one search landmarker (stateless IMAGE mode, thread-safe) serves every segment: one graph, not one per segment
+    # MediaPipe imported and loaded here, before the segment threads start (the search no longer loads a
+    # MediaPipe graph first): see vision.landmarker.preload_mediapipe
+    preload_mediapipe()
+    # one person detector (vision.person_detector, locked) serves every segment: one model, not one per segment
     with open_search(model_path, settings) as search:
         cores = segment_cores(len(segments))
         jobs = [SegmentJob(str(path), seg, table, info, str(model_path), settings, wanted, search, core)
@@ -333,8 +414,10 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
     if not np.array_equal(raw.frame_index, np.arange(len(table))):
         return None     # never expected: stitching must give every frame exactly once
     kept = {k: v for p in parts for k, v in p.scene_frames.items()}
+    searches = sum(p.searches for p in parts)
+    del parts           # the segments' own copies, before the track is built
     track = _select_and_smooth(raw, info, path, model_path, settings, scene, kept)
-    return ParallelRun(track, segments, seams, sum(p.searches for p in parts))
+    return ParallelRun(track, segments, seams, searches, int(raw.offsets[-1]), raw.nbytes)
 
 
 def _select_and_smooth(raw: RawSegment, info: SourceInfo, path: Path, model_path, settings: PipelineSettings,

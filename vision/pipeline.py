@@ -43,7 +43,10 @@ class PipelineSettings:
     min_tracking_confidence: float = 0.5
     smoothing: str = "one_euro"             # "one_euro" | "none"
     smoothing_params: dict = field(default_factory=dict)
-    prefetch: int = 4                       # decoded frames kept ready ahead of inference
+    # decoded frames kept ready ahead of inference (per segment thread on the parallel path; each RGB
+    # frame is W x H x 3 bytes, ~1 MB at 576x576): decoding takes ~2 ms a frame against ~25 ms of
+    # inference, so two hide a decoder stall of ~50 ms
+    prefetch: int = 2
     scene_roll: bool = True                 # camera roll from scene lines on a few frames (vision.scene_roll)
 
 
@@ -69,7 +72,7 @@ def _bbox_size(xy: np.ndarray) -> float:
 
 
 def stream_poses(source: FrameSource, estimator: PoseEstimator, selector: SubjectSelector | None = None,
-                 smoother: BodySmoother | None = None, prefetch: int = 4
+                 smoother: BodySmoother | None = None, prefetch: int = 2
                  ) -> Iterator[tuple[Frame, PoseFrame]]:
     """Yield (frame, the subject's pose) for every frame of ``source``; gaps are PoseFrame.missing."""
     selector = selector or SubjectSelector()

@@ -10,7 +10,10 @@ makes no B-frames, so every part starts with a keyframe and its packets are in p
 absolute timestamps: ``join_parts`` copies them into one MP4 as they are (no second encode).
 
 ``draw`` is a module-level function ``draw(rgb, index, timestamp_ms, payload)`` that draws in place;
-``payloads[i]`` is what it needs for frame ``i`` (a pose, a hold status).
+``payloads[i]`` is what it needs for frame ``i`` (a pose, a hold status). Payloads that are made one
+by one in frame order (the hold monitor's statuses, ~1 ms a frame on one core) come as a
+``PayloadStream``: its producer runs on a thread next to the parts, which draw each frame as soon as
+its payload exists, instead of the whole list being made first while the other core waits.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -42,11 +45,64 @@ class PartJob:
     info: SourceInfo
     out: str
     draw: DrawFn
-    payloads: Sequence[Any]   # one per frame of [first, stop)
+    payloads: Iterable[Any]   # one per frame of [first, stop), in order
 
 
 class RenderStopped(Exception):
     """The render was stopped (Ctrl+C) before this part was finished."""
+
+
+class PayloadStream:
+    """``n`` payloads that ``items`` yields in frame order, made on a thread of the render (``render_video``
+    runs ``produce``) while the parts read theirs: ``stream[a:b]`` iterates payloads ``a..b-1``, each one
+    waiting until it is made. Every payload made is kept (as a list of payloads would be)."""
+
+    def __init__(self, n: int, items: Iterator[Any]):
+        self.n = n
+        self._items = items
+        self._made: list[Any] = []
+        self._ended = False
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, part: slice) -> Iterator[Any]:
+        first, stop, _ = part.indices(self.n)
+        return self._wait_for(first, stop)
+
+    def produce(self, stop: threading.Event, progress: Callable[[int], None] | None = None) -> int:
+        """Make every payload (a ``run_threads`` work item); ends early when ``stop`` is set. Its error
+        (or too few or too many payloads) is also what the parts waiting for a payload raise."""
+        try:
+            for item in self._items:
+                if stop.is_set():
+                    break
+                with self._cond:
+                    self._made.append(item)
+                    self._cond.notify_all()
+            else:
+                if len(self._made) != self.n:
+                    raise ValueError(f"{len(self._made)} payloads made for {self.n} frames")
+        except BaseException as exc:
+            self._error = exc
+            raise
+        finally:
+            with self._cond:
+                self._ended = True
+                self._cond.notify_all()
+        return len(self._made)
+
+    def _wait_for(self, first: int, stop: int) -> Iterator[Any]:
+        for i in range(first, stop):
+            with self._cond:
+                while len(self._made) <= i and not self._ended:
+                    self._cond.wait()
+                if len(self._made) <= i:
+                    raise self._error if self._error is not None else RenderStopped(f"payload {i} was never made")
+                item = self._made[i]
+            yield item
 
 
 def render_part(job: PartJob, stop: threading.Event | None = None,
@@ -108,11 +164,12 @@ def plan_parts(n_frames: int, workers: int, min_frames: int = 60) -> list[tuple[
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def render_video(path: str | os.PathLike, out: str | os.PathLike, payloads: Sequence[Any], draw: DrawFn,
-                 workers: int, table: FrameTable | None = None, info: SourceInfo | None = None,
+def render_video(path: str | os.PathLike, out: str | os.PathLike, payloads: Sequence[Any] | PayloadStream,
+                 draw: DrawFn, workers: int, table: FrameTable | None = None, info: SourceInfo | None = None,
                  on_progress: Callable[[int], None] | None = None) -> Path:
     """Draw ``payloads`` over every frame of the video file ``path`` into ``out`` (H.264 MP4), in
-    ``workers`` parts on as many threads. Raises ``SegmentError`` when the file's frames cannot be listed."""
+    ``workers`` parts on as many threads (and a ``PayloadStream``'s producer on one more). Raises
+    ``SegmentError`` when the file's frames cannot be listed."""
     path, out = Path(path), Path(out)
     table = table if table is not None else scan_frames(path)
     if table is None:
@@ -128,8 +185,10 @@ def render_video(path: str | os.PathLike, out: str | os.PathLike, payloads: Sequ
         jobs = [PartJob(str(path), a, b, table, info, str(scratch / f"part{k:03d}.mp4"), draw, payloads[a:b])
                 for k, (a, b) in enumerate(plan_parts(len(table), workers))]
         # one thread per part; Ctrl+C stops them within a frame and is re-raised here; a part's error too
-        run_threads([lambda stop, progress, job=job: render_part(job, stop, progress) for job in jobs],
-                    "render", on_progress)
+        work = [lambda stop, progress, job=job: render_part(job, stop, progress) for job in jobs]
+        if isinstance(payloads, PayloadStream):
+            work.append(payloads.produce)     # its error or a stop ends the parts waiting for payloads
+        run_threads(work, "render", on_progress)
         return join_parts([Path(j.out) for j in jobs], out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -3,88 +3,73 @@
 MediaPipe's landmarker runs its person detector on every frame while it tracks fewer than
 ``num_poses`` people, so asking for two people with one in view costs a detector run per frame (about
 1.8x the CPU of ``num_poses=1``, bench/subject_search.py). ``TrackedSearch`` tracks one pose (detector
-only when the tracker loses it) and looks for everybody with ``SearchLandmarker`` only on some frames:
+only when the tracker loses it) and looks for everybody with the person detector alone
+(``vision.person_detector``: the bundle's ``pose_detector.tflite`` on a LiteRT interpreter, no landmark
+model, no MediaPipe graph) only on some frames:
 
 * every ``every``-th frame (by frame index, so a segment of a parallel run searches the same frames
   as a sequential run);
 * when the tracked pose appears, disappears or jumps (torso centre moved by more than half the torso
   length, or that length changed by more than 30 %) — what a tracker that switched people looks like — but never
-  twice within ``min_gap`` frames;
-* while a search keeps finding two people ("company": the tracker alone would follow whoever is in
-  front), a VIDEO-mode landmarker for everybody runs on every frame instead of the tracker (opened the
-  first time company is seen, so a one-person clip never loads it), until it has found at most one
-  person for ``every`` frames.
+  twice within ``min_gap`` frames.
 
-``SearchLandmarker`` is an IMAGE-mode landmarker: the person detector, then the landmark model once
-per person found, no tracking state. Per searched frame it costs about what the VIDEO-mode two-person
-landmarker it replaces cost when given every tenth frame (bench/subject_search.py: 53 vs 49 ms CPU,
-load ~4.5), but being stateless one instance serves every segment of a parallel run (one model graph,
-~77 MB, instead of one per segment) and gives a frame the same answer whatever was searched before
-it (the VIDEO-mode one could report its stale track and a new detection of the same person). The
-tracked pose comes first in a searched frame (its landmarks are the continuous ones), then the others
-found. So with one person in view the search sees about 1/``every`` of the frames. (Re-detecting
-every frame in company, IMAGE mode, was tried: while the bystander walked across the subject it gave
-her a pose off by a quarter of a torso that still matched her colours.) Every returned ``Poses``
-carries each pose's torso colour histogram for ``vision.subject``'s identity check and says whether
-the frame was searched.
+The detector answers one question: is anybody in view besides the tracked pose? Its hip and shoulder
+centres are compared with the tracked pose's (``_only_the_tracked``). When every detection is the
+tracked person (or there is none) the frame keeps the tracked pose and counts as searched. When it
+shows somebody else — a detection off the tracked body, or two people while nothing is tracked —
+that very frame goes to "company": a VIDEO-mode landmarker for everybody (``SEARCH_POSES``) runs on every frame
+instead of the tracker (opened the first time company is needed, so a one-person clip never loads a
+second landmarker graph), giving full landmarks and torso colours of every person to
+``vision.subject``, until it has found at most one person for ``every`` frames. (Re-detecting every
+frame in company, IMAGE mode, was tried: while the bystander walked across the subject it gave her a
+pose off by a quarter of a torso that still matched her colours.)
+
+One detector serves every segment of a parallel run (thread-safe, ~44 MB once instead of the ~75 MB
+IMAGE-mode landmarker graph the search used before; README, subject following). Every returned
+``Poses`` carries each pose's torso colour histogram for ``vision.subject``'s identity check and says
+whether the frame was searched.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import threading
 
 import numpy as np
 
 from vision.identity import appearance
 from vision.landmarker import PoseEstimator, Poses
+from vision.person_detector import HIP, SHOULDER, Detections, PersonDetector
 
 SEARCH_POSES = 2
-
-
-class SearchLandmarker:
-    """Everybody in one frame (up to ``SEARCH_POSES``), from an IMAGE-mode landmarker; thread-safe.
-
-    ``calls`` counts the frames searched (every segment's, when shared)."""
-
-    def __init__(self, model_path: str | os.PathLike, **confidences: float):
-        self.num_poses = SEARCH_POSES
-        self.estimator = PoseEstimator(model_path, mode="image", num_poses=self.num_poses, **confidences)
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def process(self, rgb: np.ndarray) -> Poses:
-        found = self.estimator.process(rgb)
-        with self._lock:
-            self.calls += 1
-        return _distinct(Poses(found.image, found.world, appearance(rgb, found.image), searched=True))
-
-    def close(self) -> None:
-        self.estimator.close()
-
-    def __enter__(self) -> "SearchLandmarker":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+# A detection is the tracked pose when its hip and shoulder centres both lie within this many tracked
+# torso lengths of the pose's: measured on the one-person clips, detector against landmarks, max 0.26
+# (tfjs_pose_1) and 0.13 (squats); a bystander beside the subject is more than a torso length away.
+SAME_PERSON = 0.5
 
 
 class TrackedSearch:
     """``process(rgb, ts) -> Poses`` like ``PoseEstimator``; a context manager closing its models
-    (the search only when it opened it: a shared one is closed by its owner)."""
+    (the detector only when it opened it: a shared one is closed by its owner).
+
+    Counts: ``frames`` seen; ``searches`` frames searched (the detector found nobody besides the
+    tracked person, or the company landmarker ran); ``company_frames`` frames the company landmarker
+    ran; ``escalations`` frames where the detector found somebody else and the company landmarker ran
+    on that same frame. So
+    ``search.calls + company_frames - escalations == searches`` with a detector of its own."""
 
     def __init__(self, model_path: str | os.PathLike, every: int = 10, min_gap: int = 3,
-                 search: SearchLandmarker | None = None, **confidences: float):
+                 search: PersonDetector | None = None, **confidences: float):
         self.tracker = PoseEstimator(model_path, mode="video", num_poses=1, **confidences)
         self._model_path, self._confidences = model_path, confidences
         self._company: PoseEstimator | None = None
         self._owns_search = search is None
-        self.search = search if search is not None else SearchLandmarker(model_path, **confidences)
+        self.search = search if search is not None else PersonDetector(
+            model_path, confidences.get("min_detection_confidence", 0.5))
         self.every, self.min_gap = max(1, int(every)), max(1, int(min_gap))
-        self.max_poses = self.search.num_poses + 1
-        self.frames = self.searches = 0        # frames seen / frames searched (by either model below)
-        self.company_frames = 0                # of those, frames the company landmarker followed everybody
+        self.max_poses = SEARCH_POSES           # a frame holds the tracked pose, or the company's
+        self.frames = self.searches = 0
+        self.company_frames = self.escalations = 0
         self._index = 0
         self._last_search = -10 ** 9
         self._company_quiet = -1               # -1: not in company; else frames since two were seen
@@ -95,11 +80,7 @@ class TrackedSearch:
         self._index = i + 1
         self.frames += 1
         if self._company_quiet >= 0:
-            poses = self._follow_company(rgb, timestamp_ms, i)
-            self._company_quiet = 0 if len(poses) >= 2 else self._company_quiet + 1
-            if self._company_quiet >= self.every:
-                self._company_quiet = -1
-            return poses
+            return self._follow_company(rgb, timestamp_ms, i)
         tracked = self.tracker.process(rgb, timestamp_ms)
         box = _box(tracked.image)
         event = (box is None) != (self._previous is None) or (
@@ -108,27 +89,35 @@ class TrackedSearch:
         due = i % self.every == 0 or (event and i - self._last_search >= self.min_gap)
         if not due:
             return Poses(tracked.image, tracked.world, appearance(rgb, tracked.image))
-        self.searches += 1
         self._last_search = i
-        found = self.search.process(rgb)
-        if len(found) >= 2:
-            self._company_quiet = 0
-        # the tracked pose first (its landmarks are the continuous ones), then the others found
-        return _distinct(Poses(np.concatenate([tracked.image, found.image]),
-                               np.concatenate([tracked.world, found.world]),
-                               np.concatenate([appearance(rgb, tracked.image), found.appearance]), searched=True))
+        if _only_the_tracked(self.search.detect(rgb), tracked.image, rgb.shape):
+            self.searches += 1
+            return Poses(tracked.image, tracked.world, appearance(rgb, tracked.image), searched=True)
+        self.escalations += 1                  # somebody else in view: company now
+        self._company_quiet = 0
+        return self._follow_company(rgb, timestamp_ms, i)
 
     def _follow_company(self, rgb: np.ndarray, timestamp_ms: float, i: int) -> Poses:
-        """Two people in view: a VIDEO-mode landmarker follows them all (tracked landmarks, steadier
-        than re-detecting every frame while they overlap), opened the first time company is found."""
+        """Someone else in view: a VIDEO-mode landmarker follows them all (tracked landmarks, steadier
+        than re-detecting every frame while they overlap), opened the first time company is found;
+        left after ``every`` frames with at most one person."""
         if self._company is None:
-            self._company = PoseEstimator(self._model_path, mode="video", num_poses=self.search.num_poses,
+            self._company = PoseEstimator(self._model_path, mode="video", num_poses=SEARCH_POSES,
                                           **self._confidences)
         self.searches += 1
         self.company_frames += 1
         self._last_search = i
         found = self._company.process(rgb, timestamp_ms)
-        return _distinct(Poses(found.image, found.world, appearance(rgb, found.image), searched=True))
+        poses = _distinct(Poses(found.image, found.world, appearance(rgb, found.image), searched=True))
+        self._company_quiet = 0 if len(poses) >= 2 else self._company_quiet + 1
+        if self._company_quiet > 0:
+            # at most one person now: the tracker follows again, so that when company ends its track
+            # is current (resumed from where company began, it gave the subject a pose off by up to a
+            # fifth of a torso for several frames: crossing clip, second segment)
+            self._previous = _box(self.tracker.process(rgb, timestamp_ms).image)
+        if self._company_quiet >= self.every:
+            self._company_quiet = -1
+        return poses
 
     def close(self) -> None:
         self.tracker.close()
@@ -142,6 +131,25 @@ class TrackedSearch:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _only_the_tracked(found: Detections, image: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """Nobody besides the tracked pose: counting the tracked person once, the detector shows at most
+    one person. A detection is the tracked person when its hip and shoulder centres lie within
+    ``SAME_PERSON`` torso lengths of the pose's, or both inside the pose's landmark box (the detector's
+    own fit of that body can be far off: on the back-view clip it fits the legs, as the landmarker
+    does when its detector runs on every frame, tests/dashboard/test_guidance.py). Nobody found while a
+    pose is tracked is not somebody else (the detector misses bodies the tracker keeps)."""
+    if len(image) == 0:
+        return len(found) <= 1                 # the tracker, finding nobody, runs its own detector
+    px = np.array([shape[1], shape[0]], dtype=np.float64)
+    lm = image[0, :, :2] * px
+    hip, shoulder = lm[[23, 24]].mean(axis=0), lm[[11, 12]].mean(axis=0)
+    torso = max(float(np.linalg.norm(shoulder - hip)), 1e-6)
+    points = found.keypoints[:, [HIP, SHOULDER]] * px                  # (N, 2, 2)
+    near = (np.linalg.norm(points - [hip, shoulder], axis=2) <= SAME_PERSON * torso).all(axis=1)
+    inside = ((points >= lm.min(axis=0)) & (points <= lm.max(axis=0))).all(axis=(1, 2))
+    return bool((near | inside).all())
 
 
 class SingleLandmarker:
@@ -166,7 +174,7 @@ class SingleLandmarker:
 
 
 def open_estimator(model_path: str | os.PathLike, settings, mode: str = "video",
-                   search: SearchLandmarker | None = None):
+                   search: PersonDetector | None = None):
     """The estimator a pipeline run uses: ``TrackedSearch`` for video with ``num_poses == 1`` and a
     search period (sharing ``search`` when given), else one landmarker with ``settings.num_poses``
     (stills are unrelated frames)."""
@@ -178,9 +186,9 @@ def open_estimator(model_path: str | os.PathLike, settings, mode: str = "video",
 
 
 def open_search(model_path: str | os.PathLike, settings):
-    """The search a parallel run's segments share (None when ``open_estimator`` would not search)."""
+    """The person detector a parallel run's segments share (None when ``open_estimator`` would not search)."""
     if _tracks(settings, "video"):
-        return SearchLandmarker(model_path, **_confidences(settings))
+        return PersonDetector(model_path, settings.min_detection_confidence)
     return contextlib.nullcontext(None)
 
 

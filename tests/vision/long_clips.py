@@ -43,3 +43,16 @@ def pingpong_clip(src: Path, dst: Path, n_frames: int, keyint: int | None = None
         for p in st.encode():
             c.mux(p)
     return dst
+
+
+def cut_in_half(src: Path, folder: Path) -> Path:
+    """``src`` remuxed with its index first, then cut to its first half of bytes: a file that breaks
+    part-way (a failed upload or copy), whose first frames still decode."""
+    import subprocess
+
+    whole = folder / "whole.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(src), "-c", "copy", "-movflags", "+faststart",
+                    str(whole)], check=True)
+    cut = folder / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    return cut

@@ -58,3 +58,29 @@ def test_bad_model_file_gives_clear_error(tmp_path):
 def test_rejects_non_rgb_input(model_path):
     with PoseEstimator(model_path) as est, pytest.raises(ValueError, match="uint8 RGB"):
         est.process(np.zeros((10, 10), np.uint8))
+
+
+def _fresh(code: str) -> str:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+def test_mediapipe_is_imported_without_matplotlib():
+    """MediaPipe's drawing_utils imports matplotlib.pyplot (~40 MB): a model runs without loading it,
+    and code that imports matplotlib afterwards, or calls drawing_utils, gets the real one."""
+    out = _fresh(
+        "import sys; from vision.landmarker import import_mediapipe; import_mediapipe(); "
+        "from mediapipe.tasks.python import BaseOptions, vision; "
+        "print('matplotlib' in sys.modules, 'matplotlib.pyplot' in sys.modules); "
+        "du = sys.modules['mediapipe.tasks.python.vision.drawing_utils']; "
+        "import matplotlib.pyplot as plt; "
+        "print(type(plt).__name__, du.plt.figure is plt.figure, sys.modules['matplotlib'].pyplot is plt)")
+    assert out.splitlines() == ["False False", "module True True"]
+    # matplotlib already loaded: MediaPipe gets it as usual
+    out = _fresh("import sys, matplotlib.pyplot as plt; from vision.landmarker import import_mediapipe; "
+                 "import_mediapipe(); print(sys.modules['mediapipe.tasks.python.vision.drawing_utils'].plt is plt)")
+    assert out == "True"

@@ -10,7 +10,9 @@ import pytest
 
 from tests.vision.clips import decode_all, write_lossless
 from tests.vision.long_clips import pingpong_clip
-from vision.parallel import (TOLERANCE, extract_track_fast, parallel_pays, plan_segments, run_parallel)
+from vision.parallel import (CANDIDATE_DTYPE, POSE_BYTES, TOLERANCE, CandidateStore, RawSegment, extract_track_fast,
+                             parallel_pays, plan_segments, run_parallel)
+from vision.landmarker import PoseEstimator
 from vision.pipeline import PartialTrackError, PipelineSettings, extract_track
 from vision.segments import SegmentSource, scan_frames
 from vision.sources import open_source
@@ -137,6 +139,17 @@ def test_stitched_track_matches_sequential_real_clips(model_path, sample_clip, n
     # the frames before the first seam come from a run identical to the sequential one
     first = run.seams[0].frame
     np.testing.assert_array_equal(run.track.image[:first - 1], seq.image[:first - 1])
+    assert_candidates_stored_as_found(run)
+
+
+def assert_candidates_stored_as_found(run):
+    """The stitched candidates hold the poses found, not a maximum per frame: the poses the selector
+    was handed (the track's n_people, frame by frame) x POSE_BYTES, plus 33 bytes of records a frame."""
+    n = len(run.track)
+    assert run.candidate_poses == int(run.track.n_people.sum()) > 0
+    assert run.candidate_bytes == run.candidate_poses * POSE_BYTES + n * (8 + 8 + 8 + 1 + 8) + 8
+    # one person in view: ~one pose a frame (a searched frame may add the same person once more)
+    assert run.candidate_poses <= 1.2 * n
 
 
 def test_every_frame_detector_one_person_is_identical(model_path, sample_clip):
@@ -147,6 +160,48 @@ def test_every_frame_detector_one_person_is_identical(model_path, sample_clip):
     assert_same_frames(run.track, seq, 65)
     np.testing.assert_array_equal(run.track.image, seq.image)
     np.testing.assert_array_equal(run.track.world, seq.world)
+    assert_candidates_stored_as_found(run)
+
+
+def test_landmarks_are_float32_values(model_path, sample_clip):
+    """Why the candidates may be stored in float32 and stay bit-identical: every value MediaPipe returns
+    (image x, y, z, visibility, presence; world x, y, z) is a float32 value, in both modes."""
+    frames, _ = decode_all(sample_clip("tfjs_pose_squats.mp4"))
+    seen = 0
+    with PoseEstimator(model_path, mode="video", num_poses=2) as video, \
+            PoseEstimator(model_path, mode="image", num_poses=2) as image:
+        for f in frames[:20]:
+            for poses in (video.process(f.rgb, f.timestamp_ms), image.process(f.rgb)):
+                for arr in (poses.image, poses.world):
+                    assert arr.dtype == np.float64
+                    np.testing.assert_array_equal(arr.astype(CANDIDATE_DTYPE).astype(np.float64), arr)
+                seen += len(poses)
+    assert seen >= 30
+    assert not np.array_equal(np.float64(0.1).astype(CANDIDATE_DTYPE).astype(np.float64), np.float64(0.1)), \
+        "a float64 value that is not a float32 one would be caught"
+
+
+def test_candidate_store_grows_with_the_poses_found():
+    rng = np.random.default_rng(0)
+    store = CandidateStore(capacity=2)
+    per_frame = [1, 0, 3, 1, 2, 1, 1]
+    found = []
+    for k in per_frame:
+        image, world = rng.random((k, 33, 5)), rng.random((k, 33, 3))
+        looks = rng.random((k, 128)).astype(np.float32)
+        looks[:, 0] = np.nan if k == 2 else looks[:, 0]
+        store.append(image.astype(np.float32), world.astype(np.float32), looks if k != 3 else None)
+        found.append((image, world, looks if k != 3 else np.full((k, 128), np.nan, np.float32)))
+    counts = np.array(per_frame)
+    m = len(per_frame)
+    raw = RawSegment(5, np.arange(5, 5 + m), np.arange(m) * 33.0, counts, *store.arrays(), np.zeros(m, bool))
+    assert raw.image.shape == (sum(per_frame), 33, 5) and raw.image.dtype == CANDIDATE_DTYPE
+    for i, (image, world, looks) in enumerate(found):
+        rows = raw.rows(i)
+        np.testing.assert_array_equal(raw.image[rows], image.astype(np.float32))
+        np.testing.assert_array_equal(raw.world[rows], world.astype(np.float32))
+        np.testing.assert_array_equal(raw.appearance[rows], looks)
+    assert raw.nbytes == sum(per_frame) * POSE_BYTES + m * (8 + 8 + 8 + 1) + (m + 1) * 8
 
 
 def test_long_clip_through_the_call_site_switch(model_path, long_clip):

@@ -105,3 +105,59 @@ def test_join_refuses_nothing_and_keeps_order(tmp_path, long_clip):
     assert len(out) == 90
     np.testing.assert_allclose(times, np.arange(90) * 0.04, atol=5e-4)
     assert not (tmp_path / "joined.mp4.partial.mp4").exists()
+
+
+def draw_text(rgb, index, timestamp_ms, payload) -> None:
+    from vision.drawing import draw_label
+
+    draw_label(rgb, payload)
+
+
+def packets(path):
+    import av
+
+    with av.open(str(path)) as c:
+        return [(p.pts, bytes(p)) for p in c.demux(video=0) if p.size]
+
+
+def test_payload_stream_draws_as_it_is_made_and_gives_the_same_video(tmp_path, long_clip):
+    """A PayloadStream's producer runs beside the parts: the first part draws its first frame while the
+    producer still holds back the last payloads (it waits for that drawing), and the video is the one a
+    ready list of the same payloads gives, packet for packet."""
+    import threading
+
+    n = 320
+    texts = [f"payload {i}" for i in range(n)]
+    drawn_early = threading.Event()
+
+    def draw_and_tell(rgb, index, timestamp_ms, payload):
+        draw_text(rgb, index, timestamp_ms, payload)
+        if index == 0:
+            drawn_early.set()
+
+    def made():
+        yield from texts[:200]
+        assert drawn_early.wait(120), "no part drew before every payload was made"
+        yield from texts[200:]
+
+    streamed = render.render_video(long_clip, tmp_path / "streamed.mp4", render.PayloadStream(n, made()),
+                                   draw_and_tell, workers=2)
+    listed = render.render_video(long_clip, tmp_path / "listed.mp4", texts, draw_text, workers=2)
+    assert drawn_early.is_set()
+    got, want = packets(streamed), packets(listed)
+    assert len(got) == n and got == want
+
+
+@pytest.mark.parametrize("failure", ["raises", "too few"])
+def test_payload_stream_failure_ends_the_render_without_a_video(tmp_path, long_clip, failure):
+    def made():
+        for i in range(250):
+            yield f"payload {i}"
+        if failure == "raises":
+            raise RuntimeError("the monitor broke at 250")
+
+    out = tmp_path / "v.mp4"
+    with pytest.raises(RuntimeError if failure == "raises" else ValueError,
+                       match="monitor broke at 250" if failure == "raises" else "250 payloads made for 320 frames"):
+        render.render_video(long_clip, out, render.PayloadStream(320, made()), draw_text, workers=2)
+    assert list(tmp_path.iterdir()) == []          # no video, no partial file, no parts left behind

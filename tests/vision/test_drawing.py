@@ -1,0 +1,123 @@
+"""vision.drawing: the skeleton lands where the landmarks are, in the side's colour; the yuv420p frame is
+OpenCV's conversion; the annotated-video writer encodes with its declared x264 settings and every frame
+decodes back in order with its own timestamp (what vision.render's packet-copy join relies on)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from vision.drawing import (LEFT_COLOR, MID_COLOR, RIGHT_COLOR, X264_OPTIONS, AnnotatedVideoWriter, draw_pose,
+                            yuv420p_frame)
+from vision.track import LANDMARK_INDEX
+
+
+def pose(points: dict[str, tuple[float, float]], visibility: float = 1.0) -> np.ndarray:
+    """(33, 5) normalized landmarks: the named points where given, the others invisible far off-frame."""
+    lm = np.zeros((33, 5))
+    lm[:, :2] = -1.0
+    for name, (x, y) in points.items():
+        lm[LANDMARK_INDEX[name]] = (x, y, 0.0, visibility, visibility)
+    return lm
+
+
+def test_skeleton_lines_in_the_sides_colours_at_the_landmarks():
+    rgb = np.zeros((200, 300, 3), np.uint8)
+    lm = pose({"left_shoulder": (0.2, 0.2), "left_elbow": (0.2, 0.8),        # a vertical left upper arm
+               "right_shoulder": (0.8, 0.2), "right_elbow": (0.8, 0.8)})     # and a right one
+    draw_pose(rgb, lm)
+    assert tuple(rgb[100, 60]) == LEFT_COLOR          # x 0.2 * 300, midway down the left arm
+    assert tuple(rgb[100, 240]) == RIGHT_COLOR
+    assert tuple(rgb[40, 150]) == MID_COLOR           # shoulder to shoulder, across the middle
+    assert tuple(rgb[40, 60]) == (255, 255, 255)      # the joint's white dot
+    assert not rgb[100, 150].any() and not rgb[180, 10].any()   # nothing elsewhere
+
+
+def test_hidden_landmarks_and_missing_poses_draw_nothing():
+    lm = pose({"left_shoulder": (0.2, 0.2), "left_elbow": (0.2, 0.8)}, visibility=0.3)
+    rgb = np.zeros((200, 300, 3), np.uint8)
+    draw_pose(rgb, lm)
+    assert not rgb.any()
+    lm[LANDMARK_INDEX["left_shoulder"], 3] = lm[LANDMARK_INDEX["left_elbow"], 3] = 0.9
+    draw_pose(rgb, lm)
+    assert tuple(rgb[100, 60]) == LEFT_COLOR          # the same pair, visible: drawn
+    empty = np.zeros((200, 300, 3), np.uint8)
+    draw_pose(empty, np.full((33, 5), np.nan))
+    assert not empty.any()
+
+
+@pytest.mark.parametrize("height", [48, 50])      # 50: PyAV's from_numpy_buffer would make it 48 rows
+def test_yuv420p_frame_holds_opencvs_conversion(height):
+    import cv2
+
+    rgb = np.random.default_rng(0).integers(0, 256, (height, 64, 3), np.uint8)
+    frame = yuv420p_frame(rgb)
+    assert (frame.width, frame.height, frame.format.name) == (64, height, "yuv420p")
+    i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
+    assert np.array_equal(frame.to_ndarray(format="yuv420p"), i420)
+    blocks = np.kron(rgb[:height // 8, :8], np.ones((8, 8, 1), np.uint8))   # 8x8 blocks: 4:2:0 loses no colour
+    back = yuv420p_frame(blocks).to_ndarray(format="rgb24").astype(int)
+    assert np.abs(back - blocks).mean() < 2 and np.abs(back - blocks).max() <= 6
+
+
+def x264_settings(path) -> dict[str, str]:
+    """x264's own record of its settings (the SEI it writes in the first packet)."""
+    import av
+
+    with av.open(str(path)) as c:
+        first = next(p for p in c.demux(c.streams.video[0]) if p.size)
+    found = re.search(rb"options: ([ -~]+)", bytes(first))
+    assert found, "no x264 settings in the first packet"
+    return dict(kv.split("=", 1) for kv in found.group(1).decode().split() if "=" in kv)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """30 distinct frames (a moving bar) with uneven, variable timestamps, odd size (padded to 96x62: a
+    height 2 more than a multiple of 4, see yuv420p_frame)."""
+    out = tmp_path_factory.mktemp("writer") / "v.mp4"
+    frames, times = [], np.cumsum([0] + [33, 34, 50, 33, 100] * 6)[:30].astype(float)
+    with AnnotatedVideoWriter(out, 95, 61, 30.0) as w:
+        for k, t in enumerate(times):
+            rgb = np.full((61, 95, 3), 40, np.uint8)
+            rgb[50:] = (250, 250, 250)                 # a band along the bottom: the rows must all arrive
+            rgb[:, 3 * k: 3 * k + 6] = (250, 250, 250)
+            frames.append(rgb)
+            w.write(rgb, t)
+    assert w.frames_written == 30 and not out.with_name("v.mp4.partial.mp4").exists()
+    return out, frames, times
+
+
+def test_writer_applies_its_x264_settings(written):
+    out, _, _ = written
+    opts = x264_settings(out)
+    assert float(opts["crf"]) == float(X264_OPTIONS["crf"])
+    assert opts["threads"] == X264_OPTIONS["threads"] == "1" and opts["lookahead_threads"] == "1"
+    assert opts["bframes"] == "0"                      # presentation order: parts join by packet copy
+    assert (opts["cabac"], opts["me"], opts["subme"]) == PRESET_SIGNS[X264_OPTIONS["preset"]]
+
+
+# what x264's presets set (x264 --fullhelp): CABAC, motion search, subpixel refinement
+PRESET_SIGNS = {"ultrafast": ("0", "dia", "0"), "superfast": ("1", "dia", "1"), "veryfast": ("1", "hex", "2")}
+
+
+def test_every_frame_decodes_in_order_with_its_timestamp(written):
+    import av
+
+    out, frames, times = written
+    with av.open(str(out)) as c:
+        stream = c.streams.video[0]
+        packets = [p for p in c.demux(stream) if p.size]
+        assert all(p.pts == p.dts for p in packets)    # no reordering
+    with av.open(str(out)) as c:
+        got = [(f.time, f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
+    assert len(got) == 30 and got[0][1].shape == (62, 96, 3)
+    np.testing.assert_allclose([t for t, _ in got], times / 1000, atol=5e-4)
+    for k, (_, rgb) in enumerate(got):
+        bright = np.flatnonzero(rgb[:48, :95].mean(axis=(0, 2)) > 145)      # the bar's columns
+        away = slice(70, 95) if k < 18 else slice(0, 30)      # columns away from this frame's bar
+        rows = rgb[:, away].mean(axis=(1, 2))          # grey, the band, then the padding row
+        assert (rows[:48] < 60).all() and (rows[51:61] > 220).all() and rows[61] < 60, (k, rows.round())
+        assert abs(bright.mean() - (3 * k + 2.5)) <= 1, k                  # frame k's bar, not a neighbour's
