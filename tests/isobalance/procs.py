@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -76,3 +77,25 @@ def wait_until(check: Callable[[], bool], timeout_s: float, step_s: float = 0.1)
             return True
         time.sleep(step_s)
     return check()
+
+
+def as_foreground(argv: list[str]) -> list[str]:
+    """``argv`` run the way a terminal runs a foreground command: Ctrl+C (SIGINT) not ignored.
+
+    Why: a runner that starts the test suite in the background of a non-interactive shell (``cmd &``,
+    which POSIX makes ignore SIGINT) passes "SIGINT ignored" on to every child, and Python keeps a
+    SIGINT that was ignored at start-up ignored; a SIGINT test would then measure the runner, not the
+    command (seen: ``batch`` ran to its end instead of stopping). A tiny Python shim resets SIGINT to its
+    default and ``exec``s the command, so the pid the test signals is the command's own.
+    """
+    shim = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+            "os.execv(sys.argv[1], sys.argv[1:])")
+    return [sys.executable, "-c", shim, *argv]
+
+
+def ignores_sigint(pid: int) -> bool:
+    """True if ``pid`` ignores SIGINT (its SigIgn mask in /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (2 - 1)))
+    return False

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from isobalance.cli_dashboard import APP_PATH
-from tests.isobalance.procs import free_port, matching, port_open, wait_until
+from tests.isobalance.procs import as_foreground, free_port, matching, port_open, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 ISOBALANCE = str(Path(sys.executable).with_name("isobalance"))
@@ -40,7 +40,7 @@ def test_signal_to_the_dashboard_command_stops_its_server(sig, tmp_path):
     env.pop("ISOBALANCE_CONFIG", None)
     log = tmp_path / "dashboard.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([ISOBALANCE, "dashboard", "--port", str(port)], cwd=REPO, env=env,
+        proc = subprocess.Popen(as_foreground([ISOBALANCE, "dashboard", "--port", str(port)]), cwd=REPO, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     serving = f"{APP_PATH} --server.address 127.0.0.1 --server.port {port}"
     try:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.isobalance.procs import descendants, processes, threads_named, wait_until
+from tests.isobalance.procs import as_foreground, descendants, ignores_sigint, processes, threads_named, wait_until
 from tests.vision.long_clips import pingpong_clip
 
 ISOBALANCE = str(Path(sys.executable).with_name("isobalance"))
@@ -44,8 +44,8 @@ def archive(tmp_path_factory, sample_clip) -> Path:
 
 def start(args: list, tmp_path: Path, model_path) -> subprocess.Popen:
     env = dict(os.environ, ISOBALANCE_MODEL=str(model_path), ISOBALANCE_DATA=str(tmp_path / "data"))
-    return subprocess.Popen([ISOBALANCE, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, start_new_session=True)
+    return subprocess.Popen(as_foreground([ISOBALANCE, *map(str, args)]), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
 
 
 def workers_of(pid: int) -> set[int]:
@@ -64,6 +64,7 @@ def interrupt(proc: subprocess.Popen) -> tuple[set[int], float, str, bool]:
     whether the whole family has left the process table a second later). Kills the family on failure."""
     family = descendants(proc.pid)
     try:
+        assert not ignores_sigint(proc.pid), "the command ignores SIGINT (started with SIGINT ignored)"
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
