@@ -51,19 +51,27 @@ class PipelineSettings:
 
 
 class BodySmoother:
-    """Applies a landmark filter to image x,y,z and world x,y,z, with speed judged in body sizes."""
+    """Applies a landmark filter to image x,y,z and world x,y,z, with speed judged in body sizes.
+
+    One filter over both (66, 3) with each half's own body size as its scale: the filter is
+    element-wise, so this is exactly two filters, one per half (tests/vision/test_pipeline.py), at
+    half the per-frame numpy calls (it runs on the main thread over the whole clip after the
+    parallel segments, i.e. in the serial tail)."""
 
     def __init__(self, make: Callable[[], LandmarkFilter]):
-        self._image = make()
-        self._world = make()
+        self._filter = make()
 
     def __call__(self, pose: PoseFrame) -> PoseFrame:
         if not pose.detected:
             return pose
+        n = len(pose.image)
+        both = np.concatenate([pose.image[:, :3], pose.world])
+        scale = np.empty((2 * n, 1))
+        scale[:n], scale[n:] = _bbox_size(pose.image[:, :2]), _bbox_size(pose.world[:, :2])
+        smoothed = self._filter(pose.timestamp_ms, both, scale)
         image = pose.image.copy()
-        image[:, :3] = self._image(pose.timestamp_ms, pose.image[:, :3], _bbox_size(pose.image[:, :2]))
-        world = self._world(pose.timestamp_ms, pose.world, _bbox_size(pose.world[:, :2]))
-        return PoseFrame(pose.frame_index, pose.timestamp_ms, image, world, pose.n_people)
+        image[:, :3] = smoothed[:n]
+        return PoseFrame(pose.frame_index, pose.timestamp_ms, image, smoothed[n:], pose.n_people)
 
 
 def _bbox_size(xy: np.ndarray) -> float:
