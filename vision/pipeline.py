@@ -75,8 +75,16 @@ class BodySmoother:
 
 
 def _bbox_size(xy: np.ndarray) -> float:
-    span = np.nanmax(xy, axis=0) - np.nanmin(xy, axis=0)
-    return float(np.nanmean(span)) or 1.0
+    """Mean side of the landmarks' bounding box, NaN landmarks left out.
+
+    The model's x, y are never NaN, and without NaN the plain reductions give the nan-functions'
+    values exactly (tests/vision/test_pipeline.py) at a fraction of their cost: this runs twice a frame
+    in the serial tail, where the nan-functions were ~40 % of the smoothing's CPU."""
+    if np.isnan(xy).any():
+        span = np.nanmax(xy, axis=0) - np.nanmin(xy, axis=0)
+        return float(np.nanmean(span)) or 1.0
+    span = xy.max(axis=0) - xy.min(axis=0)
+    return float(span.mean()) or 1.0
 
 
 def stream_poses(source: FrameSource, estimator: PoseEstimator, selector: SubjectSelector | None = None,

@@ -142,3 +142,17 @@ def test_body_smoother_is_one_filter_per_half_exactly():
         want_w = world_f(t, pose.world, _bbox_size(pose.world[:, :2]))
         np.testing.assert_array_equal(got.image, want_i)
         np.testing.assert_array_equal(got.world, want_w)
+
+
+def test_bbox_size_fast_path_equals_the_nan_reductions():
+    """Without NaN, _bbox_size's plain reductions give the nan-functions' value to the bit; with NaN
+    landmarks they are left out."""
+    from vision.pipeline import _bbox_size
+
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        xy = rng.normal(0.5, 0.3, (33, 2))
+        want = float(np.nanmean(np.nanmax(xy, axis=0) - np.nanmin(xy, axis=0))) or 1.0
+        assert _bbox_size(xy) == want
+    xy = np.array([[0.0, 0.0], [1.0, 3.0], [np.nan, 9.0]])
+    assert _bbox_size(xy) == 5.0                      # x span 1 (the NaN left out), y span 9
