@@ -69,7 +69,11 @@ def run_assess(input_path: Path, out: Path, model: str | None = None, config: Pa
     input_path, out = Path(input_path), Path(out)
     output_folder(out)                  # checked before the long analysis, not after it
     track, video_path, error = load_input_track(input_path, model, config, progress)
-    # imported once the landmarkers are closed: pandas & co. (~100 MB) then do not add to the peak
+    # the landmarkers are closed: what they freed goes back to the OS before pandas & co. (~100 MB)
+    # are imported, so those do not add to it (vision.memory)
+    from vision.memory import release_free_memory
+
+    release_free_memory()
     from assessment.assess import assess
     from assessment.report import write_reports
 

@@ -99,6 +99,77 @@ def test_schema_rejects_broken_reports(report, mutate, where):
         validate_report(data)
 
 
+def test_series_arrays_checked_apart_are_the_schemas_item_types():
+    """validate_report checks the series' per-frame arrays outside jsonschema (speed): with the item types
+    the schema itself gives them."""
+    from assessment.report import SERIES_ARRAYS, load_schema
+
+    schema = load_schema()
+    defs = schema["$defs"]
+    props = defs["series"]["properties"]
+    assert set(props) == set(SERIES_ARRAYS)
+    for key, types in SERIES_ARRAYS.items():
+        item = props[key]["items"]
+        item = defs[item["$ref"].rsplit("/", 1)[1]] if "$ref" in item else item
+        assert tuple(item["type"] if isinstance(item["type"], list) else [item["type"]]) == types
+
+
+def _series_mutations():
+    def on_series(fn):
+        def mutate(d):
+            fn(next(iter(d["series"].values())))
+        return mutate
+
+    return [
+        on_series(lambda s: s["values"].__setitem__(3, "1.0")),
+        on_series(lambda s: s["values"].__setitem__(0, None)),
+        on_series(lambda s: s["values"].__setitem__(5, True)),
+        on_series(lambda s: s["t_s"].__setitem__(7, [1.0])),
+        on_series(lambda s: s["frames"].__setitem__(2, 1.5)),
+        on_series(lambda s: s["frames"].__setitem__(2, 2.0)),
+        on_series(lambda s: s["frames"].__setitem__(2, False)),
+        on_series(lambda s: s["frames"].__setitem__(2, None)),
+        on_series(lambda s: s.update(values="12")),
+        on_series(lambda s: s.update(t_s=(1.0, 2.0))),
+        on_series(lambda s: s.pop("values")),
+        on_series(lambda s: s["values"].clear()),
+        lambda d: d["series"].update(extra=[1, 2]),
+        lambda d: d.update(series=[]),
+        lambda d: d["findings"][0].update(status="maybe"),
+    ]
+
+
+@pytest.mark.parametrize("mutate", _series_mutations())
+def test_validate_report_accepts_and_rejects_what_jsonschema_does(report, mutate):
+    """Equivalence with the plain ``jsonschema.validate`` of the whole record, per-frame items included."""
+    import jsonschema
+
+    from assessment.report import load_schema
+
+    data = json.loads(report_json(report))
+    jsonschema.validate(data, load_schema())
+    validate_report(data)                       # the valid record passes both
+    mutate(data)
+    try:
+        jsonschema.validate(data, load_schema())
+        plain_ok = True
+    except jsonschema.ValidationError:
+        plain_ok = False
+    if plain_ok:
+        validate_report(data)
+    else:
+        with pytest.raises(ReportError, match="report does not match schema"):
+            validate_report(data)
+
+
+def test_a_bad_per_frame_value_is_named(report):
+    data = json.loads(report_json(report))
+    metric = next(iter(data["series"]))
+    data["series"][metric]["values"][4] = "n/a"
+    with pytest.raises(ReportError, match=f"series/{metric}/values/4"):
+        validate_report(data)
+
+
 def test_html_contains_every_finding_hypothesis_and_exercise(report, tmp_path):
     html = write_html(report, tmp_path / "report.html").read_text(encoding="utf-8")
     for f in report.findings:
@@ -175,3 +246,28 @@ def test_a_metric_without_a_cut_off_reads_as_reported_not_within(report, tmp_pat
     assert table.loc["Shoulder line tilt", "Status"] == "flagged"
     _, text = pdf_text(write_pdf(r, tmp_path / "report.pdf"))
     assert "Pelvis line tilt — reported (no cut-off)" in " ".join(text.split())
+
+
+@pytest.mark.parametrize("name,wanted", [("tfjs_pose_1.mp4", [0, 1, 17, 63, 119]), ("tfjs_pose.jpg", [0])])
+def test_key_frame_pictures_are_the_sources_frames(sample_clip, name, wanted):
+    """Only the wanted frames are converted to RGB; they are the frames (index, pixels, rotation) that
+    iterating ``open_source`` gives."""
+    from assessment.report import key_frame_pictures
+    from vision.sources import open_source
+
+    path = sample_clip(name)
+    with open_source(str(path)) as src:
+        expected = {f.index: f.rgb.copy() for f in src if f.index in wanted}
+    assert sorted(expected) == wanted
+    got = key_frame_pictures(path, wanted)
+    assert sorted(got) == wanted
+    for i in wanted:
+        assert np.array_equal(got[i], expected[i]), i
+
+
+def test_key_frame_pictures_of_an_unreadable_video_are_none(tmp_path):
+    from assessment.report import key_frame_pictures
+
+    bad = tmp_path / "clip.mp4"
+    bad.write_text("not a video", encoding="utf-8")
+    assert key_frame_pictures(bad, [0, 3]) == {}
