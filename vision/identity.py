@@ -35,12 +35,12 @@ def appearance(rgb: np.ndarray, image: np.ndarray, shrink: float = 0.25) -> np.n
     if rgb.size == 0:
         return out
     h, w = rgb.shape[:2]
-    for p, pose in enumerate(image):
-        quad = pose[list(_TORSO_QUAD)]
-        if not np.all(np.isfinite(quad[:, :2])) or np.min(quad[:, 3]) < MIN_VISIBILITY:
-            continue
-        px = quad[:, :2] * (w, h)
-        px = px.mean(axis=0) + (1.0 - shrink) * (px - px.mean(axis=0))
+    quads = image[:, list(_TORSO_QUAD)]           # (P, 4, 5): one gather for every pose
+    usable = np.isfinite(quads[:, :, :2]).all(axis=(1, 2)) & (quads[:, :, 3].min(axis=1) >= MIN_VISIBILITY)
+    for p in np.flatnonzero(usable):
+        px = quads[p, :, :2] * (w, h)
+        centre = px.mean(axis=0)
+        px = centre + (1.0 - shrink) * (px - centre)
         x0, y0 = np.floor(px.min(axis=0)).astype(int)
         x1, y1 = np.ceil(px.max(axis=0)).astype(int) + 1
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
@@ -48,9 +48,9 @@ def appearance(rgb: np.ndarray, image: np.ndarray, shrink: float = 0.25) -> np.n
             continue
         mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
         cv2.fillConvexPoly(mask, np.round(px - (x0, y0)).astype(np.int32), 1)
-        if int(mask.sum()) < MIN_TORSO_PX:
+        if cv2.countNonZero(mask) < MIN_TORSO_PX:
             continue
-        hsv = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2HSV)
+        hsv = cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2HSV)   # OpenCV reads the strided crop in place
         hist = cv2.calcHist([hsv], [0, 1, 2], mask, list(HIST_BINS), [0, 180, 0, 256, 0, 256]).ravel()
         out[p] = hist / max(float(hist.sum()), 1.0)
     return out
@@ -100,11 +100,12 @@ class AppearanceBank:
             self._stacked = np.stack(self.looks)
         return float(np.min(colour_distances(hist, self._stacked)))
 
-    def learn(self, hist: np.ndarray | None) -> None:
-        """Keep ``hist`` when it is a look not seen yet (the first look is kept for good)."""
+    def learn(self, hist: np.ndarray | None, distance: float | None = None) -> None:
+        """Keep ``hist`` when it is a look not seen yet (the first look is kept for good).
+        ``distance``: ``self.distance(hist)`` when the caller has it already (not computed twice)."""
         if hist is None or not np.all(np.isfinite(hist)):
             return
-        if self.looks and self.distance(hist) < self.novelty:
+        if self.looks and (self.distance(hist) if distance is None else distance) < self.novelty:
             return
         if len(self.looks) >= self.size:
             del self.looks[1]

@@ -21,11 +21,12 @@ import numpy as np
 class LandmarkFilter(Protocol):
     def reset(self) -> None: ...
 
-    def __call__(self, timestamp_ms: float, values: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    def __call__(self, timestamp_ms: float, values: np.ndarray, scale: float | np.ndarray = 1.0) -> np.ndarray:
         """Filter one frame's values (any shape). NaN values mean 'missing' and stay NaN.
 
         ``scale`` is the subject's size in the values' units, so speed is judged relative to the body
-        (the same filter suits a child far away and an adult close up).
+        (the same filter suits a child far away and an adult close up); an array broadcast against
+        ``values`` gives parts of them their own size.
         """
         ...
 
@@ -36,7 +37,7 @@ class NoFilter:
     def reset(self) -> None:
         pass
 
-    def __call__(self, timestamp_ms: float, values: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    def __call__(self, timestamp_ms: float, values: np.ndarray, scale: float | np.ndarray = 1.0) -> np.ndarray:
         return np.array(values, dtype=np.float64, copy=True)
 
 
@@ -71,7 +72,7 @@ class OneEuroFilter:
         tau = 1.0 / (2.0 * math.pi * cutoff)
         return 1.0 / (1.0 + tau / dt)
 
-    def __call__(self, timestamp_ms: float, values: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    def __call__(self, timestamp_ms: float, values: np.ndarray, scale: float | np.ndarray = 1.0) -> np.ndarray:
         x = np.asarray(values, dtype=np.float64)
         valid = np.isfinite(x)
         p = self.params
@@ -88,7 +89,7 @@ class OneEuroFilter:
         dx = np.where(valid, (x - self._x) / dt, 0.0)
         a_d = self._alpha(p.d_cutoff, dt)
         dx_hat = a_d * dx + (1 - a_d) * self._dx
-        cutoff = p.min_cutoff + p.beta * np.abs(dx_hat) / max(scale, 1e-6)
+        cutoff = p.min_cutoff + p.beta * np.abs(dx_hat) / np.maximum(scale, 1e-6)
         a = self._alpha(cutoff, dt)
         x_hat = a * x + (1 - a) * self._x
         new_x = np.where(fresh, x, np.where(valid, x_hat, self._x))

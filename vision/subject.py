@@ -84,6 +84,7 @@ class SubjectSelector:
         if n > 1:
             self.last_company_ms = timestamp_ms
         lost = self.torso is None or timestamp_ms - self.last_seen_ms > self.reacquire_ms
+        relearnt = False
 
         if not self.bank:                      # nothing learnt yet: position, as before identity existed
             best = self._by_position(torsos, sizes, lo, hi, aspect, lost)
@@ -107,6 +108,7 @@ class SubjectSelector:
             elif n == 1 and timestamp_ms - self.last_seen_ms > self.relearn_ms and not company:
                 self.bank = AppearanceBank()   # one person, long unrecognised: the subject changed look
                 self.relearnt += 1
+                relearnt = True
                 best = 0
             else:
                 return None, (OTHER_PERSON if other.all() else UNCERTAIN)
@@ -116,7 +118,8 @@ class SubjectSelector:
         others_far = all(np.linalg.norm(torsos[k] - torsos[best], axis=1).mean() > 1.5 * sizes[best]
                          for k in range(n) if k != best)
         if (others_far and (not self.bank or colour[best] <= SAME)) or (not company and not other[best]):
-            self.bank.learn(looks[best])
+            # colour[best] is this bank's distance to that look unless the bank was just replaced
+            self.bank.learn(looks[best], None if relearnt else float(colour[best]))
         return best, None
 
     def _by_position(self, torsos, sizes, lo, hi, aspect, lost) -> int:

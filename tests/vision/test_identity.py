@@ -39,3 +39,18 @@ def test_bank_distance_is_the_nearest_look_after_every_change():
         for probe in _histograms(rng, 3):
             assert bank.distance(probe) == min(colour_distance(probe, look) for look in bank.looks)
     assert len(bank.looks) == 4
+
+
+def test_learn_with_the_callers_distance_keeps_the_same_looks():
+    """SubjectSelector hands ``learn`` the distance it computed already: the bank must end up exactly
+    as when ``learn`` computes it itself (novel looks kept, close ones not, the oldest-but-first dropped)."""
+    rng = np.random.default_rng(5)
+    own, given = AppearanceBank(size=4), AppearanceBank(size=4)
+    for _ in range(200):
+        h = rng.dirichlet(np.ones(APPEARANCE_SIZE) * rng.choice([0.05, 5.0])).astype(np.float32)
+        own.learn(h)
+        given.learn(h, given.distance(h))
+        assert len(own.looks) == len(given.looks)
+        for a, b in zip(own.looks, given.looks):
+            np.testing.assert_array_equal(a, b)
+    assert 1 < len(own.looks) <= 4

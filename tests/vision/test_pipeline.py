@@ -108,3 +108,51 @@ def test_truncated_clip_keeps_frames_before_the_break(tmp_path, model_path, samp
     track = info.value.track
     assert 10 < len(track) < 65 and track.detection_rate() >= 0.95
     assert f"after {len(track)} of the 65 frames" in str(info.value)
+
+
+def test_body_smoother_is_one_filter_per_half_exactly():
+    """BodySmoother runs one One-Euro filter over image and world landmarks stacked, each half with
+    its own body size as scale: bit-identical to a filter per half (what it replaced), through moving,
+    missing, partly NaN and long-gap frames."""
+    from vision.pipeline import BodySmoother, _bbox_size
+    from vision.smoothing import OneEuroFilter
+    from vision.track import PoseFrame
+
+    rng = np.random.default_rng(7)
+    smoother = BodySmoother(OneEuroFilter)
+    image_f, world_f = OneEuroFilter(), OneEuroFilter()
+    base_i, base_w = rng.uniform(0.2, 0.8, (33, 5)), rng.normal(0, 0.3, (33, 3))
+    t = 0.0
+    for k in range(200):
+        t += 1000 / 30 if k != 120 else 900.0                     # one gap longer than max_gap_ms
+        if k % 37 == 5:
+            pose = PoseFrame.missing(k, t)
+        else:
+            image = base_i + rng.normal(0, 0.01 + 0.05 * (k > 60), (33, 5))
+            world = base_w * (1 + 0.5 * (k > 90)) + rng.normal(0, 0.01, (33, 3))
+            if k % 11 == 3:
+                image[rng.integers(0, 33, 3), rng.integers(0, 3)] = np.nan
+            pose = PoseFrame(k, t, image, world, 1)
+        got = smoother(pose)
+        if not pose.detected:
+            assert got is pose
+            continue
+        want_i = pose.image.copy()
+        want_i[:, :3] = image_f(t, pose.image[:, :3], _bbox_size(pose.image[:, :2]))
+        want_w = world_f(t, pose.world, _bbox_size(pose.world[:, :2]))
+        np.testing.assert_array_equal(got.image, want_i)
+        np.testing.assert_array_equal(got.world, want_w)
+
+
+def test_bbox_size_fast_path_equals_the_nan_reductions():
+    """Without NaN, _bbox_size's plain reductions give the nan-functions' value to the bit; with NaN
+    landmarks they are left out."""
+    from vision.pipeline import _bbox_size
+
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        xy = rng.normal(0.5, 0.3, (33, 2))
+        want = float(np.nanmean(np.nanmax(xy, axis=0) - np.nanmin(xy, axis=0))) or 1.0
+        assert _bbox_size(xy) == want
+    xy = np.array([[0.0, 0.0], [1.0, 3.0], [np.nan, 9.0]])
+    assert _bbox_size(xy) == 5.0                      # x span 1 (the NaN left out), y span 9
