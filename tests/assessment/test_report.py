@@ -266,6 +266,7 @@ def test_key_frame_pictures_are_the_sources_frames(sample_clip, name, wanted):
     assert sorted(got) == wanted
     for i in wanted:
         assert np.array_equal(got[i], expected[i]), i
+        assert got[i].flags.writeable          # key_frame_images draws the skeleton on it
 
 
 def test_key_frame_pictures_of_an_unreadable_video_are_none(tmp_path):
