@@ -110,6 +110,10 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):
+        # a numeric array with only finite values needs no walk item by item: ``tolist`` already gives
+        # Python ints/floats/bools (the plot series: 0.26 s CPU a 1200-frame report walked one by one)
+        if value.dtype.kind in "iub" or (value.dtype.kind == "f" and np.isfinite(value).all()):
+            return value.tolist()
         return json_safe(value.tolist())
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
