@@ -184,26 +184,30 @@ def load_schema() -> dict[str, Any]:
 
 @functools.cache
 def _schema_validator():
-    """The schema's validator, built and its schema checked once per process (``jsonschema.validate``
-    re-checks the schema against its meta-schema on every call)."""
+    """The schema's validator, built once per process. ``jsonschema.validate`` also re-checks the schema
+    against its meta-schema on every call (0.3 s); the schema is a file of this package, checked by
+    tests/assessment/test_report.py instead."""
     import jsonschema
 
     schema = load_schema()
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
+    return jsonschema.validators.validator_for(schema)(schema)
 
 
-# the per-frame arrays of a series entry and the JSON type of their items (report.schema.json $defs/series)
+# the per-frame arrays of a series entry and the JSON types of their items (report.schema.json $defs/series)
 SERIES_ARRAYS = {"frames": ("integer",), "t_s": ("number", "null"), "values": ("number", "null")}
+# Python types whose items are certainly of these JSON types (so the validator need not be asked)
+_PLAIN_TYPES = {("integer",): (int,), ("number", "null"): (int, float, type(None))}
 
 
 def _bad_item(items: list, types: tuple[str, ...]) -> int | None:
-    """Index of the first item that is of none of the JSON ``types`` (the validator's own type checker,
-    so "integer", "number", "null" mean exactly what they mean to jsonschema), else None."""
+    """Index of the first item that is of none of the JSON ``types``, else None. Items whose exact Python
+    type is plainly one of them (an ``int`` for "integer"; ``int``/``float``/``None`` for "number" or
+    "null") pass at once; any other item is judged by the validator's own type checker, so "integer",
+    "number", "null" mean exactly what they mean to jsonschema (1.5 is no integer, 2.0 is, True is neither)."""
+    plain = _PLAIN_TYPES[types]
     is_type = _schema_validator().is_type
     for i, v in enumerate(items):
-        if not any(is_type(v, t) for t in types):
+        if type(v) not in plain and not any(is_type(v, t) for t in types):
             return i
     return None
 

@@ -104,7 +104,10 @@ def test_series_arrays_checked_apart_are_the_schemas_item_types():
     the schema itself gives them."""
     from assessment.report import SERIES_ARRAYS, load_schema
 
+    import jsonschema
+
     schema = load_schema()
+    jsonschema.validators.validator_for(schema).check_schema(schema)   # validate_report does not re-check it
     defs = schema["$defs"]
     props = defs["series"]["properties"]
     assert set(props) == set(SERIES_ARRAYS)
