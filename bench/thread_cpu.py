@@ -88,7 +88,6 @@ def measure(argv: list[str], interval: float = 0.25) -> dict:
     peak = 0
     seg_first = seg_last = None            # wall times an isb-segment thread was first seen / last busy
     main_at_first = main_at_last = None     # the main thread's CPU then
-    rusage = None
     prev = 0.0
     while True:
         threads, rss = sample(tree(proc.pid))
@@ -122,7 +121,10 @@ def measure(argv: list[str], interval: float = 0.25) -> dict:
            "by_thread": {k: round(v, 2) for k, v in by_name.most_common()},
            "loadavg": open("/proc/loadavg").read().split()[:3]}
     if seg_first is not None:
-        out["head"] = {"wall_s": round(seg_first, 2), "main_cpu_s": main_at_first}
+        if seg_last is None:               # segment threads seen, never busy: the tail starts where they did
+            seg_last, main_at_last = seg_first, main_at_first
+        out["head"] = {"wall_s": round(seg_first, 2),
+                       "main_cpu_s": None if main_at_first is None else round(main_at_first, 2)}
         out["tail"] = {"wall_s": round(wall - seg_last, 2),
                        "main_cpu_s": None if main_at_last is None else round(main_cpu - main_at_last, 2)}
     return out
