@@ -181,7 +181,6 @@ def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path
     streaming loop then runs)."""
     from functools import partial
 
-    from vision.memory import release_free_memory
     from vision.parallel import available_cores, parallel_pays, run_parallel
     from vision.render import PayloadStream, render_video
     from vision.sources import VideoFileSource
@@ -193,7 +192,6 @@ def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path
     if run is None:
         return 0, 0
     track = run.track
-    release_free_memory()       # what the closed landmarkers freed goes back to the OS before the render
     checked = ((monitor.update(PoseFrame(int(track.frame_index[i]), float(track.timestamp_ms[i]), track.image[i],
                                          track.world[i], int(track.n_people[i]))), track.image[i])
                for i in range(len(track)))

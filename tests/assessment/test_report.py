@@ -266,6 +266,7 @@ def test_key_frame_pictures_are_the_sources_frames(sample_clip, name, wanted):
     assert sorted(got) == wanted
     for i in wanted:
         assert np.array_equal(got[i], expected[i]), i
+        assert got[i].flags.writeable          # key_frame_images draws the skeleton on it
 
 
 def test_key_frame_pictures_of_an_unreadable_video_are_none(tmp_path):
@@ -274,3 +275,40 @@ def test_key_frame_pictures_of_an_unreadable_video_are_none(tmp_path):
     bad = tmp_path / "clip.mp4"
     bad.write_text("not a video", encoding="utf-8")
     assert key_frame_pictures(bad, [0, 3]) == {}
+
+
+def _json_safe_item_by_item(value):
+    """json_safe as it was before its numeric-array shortcut: every item walked."""
+    import math
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe_item_by_item(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return _json_safe_item_by_item(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_json_safe_item_by_item(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@pytest.mark.parametrize("array", [
+    np.arange(5), np.arange(6, dtype=np.uint8).reshape(2, 3), np.array([True, False]),
+    np.linspace(0, 1, 7), np.array([1.5, np.nan, np.inf, -np.inf, 2.0]), np.array([[1.0, np.nan], [3.0, 4.0]]),
+    np.array([1.0, 2.0], dtype=np.float32), np.array([], dtype=float), np.array(["a", "b"]),
+    np.array([1, None, 2.5], dtype=object),
+])
+def test_json_safe_arrays_are_what_walking_each_item_gives(array):
+    from assessment.report import json_safe
+
+    got, want = json_safe({"a": array}), _json_safe_item_by_item({"a": array})
+    assert got == want
+    assert json.dumps(got) == json.dumps(want)
+    assert [type(v) for v in np.ravel(np.array(got["a"], dtype=object))] == \
+        [type(v) for v in np.ravel(np.array(want["a"], dtype=object))]
