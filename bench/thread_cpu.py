@@ -1,6 +1,6 @@
 """Where a whole command's CPU goes: per-thread-name CPU seconds of a process tree, from /proc.
 
-    python -m bench.thread_cpu [--interval 0.1] [--json FILE] -- isobalance landmarks CLIP -o OUT --no-video
+    python -m bench.thread_cpu [--interval 0.25] [--json FILE] -- isobalance landmarks CLIP -o OUT --no-video
 
 Runs the command (its output discarded), samples every thread of it and its children every
 ``--interval`` seconds (``/proc/PID/task/TID/stat``: utime + stime) and prints, once it has ended:
@@ -11,8 +11,9 @@ Runs the command (its output discarded), samples every thread of it and its chil
   Linux threads inherit their creator's name, so a segment thread's decoder and prefetch threads count
   as ``isb-segment-N`` unless they rename themselves; MediaPipe's inference threads are ``drishti...``;
 * the serial parts of the main process: wall and main-thread CPU before the first ``isb-segment``
-  thread appeared (head: imports, probing, model loads) and after the last sample in which one still
-  used CPU (tail: stitching, selection, smoothing, writing), when the command ran segments at all.
+  thread appeared (head: imports, probing, model loads) and after the last sample in which they still
+  used half a core or more (tail: stitching, selection, smoothing, writing), when the command ran
+  segments at all. Both are resolved to one ``--interval``.
 
 Linux only. A thread's CPU is its last sample, so a thread that lives less than one interval may be
 missed by the per-name table (not by the rusage total). Record ``cat /proc/loadavg`` beside any figure.
@@ -80,14 +81,14 @@ def fold(name: str) -> str:
     return re.sub(r"\d+$", "N", name)
 
 
-def measure(argv: list[str], interval: float = 0.1) -> dict:
+def measure(argv: list[str], interval: float = 0.25) -> dict:
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last: dict[tuple[int, int], tuple[str, float]] = {}
     peak = 0
     seg_first = seg_last = None            # wall times an isb-segment thread was first seen / last busy
     main_at_first = main_at_last = None     # the main thread's CPU then
-    rusage = None
+    prev = 0.0
     while True:
         threads, rss = sample(tree(proc.pid))
         now = time.monotonic() - t0
@@ -96,11 +97,14 @@ def measure(argv: list[str], interval: float = 0.1) -> dict:
         segment = {k: cpu for k, (n, cpu) in threads.items() if k[0] == proc.pid and n.startswith(SEGMENT)}
         if segment and seg_first is None:
             seg_first, main_at_first = now, main[1] if main else None
-        # still working: a segment thread's CPU moved since the last sample (helper threads, which
-        # inherit the name, may outlive the segment idle)
-        if any(cpu > last.get(k, ("", -1.0))[1] for k, cpu in segment.items()):
+        # still working: the segment threads together used at least half a core since the last sample
+        # (helper threads inherit the name and may tick after the segments: MediaPipe's dispatcher
+        # closing its graph at exit)
+        grew = sum(cpu - last.get(k, ("", 0.0))[1] for k, cpu in segment.items())
+        if segment and grew >= 0.5 * (now - prev):
             seg_last, main_at_last = now, main[1] if main else None
         last.update(threads)
+        prev = now
         done = os.wait4(proc.pid, os.WNOHANG)
         if done[0]:
             rusage, returncode = done[2], os.waitstatus_to_exitcode(done[1])
@@ -117,7 +121,10 @@ def measure(argv: list[str], interval: float = 0.1) -> dict:
            "by_thread": {k: round(v, 2) for k, v in by_name.most_common()},
            "loadavg": open("/proc/loadavg").read().split()[:3]}
     if seg_first is not None:
-        out["head"] = {"wall_s": round(seg_first, 2), "main_cpu_s": main_at_first}
+        if seg_last is None:               # segment threads seen, never busy: the tail starts where they did
+            seg_last, main_at_last = seg_first, main_at_first
+        out["head"] = {"wall_s": round(seg_first, 2),
+                       "main_cpu_s": None if main_at_first is None else round(main_at_first, 2)}
         out["tail"] = {"wall_s": round(wall - seg_last, 2),
                        "main_cpu_s": None if main_at_last is None else round(main_cpu - main_at_last, 2)}
     return out
@@ -139,7 +146,7 @@ def report(r: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--interval", type=float, default=0.1, help="seconds between /proc samples")
+    ap.add_argument("--interval", type=float, default=0.25, help="seconds between /proc samples")
     ap.add_argument("--json", help="also append the result as one JSON line to this file")
     ap.add_argument("command", nargs=argparse.REMAINDER, help="the command to run (after --)")
     args = ap.parse_args(argv)
