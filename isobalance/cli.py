@@ -9,6 +9,7 @@ break is written); 130 interrupted (SIGINT or SIGTERM: cleanup runs, finished re
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -137,9 +138,16 @@ def main(argv: list[str] | None = None) -> None:
         code = INTERNAL
     if code == INTERRUPTED:
         typer.echo("interrupted", err=True)
-        if threads_left_running():      # a worker thread still in an uninterruptible native call (a model
-            sys.stdout.flush()          # loading): end now rather than wait for it, or let interpreter
-            sys.stderr.flush()          # shutdown meet it half-way (vision.threads.run_threads)
+        if argv is None or threads_left_running():
+            # The command is the whole process (or a worker thread is still in an uninterruptible native
+            # call, vision.threads.run_threads): end it here, after the exit handlers (multiprocessing's
+            # reaping of its helpers among them), without interpreter shutdown. What the command keeps is
+            # already written and closed by now; shutdown meeting native threads that are still winding
+            # down (MediaPipe's, FFmpeg's) can abort the process (seen once in a suite run: SIGABRT after
+            # "interrupted" from `landmarks` on its parallel path).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            atexit._run_exitfuncs()     # what normal exit would run first; os._exit skips it
             os._exit(code)
     if isinstance(code, int) and code:
         sys.exit(code)
