@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from assessment.findings import status_text
 
@@ -94,9 +95,16 @@ def test_upload_processes_the_squat_clip_and_shows_its_findings(dashboard_server
     # the squat clip suggests no exercise: no empty plan is offered for download
     assert report["plan"] == [] and page.get_by_role("button", name="Download edited plan (JSON)").count() == 0
 
-    # a download delivers the same report the job wrote
-    with page.expect_download() as info:
-        page.get_by_role("button", name="Report (JSON)").click()
+    # a download delivers the same report the job wrote. A click that lands while Streamlit reruns the
+    # page (its media URLs are renewed on each run) can be lost: click again, at most 3 times in all
+    for attempt in range(3):
+        try:
+            with page.expect_download(timeout=30_000) as info:
+                page.get_by_role("button", name="Report (JSON)").click()
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
     downloaded = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
     assert downloaded == report
     # the app scrolls inside its own container, so a tall window shows the whole page at once
