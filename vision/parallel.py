@@ -45,7 +45,7 @@ from vision.segments import FrameTable, SegmentError, SegmentSource, scan_frames
 from vision.sources import Frame, FrameSource, SourceInfo, VideoFileSource
 from vision.subject import SubjectSelector
 from vision.threads import run_threads
-from vision.track import N_LANDMARKS, LandmarkTrack, TrackMeta
+from vision.track import N_LANDMARKS, LandmarkTrack, PoseFrame, TrackMeta
 
 # Below this many frames a parallel run does not pay on 2 cores. Measured with worker processes
 # (bench/parallel.py, quiet 2-core machine: 300 frames 1.49x, 600 frames 1.66x; under load 300 frames
@@ -384,9 +384,14 @@ class ParallelRun:
 def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
                  settings: PipelineSettings = PipelineSettings(), workers: int | None = None,
                  overlap: int = OVERLAP_FRAMES, min_segment_frames: int = MIN_SEGMENT_FRAMES,
-                 on_progress: Callable[[int], None] | None = None) -> ParallelRun | None:
+                 on_progress: Callable[[int], None] | None = None,
+                 poses_to: Callable[[int], Callable[[PoseFrame], None]] | None = None) -> ParallelRun | None:
     """Segment, run and stitch ``path``; None when the file must be read sequentially instead
-    (frames cannot be listed from its packets, or a segment failed to decode)."""
+    (frames cannot be listed from its packets, or a segment failed to decode).
+
+    ``poses_to(n)`` is called once the stitched stream of ``n`` frames is ready and returns a function
+    that is given each final pose, in frame order, as selection and smoothing make it (the annotated
+    video, ``vision.render.BackgroundRender``, is drawn from them while the rest are made)."""
     path = Path(path)
     table = scan_frames(path)
     if table is None:
@@ -416,20 +421,24 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
     kept = {k: v for p in parts for k, v in p.scene_frames.items()}
     searches = sum(p.searches for p in parts)
     del parts           # the segments' own copies, before the track is built
-    track = _select_and_smooth(raw, info, path, model_path, settings, scene, kept)
+    track = _select_and_smooth(raw, info, path, model_path, settings, scene, kept,
+                               None if poses_to is None else poses_to(len(table)))
     return ParallelRun(track, segments, seams, searches, int(raw.offsets[-1]), raw.nbytes)
 
 
 def _select_and_smooth(raw: RawSegment, info: SourceInfo, path: Path, model_path, settings: PipelineSettings,
-                       scene: SceneRollSampler | None = None, scene_frames: dict[int, np.ndarray] | None = None
-                       ) -> LandmarkTrack:
+                       scene: SceneRollSampler | None = None, scene_frames: dict[int, np.ndarray] | None = None,
+                       on_pose: Callable[[PoseFrame], None] | None = None) -> LandmarkTrack:
     """Subject selection and smoothing once over the stitched stream: the sequential per-frame loop;
     the scene roll from the frames the segments kept, with the final track's poses (what the
     sequential path's sampler sees)."""
     selector = SubjectSelector()
     smoother = make_smoother(settings)
-    poses = [pose for _, pose in stream_poses(_ReplaySource(raw, info), _ReplayEstimator(raw), selector,
-                                              smoother, prefetch=0)]
+    poses = []
+    for _, pose in stream_poses(_ReplaySource(raw, info), _ReplayEstimator(raw), selector, smoother, prefetch=0):
+        poses.append(pose)
+        if on_pose is not None:
+            on_pose(pose)
     meta = TrackMeta(source=str(path), fps=info.fps, width=info.width, height=info.height,
                      rotation=info.rotation, model=str(model_path),
                      smoothing={"filter": settings.smoothing, **settings.smoothing_params},
