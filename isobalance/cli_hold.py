@@ -106,8 +106,10 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
     settings = cfg.vision.pipeline_settings()
     src = open_source(spec, **({"max_frames": max_frames} if live and max_frames else {}))
     info = src.info
-    monitor = HoldMonitor(protocol, (info.width, info.height),
-                          HoldSettings(calibrate_s=calibrate_s, settle_s=settle_s))
+    def new_monitor() -> HoldMonitor:
+        return HoldMonitor(protocol, (info.width, info.height), HoldSettings(calibrate_s=calibrate_s, settle_s=settle_s))
+
+    monitor = new_monitor()
     video_path = out / "hold.mp4"
     bar = None
     if progress:
@@ -121,6 +123,8 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
                                            video_path if write_video else None, bar) \
             if not live and not max_frames else (0, 0)
         if not frames:
+            # a parallel run given up after its first segments may have fed the monitor some frames
+            monitor = new_monitor()
             annotate = None
             if write_video:
                 writer = annotated.enter_context(AnnotatedVideoWriter(video_path, info.width, info.height,

@@ -288,6 +288,10 @@ class Seam:
     window: tuple[int, int]  # frames the seam could be placed in
 
 
+def frame_size(width: int, height: int) -> np.ndarray:
+    return np.array([width, height], dtype=np.float64)
+
+
 def disagreement_px(a_img: np.ndarray, a_n: int, b_img: np.ndarray, b_n: int, size: np.ndarray) -> float:
     """How far two candidate sets of one frame are apart: inf when they disagree on the number of
     people, else the worst over A of the mean landmark distance (px) to its nearest candidate in B."""
@@ -301,10 +305,33 @@ def disagreement_px(a_img: np.ndarray, a_n: int, b_img: np.ndarray, b_n: int, si
     return float(d.min(axis=1).max())
 
 
+def place_seam(part: RawSegment, nxt: RawSegment, nseg: Segment, size: np.ndarray) -> Seam:
+    """The seam between ``part`` and the later ``nxt`` (segment ``nseg``): the latest frame of the
+    settled overlap where both sides' candidates agree best."""
+    window = range(earliest_seam(nseg), nseg.start + 1)   # seam == start: the later side is used from start on
+    scores = []
+    for f in window:
+        if f == nseg.start:
+            scores.append(np.inf)               # no overlap left to compare; chosen only if nothing agrees
+            continue
+        i, j = f - part.first, f - nxt.first
+        scores.append(disagreement_px(part.image[part.rows(i)], part.counts[i],
+                                      nxt.image[nxt.rows(j)], nxt.counts[j], size))
+    scores_arr = np.asarray(scores)
+    best = len(scores_arr) - 1 - int(np.argmin(scores_arr[::-1]))  # latest of the best: most settled
+    return Seam(window[best], float(scores_arr[best]), (window[0], window[-1]))
+
+
+def earliest_seam(seg: Segment) -> int:
+    """The first frame a seam before ``seg`` can be placed at: frames before it always come from the
+    earlier segment, whatever the candidates say."""
+    return min(seg.first + SETTLE_FRAMES, seg.start)
+
+
 def stitch(parts: list[RawSegment], segments: list[Segment], width: int, height: int
            ) -> tuple[RawSegment, list[Seam]]:
     """One raw stream from overlapping segment outputs, each seam where both sides agree best."""
-    size = np.array([width, height], dtype=np.float64)
+    size = frame_size(width, height)
     pieces: list[tuple[RawSegment, int, int]] = []   # (part, first frame used, stop frame)
     seams: list[Seam] = []
     begin = 0
@@ -312,21 +339,8 @@ def stitch(parts: list[RawSegment], segments: list[Segment], width: int, height:
         part, seg = parts[k], segments[k]
         end = seg.stop
         if k + 1 < len(parts):
-            nxt, nseg = parts[k + 1], segments[k + 1]
-            lo = min(nseg.first + SETTLE_FRAMES, nseg.start)
-            window = range(lo, nseg.start + 1)          # seam == start: the later side is used from start on
-            scores = []
-            for f in window:
-                if f == nseg.start:
-                    scores.append(np.inf)               # no overlap left to compare; chosen only if nothing agrees
-                    continue
-                i, j = f - part.first, f - nxt.first
-                scores.append(disagreement_px(part.image[part.rows(i)], part.counts[i],
-                                              nxt.image[nxt.rows(j)], nxt.counts[j], size))
-            scores_arr = np.asarray(scores)
-            best = len(scores_arr) - 1 - int(np.argmin(scores_arr[::-1]))  # latest of the best: most settled
-            end = window[best]
-            seams.append(Seam(end, float(scores_arr[best]), (window[0], window[-1])))
+            seams.append(place_seam(part, parts[k + 1], segments[k + 1], size))
+            end = seams[-1].frame
         pieces.append((part, begin, end))
         begin = end
     def cut(name: str, part: RawSegment, a: int, b: int) -> np.ndarray:
@@ -343,31 +357,80 @@ def stitch(parts: list[RawSegment], segments: list[Segment], width: int, height:
 
 
 # ------------------------------------------------------------------------------------------ replay
-class _ReplaySource(FrameSource):
-    """The stitched frames (index and time only) for ``stream_poses``."""
+class _Replay:
+    """Subject selection and smoothing over the stitched stream, fed piece by piece as segments end.
 
-    def __init__(self, raw: RawSegment, info: SourceInfo):
-        self.raw, self.info = raw, info
+    The selector and the smoother are stateful and run once, in frame order, over the whole stream
+    (the sequential per-frame loop, ``stream_poses``). They need not wait for the last segment: when
+    segments ``0..k`` have ended, every frame before the earliest possible seam of segment ``k + 1``
+    (``earliest_seam``) is known to come from them (``feed_finished``), so it is replayed then, on the
+    core the early finisher freed, while later segments still run. The poses, and so the track, are the
+    ones a replay of the fully stitched stream gives (tests/vision/test_parallel.py compares them). The
+    scene-roll sampler sees each of its frames as its pose is replayed: the frame the segments kept and
+    that pose, what it saw from the finished track before, in the same order."""
 
+    live = False
+
+    def __init__(self, info: SourceInfo, settings: PipelineSettings, segments: list[Segment],
+                 scene: SceneRollSampler | None = None, on_pose: Callable[[PoseFrame], None] | None = None):
+        self.info, self.segments, self.scene = info, segments, scene
+        self.on_pose = on_pose                       # given each pose as it is made (run_parallel's poses_to)
+        self._kept: dict[int, np.ndarray] = {}      # frame index -> RGB kept for the scene roll
+        self.selector = SubjectSelector()
+        self.poses: list = []
+        self.seams: list[Seam] = []
+        self._size = frame_size(info.width, info.height)
+        self._ended = 0                              # segments fed so far
+        self._last: RawSegment | None = None         # the last one fed, until its seam with the next is placed
+        self._next: tuple[RawSegment, int] = (None, -1)   # (part, frame) stream_poses reads next
+        self._stream = stream_poses(self, self, self.selector, make_smoother(settings), prefetch=0)
+
+    @property
+    def frames(self) -> int:
+        return len(self.poses)
+
+    def feed_finished(self, k: int, part: RawSegment) -> None:
+        """Segment ``k`` ended (every earlier one already fed): place the seam before it, replay the
+        earlier segment's frames up to that seam and this one's up to the next earliest seam."""
+        if part.error or k != self._ended:
+            return                                   # the run is abandoned (run_parallel returns None)
+        self._ended += 1
+        self._kept.update(part.scene_frames)
+        if k:
+            seam = place_seam(self._last, part, self.segments[k], self._size)
+            self.seams.append(seam)
+            self._replay(self._last, seam.frame)
+        last = k + 1 == len(self.segments)
+        self._replay(part, self.segments[k].stop if last else earliest_seam(self.segments[k + 1]))
+        self._last = None if last else part          # nothing kept once the stream is complete
+
+    def _replay(self, part: RawSegment, stop: int) -> None:
+        for f in range(self.frames, stop):
+            self._next = (part, f)
+            pose = next(self._stream)[1]
+            self.poses.append(pose)
+            if self.on_pose is not None:
+                self.on_pose(pose)
+            rgb = self._kept.pop(f, None)
+            if rgb is not None and self.scene is not None:
+                self.scene.sample(rgb, pose.image if np.isfinite(pose.image[0, 0]) else None)
+
+    # stream_poses' source ...
     def __iter__(self) -> Iterator[Frame]:
         empty = np.zeros((0, 0, 3), dtype=np.uint8)
-        for i, t in zip(self.raw.frame_index, self.raw.timestamp_ms):
-            yield Frame(int(i), float(t), empty)
+        while True:                                  # pulled once per frame handed in (_replay)
+            part, f = self._next
+            i = f - part.first
+            yield Frame(int(part.frame_index[i]), float(part.timestamp_ms[i]), empty)
 
-
-class _ReplayEstimator:
-    """Hands ``stream_poses`` the segments' candidates in frame order, as the landmarker would have."""
-
-    def __init__(self, raw: RawSegment):
-        self._raw, self._i = raw, 0
-
+    # ... and its estimator: the segment's candidates, as the landmarker would have returned them
     def process(self, rgb: np.ndarray, timestamp_ms: float) -> Poses:
-        raw, i = self._raw, self._i
-        self._i += 1
-        rows = raw.rows(i)
+        part, f = self._next
+        i = f - part.first
+        rows = part.rows(i)
         # float64 again, as the landmarker returns them (exact: see CANDIDATE_DTYPE)
-        return Poses(raw.image[rows].astype(np.float64), raw.world[rows].astype(np.float64),
-                     raw.appearance[rows], bool(raw.searched[i]))
+        return Poses(part.image[rows].astype(np.float64), part.world[rows].astype(np.float64),
+                     part.appearance[rows], bool(part.searched[i]))
 
 
 # ------------------------------------------------------------------------------------------ public API
@@ -389,9 +452,10 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
     """Segment, run and stitch ``path``; None when the file must be read sequentially instead
     (frames cannot be listed from its packets, or a segment failed to decode).
 
-    ``poses_to(n)`` is called once the stitched stream of ``n`` frames is ready and returns a function
-    that is given each final pose, in frame order, as selection and smoothing make it (the annotated
-    video, ``vision.render.BackgroundRender``, is drawn from them while the rest are made)."""
+    ``poses_to(n)`` is called before the segments run, with the file's ``n`` frames, and returns a
+    function that is given each final pose, in frame order, as selection and smoothing make it (while
+    later segments still run): the annotated video is drawn from them (``vision.render.BackgroundRender``).
+    When None is returned after some poses were given, the caller must drop what it made of them."""
     path = Path(path)
     table = scan_frames(path)
     if table is None:
@@ -406,50 +470,37 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
     # MediaPipe graph first): see vision.landmarker.preload_mediapipe
     preload_mediapipe()
     # one person detector (vision.person_detector, locked) serves every segment: one model, not one per segment
+    # subject selection and smoothing of each finished prefix while later segments still run
+    replay = _Replay(info, settings, segments, scene, None if poses_to is None else poses_to(len(table)))
     with open_search(model_path, settings) as search:
         cores = segment_cores(len(segments))
         jobs = [SegmentJob(str(path), seg, table, info, str(model_path), settings, wanted, search, core)
                 for seg, core in zip(segments, cores)]
         # one thread per segment; Ctrl+C stops them all within a frame and is re-raised here
         parts = run_threads([lambda stop, progress, job=job: run_segment(job, stop, progress) for job in jobs],
-                            "segment", on_progress)
+                            "segment", on_progress, on_result=replay.feed_finished)
     if any(p.error for p in parts):
         return None
     raw, seams = stitch(parts, segments, info.width, info.height)
-    if not np.array_equal(raw.frame_index, np.arange(len(table))):
+    if not np.array_equal(raw.frame_index, np.arange(len(table))) or replay.frames != len(table):
         return None     # never expected: stitching must give every frame exactly once
-    kept = {k: v for p in parts for k, v in p.scene_frames.items()}
     searches = sum(p.searches for p in parts)
     del parts           # the segments' own copies, before the track is built
-    track = _select_and_smooth(raw, info, path, model_path, settings, scene, kept,
-                               None if poses_to is None else poses_to(len(table)))
+    track = _select_and_smooth(replay, path, model_path, settings)
     return ParallelRun(track, segments, seams, searches, int(raw.offsets[-1]), raw.nbytes)
 
 
-def _select_and_smooth(raw: RawSegment, info: SourceInfo, path: Path, model_path, settings: PipelineSettings,
-                       scene: SceneRollSampler | None = None, scene_frames: dict[int, np.ndarray] | None = None,
-                       on_pose: Callable[[PoseFrame], None] | None = None) -> LandmarkTrack:
-    """Subject selection and smoothing once over the stitched stream: the sequential per-frame loop;
-    the scene roll from the frames the segments kept, with the final track's poses (what the
-    sequential path's sampler sees)."""
-    selector = SubjectSelector()
-    smoother = make_smoother(settings)
-    poses = []
-    for _, pose in stream_poses(_ReplaySource(raw, info), _ReplayEstimator(raw), selector, smoother, prefetch=0):
-        poses.append(pose)
-        if on_pose is not None:
-            on_pose(pose)
+def _select_and_smooth(replay: _Replay, path: Path, model_path, settings: PipelineSettings) -> LandmarkTrack:
+    """The track of the replayed stream (subject selection and smoothing once over the stitched stream,
+    and the scene roll from the frames the segments kept, with the final poses: ``_Replay``)."""
+    info, selector, scene = replay.info, replay.selector, replay.scene
     meta = TrackMeta(source=str(path), fps=info.fps, width=info.width, height=info.height,
                      rotation=info.rotation, model=str(model_path),
                      smoothing={"filter": settings.smoothing, **settings.smoothing_params},
                      **selector.meta())
-    track = LandmarkTrack.from_frames(poses, meta)
     if scene is not None:
-        for f in scene.sample_indices(len(track)):
-            scene.sample(scene_frames[f], track.image[f] if np.isfinite(track.image[f, 0, 0]) else None)
-        track = LandmarkTrack(track.frame_index, track.timestamp_ms, track.image, track.world, track.n_people,
-                              meta.replace(scene_roll=scene.result()))
-    return track
+        meta = meta.replace(scene_roll=scene.result())
+    return LandmarkTrack.from_frames(replay.poses, meta)
 
 
 def extract_track_parallel(path: str | os.PathLike, model_path: str | os.PathLike,

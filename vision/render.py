@@ -237,11 +237,11 @@ class _Either:
 
 
 class BackgroundRender:
-    """``render_video`` on a thread of its own, started when the parallel run's final poses begin to
-    come (``vision.parallel.run_parallel(poses_to=render.start)``), so the video is drawn while subject
-    selection and smoothing are still making the later poses, and while the caller writes its other
-    outputs; ``wait`` ends it. Why: on 2 cores those serial steps otherwise left one core idle before
-    and after the render (README "Speed").
+    """``render_video`` on a thread of its own, started when the parallel run's first final pose is made
+    (``vision.parallel.run_parallel(poses_to=render.start)``: as soon as the first segment has ended), so
+    the video is drawn while later segments, subject selection and smoothing still make the later
+    poses, and while the caller writes its other outputs; ``wait`` ends it. Why: on 2 cores those steps
+    otherwise left one core idle before and after the render (README "Speed").
 
     ``payloads(poses)`` turns the stream of poses (a ``PayloadStream`` being ``put``) into the render's
     payloads: a ``PayloadStream`` with a producer of its own (the hold monitor) or the poses themselves.
@@ -263,9 +263,18 @@ class BackgroundRender:
         return self._thread is not None
 
     def start(self, n: int) -> Callable[[Any], None]:
-        """Start drawing the ``n`` frames; returns the function each pose is handed to, in frame order."""
-        path, out, draw, workers, info = self._args
+        """The function each of the ``n`` frames' poses is handed to, in frame order; the render's threads
+        start with the first pose (not before: no decoder or encoder is held while no pose exists)."""
         self._poses = PayloadStream(n)
+        return self._put
+
+    def _put(self, pose: Any) -> None:
+        if self._thread is None:
+            self._begin()
+        self._poses.put(pose)
+
+    def _begin(self) -> None:
+        path, out, draw, workers, info = self._args
         payloads = self._poses if self._payloads is None else self._payloads(self._poses)
 
         def body() -> None:
@@ -276,7 +285,6 @@ class BackgroundRender:
 
         self._thread = threading.Thread(target=body, name="isb-render-bg", daemon=True)
         self._thread.start()
-        return self._poses.put
 
     def wait(self, poll_s: float = 0.2) -> Path:
         """The video, once every part is joined; the render's error if it failed. Ctrl+C while waiting

@@ -147,7 +147,7 @@ Work = Callable[[threading.Event, Callable[[int], None]], T]
 
 
 def run_threads(work: Sequence[Work], name: str, on_progress: Callable[[int], None] | None = None,
-                poll_s: float = 0.2) -> list[T]:
+                poll_s: float = 0.2, on_result: Callable[[int, T], None] | None = None) -> list[T]:
     """Run each ``work[k](stop, progress)`` on its own thread (named ``isb-<name>-k``); results in order.
 
     Why threads and not processes: MediaPipe inference, FFmpeg decoding/encoding and OpenCV drawing
@@ -160,6 +160,11 @@ def run_threads(work: Sequence[Work], name: str, on_progress: Callable[[int], No
     loaded machine) is left to end by itself; ``threads_left_running`` tells the command, which then
     ends its process without waiting for it (``isobalance.cli``). The first error of a work item sets
     ``stop`` for the others and is raised after all have ended.
+
+    ``on_result(k, result)`` is called on the calling thread for each item, in order, as soon as item
+    ``k`` and every earlier one have ended without error, while later ones may still run: the caller can
+    use the core an early finisher frees (``vision.parallel`` replays the finished segments' frames).
+    It is interruptible like the wait (Ctrl+C stops the threads as above).
     """
     stop = threading.Event()
     counts: queue.SimpleQueue = queue.SimpleQueue()
@@ -188,10 +193,12 @@ def run_threads(work: Sequence[Work], name: str, on_progress: Callable[[int], No
     try:
         for t in threads:
             t.start()
-        for t in threads:
+        for k, t in enumerate(threads):
             while t.is_alive():
                 t.join(poll_s)
                 drain()
+            if on_result is not None and not failures:
+                on_result(k, results[k])
         drain()
     except BaseException:
         stop.set()

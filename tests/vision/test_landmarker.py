@@ -84,3 +84,17 @@ def test_mediapipe_is_imported_without_matplotlib():
     out = _fresh("import sys, matplotlib.pyplot as plt; from vision.landmarker import import_mediapipe; "
                  "import_mediapipe(); print(sys.modules['mediapipe.tasks.python.vision.drawing_utils'].plt is plt)")
     assert out == "True"
+
+
+def test_mediapipe_task_families_never_run_are_not_imported(model_path):
+    """MediaPipe imports every task family (audio, text, ...) at its own import; isobalance runs only
+    vision: the others stay out of ``sys.modules`` (half of MediaPipe's import time), a landmarker
+    still runs, and code that uses them afterwards gets the real modules."""
+    out = _fresh(
+        "import sys, numpy as np; from vision.landmarker import UNUSED_TASKS, PoseEstimator, import_mediapipe; "
+        "mp = import_mediapipe(); print([n in sys.modules for n in UNUSED_TASKS]); "
+        f"est = PoseEstimator({str(model_path)!r}, mode='image'); print(len(est.process(np.zeros((64, 64, 3), np.uint8)))); "
+        "est.close(); "
+        "print(mp.tasks.audio.AudioClassifier.__name__, type(sys.modules['mediapipe.tasks.python.audio']).__name__); "
+        "from mediapipe.tasks.python.text import text_classifier; print(text_classifier.TextClassifier.__name__)")
+    assert out.splitlines()[-4:] == ["[False, False, False, False]", "0", "AudioClassifier module", "TextClassifier"]

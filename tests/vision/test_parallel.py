@@ -142,6 +142,54 @@ def test_stitched_track_matches_sequential_real_clips(model_path, sample_clip, n
     assert_candidates_stored_as_found(run)
 
 
+@pytest.mark.parametrize("name,workers", [("tfjs_pose_squats.mp4", 3), ("tfjs_pose_1.mp4", 2)])
+def test_replay_as_segments_end_equals_the_replay_of_the_stitched_stream(model_path, sample_clip, name, workers):
+    """Subject selection and smoothing run on each finished prefix while later segments still run
+    (``_Replay.feed_finished``): the poses, seams and subject are exactly those of one replay of the
+    fully stitched stream (the path before), on the real segments of a real clip; so is the scene roll,
+    sampled as the poses are replayed instead of from the finished track."""
+    from vision.parallel import Segment, SegmentJob, _Replay, earliest_seam, run_segment, stitch
+    from vision.scene_roll import SceneRollSampler
+    from vision.search import open_search
+    from vision.sources import VideoFileSource
+
+    path = sample_clip(name)
+    table = scan_frames(path)
+    with VideoFileSource(path) as probe:
+        info = probe.info
+    segments = plan_segments(len(table), workers, min_frames=20)
+    assert len(segments) == workers
+    scene_fed, scene_whole = (SceneRollSampler(info.width, info.height, len(table), info.fps) for _ in range(2))
+    wanted = frozenset(scene_fed.sample_indices(len(table)))
+    with open_search(model_path, TRACKING) as search:
+        parts = [run_segment(SegmentJob(str(path), seg, table, info, str(model_path), TRACKING, wanted, search))
+                 for seg in segments]
+    assert not any(p.error for p in parts)
+    raw, seams = stitch(parts, segments, info.width, info.height)
+    whole = _Replay(info, TRACKING, [Segment(0, 0, len(table))])
+    whole.feed_finished(0, raw)
+    fed = _Replay(info, TRACKING, segments, scene_fed)
+    fed.feed_finished(0, parts[0])
+    assert fed.frames == earliest_seam(segments[1]) > 0, "the first segment's frames are replayed before the rest end"
+    for k in range(1, workers):
+        fed.feed_finished(k, parts[k])
+    assert fed.seams == seams and len(seams) == workers - 1
+    assert fed.frames == whole.frames == len(table)
+    for a, b in zip(fed.poses, whole.poses):
+        assert (a.frame_index, a.timestamp_ms, a.n_people) == (b.frame_index, b.timestamp_ms, b.n_people)
+        np.testing.assert_array_equal(a.image, b.image)
+        np.testing.assert_array_equal(a.world, b.world)
+    assert fed.selector.meta() == whole.selector.meta()
+    kept = {f: rgb for p in parts for f, rgb in p.scene_frames.items()}
+    assert sorted(kept) == sorted(wanted) and len(wanted) >= 2
+    for f in scene_whole.sample_indices(len(table)):     # the path before: the finished track's poses
+        image = whole.poses[f].image
+        scene_whole.sample(kept[f], image if np.isfinite(image[0, 0]) else None)
+    assert len(scene_fed.segments) == len(wanted)
+    assert scene_fed.result() == scene_whole.result()
+    assert sum(p.detected for p in fed.poses) > 0.9 * len(table)
+
+
 def assert_candidates_stored_as_found(run):
     """The stitched candidates hold the poses found, not a maximum per frame: the poses the selector
     was handed (the track's n_people, frame by frame) x POSE_BYTES, plus 33 bytes of records a frame."""

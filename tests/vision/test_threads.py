@@ -51,3 +51,45 @@ def test_segments_get_distinct_cores_only_when_there_are_enough():
     assert segment_cores(len(mask) + 1) == [None] * (len(mask) + 1)
     if len(mask) >= 2:
         assert segment_cores(2) == mask[:2]
+
+
+def test_each_result_is_handed_over_in_order_while_later_items_still_run():
+    """``on_result(k, result)`` comes on the calling thread as soon as item k and the earlier ones have
+    ended: item 1 here only ends once item 0's result has been handed over (it would time out and
+    fail otherwise), and item 2 ends first but is handed over last."""
+    from vision.threads import run_threads
+
+    handed: list[tuple[int, str, str]] = []
+    zero_handed = threading.Event()
+
+    def item(k):
+        def work(stop, progress):
+            if k == 1:
+                assert zero_handed.wait(60), "item 0's result was not handed over while item 1 ran"
+            return f"r{k}"
+        return work
+
+    def on_result(k, result):
+        handed.append((k, result, threading.current_thread().name))
+        if k == 0:
+            zero_handed.set()
+
+    assert run_threads([item(0), item(1), item(2)], "handover", on_result=on_result, poll_s=0.01) == ["r0", "r1", "r2"]
+    assert handed == [(0, "r0", "MainThread"), (1, "r1", "MainThread"), (2, "r2", "MainThread")]
+
+
+def test_no_result_is_handed_over_after_a_failure():
+    from vision.threads import run_threads
+
+    handed = []
+
+    def fails(stop, progress):
+        raise ValueError("broken")
+
+    try:
+        run_threads([fails, lambda stop, progress: "fine"], "failing", on_result=lambda k, r: handed.append(k))
+    except ValueError as exc:
+        assert str(exc) == "broken"
+    else:
+        raise AssertionError("the work item's error must be raised")
+    assert handed == []
