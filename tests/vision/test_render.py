@@ -219,3 +219,17 @@ def test_background_render_given_too_few_poses_fails_without_a_video(tmp_path, l
         with pytest.raises(ValueError, match="given 250 poses for 320 frames"):
             bg.wait()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_background_render_left_without_wait_stops_and_leaves_nothing(tmp_path, long_clip):
+    """The parallel run gave up after its first poses (run_parallel returned None): leaving the block
+    without ``wait`` stops the render, and the sequential path then writes the video alone."""
+    out = tmp_path / "v.mp4"
+    with render.BackgroundRender(long_clip, out, draw_text, workers=2) as bg:
+        put = bg.start(320)
+        assert not bg.started, "no thread before the first pose"
+        for i in range(100):
+            put(f"payload {i}")
+        assert bg.started
+    assert not bg._thread.is_alive()
+    assert list(tmp_path.iterdir()) == []
