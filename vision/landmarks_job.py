@@ -17,7 +17,7 @@ from vision.errors import NoPersonError
 from vision.models import resolve_model
 from vision.parallel import available_cores, extract_track_fast, parallel_pays, run_parallel
 from vision.pipeline import PartialTrackError, PipelineSettings, extract_track
-from vision.render import draw_track_frame, render_video
+from vision.render import BackgroundRender, draw_pose_frame, draw_track_frame
 from vision.sources import Frame, FrameSource, VideoFileSource, open_source
 from vision.threads import BackgroundConsumer
 from vision.track import LandmarkTrack, PoseFrame
@@ -32,22 +32,38 @@ def model_for(spec: str) -> Path:
 
 def extract_with_annotated_video(src: FrameSource, model: Path, settings: PipelineSettings, video_path: Path,
                                  on_frame: Callable[[Frame, PoseFrame], None] | None = None,
-                                 on_progress: Callable[[int], None] | None = None
+                                 on_progress: Callable[[int], None] | None = None,
+                                 on_track: Callable[[LandmarkTrack], None] | None = None
                                  ) -> tuple[LandmarkTrack, PartialTrackError | None]:
     """The track of ``src`` and its annotated video at ``video_path``.
 
     A long video file with no per-frame consumer (``on_frame``) runs on every core: the parallel track
-    (``vision.parallel``), then the video drawn from that final track in parallel parts
-    (``vision.render``). Otherwise the pipeline runs sequentially while a background thread draws and
-    encodes. Returns the track and the part-way error (or None): the video and the track keep every
-    frame processed before a break. Used by the CLI and the dashboard's review page alike.
+    (``vision.parallel``), and the video drawn in parallel parts from that track's final poses as
+    smoothing makes them (``vision.render.BackgroundRender``); ``on_track(track)`` runs (writing the
+    track's files) while the video is still being drawn. Otherwise the pipeline runs sequentially while
+    a background thread draws and encodes, and ``on_track`` runs at the end. Returns the track and the
+    part-way error (or None): the video and the track keep every frame processed before a break. Used
+    by the CLI and the dashboard's review page alike.
     """
     if on_frame is None and isinstance(src, VideoFileSource) and parallel_pays(src.info.n_frames):
-        run = run_parallel(src.path, model, settings, on_progress=on_progress)
-        if run is not None:
-            render_video(src.path, video_path, run.track.image, draw_track_frame, workers=available_cores(),
-                         info=src.info)
-            return run.track, None
+        with BackgroundRender(src.path, video_path, draw_pose_frame, workers=available_cores(),
+                              info=src.info) as render:
+            run = run_parallel(src.path, model, settings, on_progress=on_progress, poses_to=render.start)
+            if run is not None:
+                if on_track is not None:
+                    on_track(run.track)
+                render.wait()
+                return run.track, None
+    track, error = _extract_in_order(src, model, settings, video_path, on_frame, on_progress)
+    if on_track is not None:
+        on_track(track)
+    return track, error
+
+
+def _extract_in_order(src: FrameSource, model: Path, settings: PipelineSettings, video_path: Path,
+                      on_frame: Callable[[Frame, PoseFrame], None] | None,
+                      on_progress: Callable[[int], None] | None) -> tuple[LandmarkTrack, PartialTrackError | None]:
+    """The sequential path: the pipeline in frame order, a background thread drawing and encoding."""
     if on_frame is None and on_progress is not None:
         on_frame = lambda frame, pose: on_progress(1)  # noqa: E731
     with AnnotatedVideoWriter(video_path, src.info.width, src.info.height, src.info.fps) as writer:
@@ -86,14 +102,17 @@ def run_landmarks(source: str, out: Path, vision_cfg, parquet: bool = False, wri
 
         bar = tqdm(total=info.n_frames, unit="frame", desc=info.name, disable=None)
     error: PartialTrackError | None = None
+    summary: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
         stack.callback(src.close)
         if bar is not None:
             stack.callback(bar.close)
         if write_video:
+            # the track's files are written while the video is still being drawn (parallel path)
             track, error = extract_with_annotated_video(
                 src, model, vision_cfg.pipeline_settings(), out / "annotated.mp4",
-                on_progress=bar.update if bar is not None else None)
+                on_progress=bar.update if bar is not None else None,
+                on_track=lambda t: summary.update(write_track_outputs(t, out, parquet)))
         else:
             try:
                 # without an annotated video nothing needs the frames in order: all cores where it pays
@@ -101,7 +120,7 @@ def run_landmarks(source: str, out: Path, vision_cfg, parquet: bool = False, wri
                                            on_progress=bar.update if bar is not None else None)
             except PartialTrackError as exc:
                 error, track = exc, exc.track
-    summary = write_track_outputs(track, out, parquet)
+            summary = write_track_outputs(track, out, parquet)
     summary["annotated_video"] = str(out / "annotated.mp4") if write_video and len(track) else None
     summary["error"] = str(error) if error else None
     (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False))

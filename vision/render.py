@@ -31,7 +31,7 @@ import numpy as np
 from vision.drawing import AnnotatedVideoWriter, draw_label, draw_pose
 from vision.segments import FrameTable, SegmentError, SegmentSource, scan_frames
 from vision.sources import SourceInfo, VideoFileSource
-from vision.threads import run_threads
+from vision.threads import STOP_WAIT_S, run_threads
 
 DrawFn = Callable[[np.ndarray, int, float, Any], None]
 
@@ -53,11 +53,16 @@ class RenderStopped(Exception):
 
 
 class PayloadStream:
-    """``n`` payloads that ``items`` yields in frame order, made on a thread of the render (``render_video``
-    runs ``produce``) while the parts read theirs: ``stream[a:b]`` iterates payloads ``a..b-1``, each one
-    waiting until it is made. Every payload made is kept (as a list of payloads would be)."""
+    """``n`` payloads in frame order, read while they are made: ``stream[a:b]`` iterates payloads
+    ``a..b-1``, each one waiting until it is made. Each payload is read once (by the part that draws
+    it, or the producer that turns it into that part's payload) and let go then, so the stream does not
+    hold a clip's worth of poses or statuses while the render runs.
 
-    def __init__(self, n: int, items: Iterator[Any]):
+    Either ``items`` yields them, on a thread of the render (``render_video`` runs ``produce``), or,
+    without ``items``, another thread hands them over one by one with ``put`` and then calls ``end``
+    (``BackgroundRender``: the final poses as the parallel run's smoothing makes them)."""
+
+    def __init__(self, n: int, items: Iterator[Any] | None = None):
         self.n = n
         self._items = items
         self._made: list[Any] = []
@@ -71,6 +76,31 @@ class PayloadStream:
     def __getitem__(self, part: slice) -> Iterator[Any]:
         first, stop, _ = part.indices(self.n)
         return self._wait_for(first, stop)
+
+    @property
+    def made(self) -> int:
+        return len(self._made)
+
+    @property
+    def pushed(self) -> bool:
+        """Made by ``put`` (no producer of its own for the render to run)."""
+        return self._items is None
+
+    def put(self, item: Any) -> None:
+        """The next payload (push mode)."""
+        with self._cond:
+            if len(self._made) >= self.n:
+                raise ValueError(f"more than {self.n} payloads")
+            self._made.append(item)
+            self._cond.notify_all()
+
+    def end(self, error: BaseException | None = None) -> None:
+        """No more payloads: the readers of any not made raise ``error`` (default ``RenderStopped``)."""
+        with self._cond:
+            if error is not None and self._error is None:
+                self._error = error
+            self._ended = True
+            self._cond.notify_all()
 
     def produce(self, stop: threading.Event, progress: Callable[[int], None] | None = None) -> int:
         """Make every payload (a ``run_threads`` work item); ends early when ``stop`` is set. Its error
@@ -101,7 +131,7 @@ class PayloadStream:
                     self._cond.wait()
                 if len(self._made) <= i:
                     raise self._error if self._error is not None else RenderStopped(f"payload {i} was never made")
-                item = self._made[i]
+                item, self._made[i] = self._made[i], None     # read once: let it go
             yield item
 
 
@@ -166,10 +196,11 @@ def plan_parts(n_frames: int, workers: int, min_frames: int = 60) -> list[tuple[
 
 def render_video(path: str | os.PathLike, out: str | os.PathLike, payloads: Sequence[Any] | PayloadStream,
                  draw: DrawFn, workers: int, table: FrameTable | None = None, info: SourceInfo | None = None,
-                 on_progress: Callable[[int], None] | None = None) -> Path:
+                 on_progress: Callable[[int], None] | None = None, stop: threading.Event | None = None) -> Path:
     """Draw ``payloads`` over every frame of the video file ``path`` into ``out`` (H.264 MP4), in
     ``workers`` parts on as many threads (and a ``PayloadStream``'s producer on one more). Raises
-    ``SegmentError`` when the file's frames cannot be listed."""
+    ``SegmentError`` when the file's frames cannot be listed. Setting ``stop`` (from another thread)
+    ends the parts within a frame (``RenderStopped``), as Ctrl+C on the calling thread does."""
     path, out = Path(path), Path(out)
     table = table if table is not None else scan_frames(path)
     if table is None:
@@ -185,13 +216,97 @@ def render_video(path: str | os.PathLike, out: str | os.PathLike, payloads: Sequ
         jobs = [PartJob(str(path), a, b, table, info, str(scratch / f"part{k:03d}.mp4"), draw, payloads[a:b])
                 for k, (a, b) in enumerate(plan_parts(len(table), workers))]
         # one thread per part; Ctrl+C stops them within a frame and is re-raised here; a part's error too
-        work = [lambda stop, progress, job=job: render_part(job, stop, progress) for job in jobs]
-        if isinstance(payloads, PayloadStream):
-            work.append(payloads.produce)     # its error or a stop ends the parts waiting for payloads
+        work = [lambda own, progress, job=job: render_part(job, _Either(own, stop), progress) for job in jobs]
+        if isinstance(payloads, PayloadStream) and not payloads.pushed:
+            # its error or a stop ends the parts waiting for payloads
+            work.append(lambda own, progress: payloads.produce(_Either(own, stop), progress))
         run_threads(work, "render", on_progress)
         return join_parts([Path(j.out) for j in jobs], out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+class _Either:
+    """Set when either event is (``None`` counts as never set)."""
+
+    def __init__(self, a: threading.Event, b: threading.Event | None):
+        self._a, self._b = a, b
+
+    def is_set(self) -> bool:
+        return self._a.is_set() or (self._b is not None and self._b.is_set())
+
+
+class BackgroundRender:
+    """``render_video`` on a thread of its own, started when the parallel run's first final pose is made
+    (``vision.parallel.run_parallel(poses_to=render.start)``: as soon as the first segment has ended), so
+    the video is drawn while later segments, subject selection and smoothing still make the later
+    poses, and while the caller writes its other outputs; ``wait`` ends it. Why: on 2 cores those steps
+    otherwise left one core idle before and after the render (README "Speed").
+
+    ``payloads(poses)`` turns the stream of poses (a ``PayloadStream`` being ``put``) into the render's
+    payloads: a ``PayloadStream`` with a producer of its own (the hold monitor) or the poses themselves.
+    A context manager: leaving it by an error or Ctrl+C stops the render within a frame and leaves no
+    video, no partial file and no parts (what ``render_video`` leaves when it is stopped)."""
+
+    def __init__(self, path: str | os.PathLike, out: str | os.PathLike, draw: DrawFn, workers: int,
+                 info: SourceInfo | None = None, payloads: Callable[[PayloadStream], Any] | None = None):
+        self._args = (path, out, draw, workers, info)
+        self._payloads = payloads
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._poses: PayloadStream | None = None
+        self._result: Path | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def start(self, n: int) -> Callable[[Any], None]:
+        """The function each of the ``n`` frames' poses is handed to, in frame order; the render's threads
+        start with the first pose (not before: no decoder or encoder is held while no pose exists)."""
+        self._poses = PayloadStream(n)
+        return self._put
+
+    def _put(self, pose: Any) -> None:
+        if self._thread is None:
+            self._begin()
+        self._poses.put(pose)
+
+    def _begin(self) -> None:
+        path, out, draw, workers, info = self._args
+        payloads = self._poses if self._payloads is None else self._payloads(self._poses)
+
+        def body() -> None:
+            try:
+                self._result = render_video(path, out, payloads, draw, workers=workers, info=info, stop=self._stop)
+            except BaseException as exc:     # re-raised by wait()
+                self._error = exc
+
+        self._thread = threading.Thread(target=body, name="isb-render-bg", daemon=True)
+        self._thread.start()
+
+    def wait(self, poll_s: float = 0.2) -> Path:
+        """The video, once every part is joined; the render's error if it failed. Ctrl+C while waiting
+        stops it (``__exit__``)."""
+        if self._thread is None:
+            raise RuntimeError("the render was never started")
+        self._poses.end(ValueError(f"the render was given {self._poses.made} poses for {self._poses.n} frames"))
+        while self._thread.is_alive():
+            self._thread.join(poll_s)
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def __enter__(self) -> "BackgroundRender":
+        return self
+
+    def __exit__(self, exc_type, *exc: object) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            return
+        self._stop.set()
+        self._poses.end(RenderStopped("the render was stopped"))
+        self._thread.join(None if exc_type is None else STOP_WAIT_S + 1.0)
 
 
 def draw_track_frame(rgb: np.ndarray, index: int, timestamp_ms: float, image_landmarks: np.ndarray) -> None:
@@ -199,3 +314,8 @@ def draw_track_frame(rgb: np.ndarray, index: int, timestamp_ms: float, image_lan
     detected = bool(np.isfinite(image_landmarks[0, 0]))   # PoseFrame.detected's test
     draw_pose(rgb, image_landmarks)
     draw_label(rgb, f"frame {index}  {timestamp_ms / 1000:.2f} s" + ("" if detected else "  no person"))
+
+
+def draw_pose_frame(rgb: np.ndarray, index: int, timestamp_ms: float, pose: Any) -> None:
+    """``draw_track_frame`` with the frame's ``PoseFrame`` as payload (``BackgroundRender``'s poses)."""
+    draw_track_frame(rgb, index, timestamp_ms, pose.image)

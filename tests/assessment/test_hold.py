@@ -486,3 +486,43 @@ def test_hold_command_bad_input_is_one_clear_message(tmp_path, sample_clip):
     res = CliRunner().invoke(hold_app(), ["hold", str(tmp_path / "missing.mp4"), "--exercise", LOW_ROW,
                                           "-o", str(tmp_path), "--no-red-flags", "--pain-before", "0"])
     assert res.exit_code == 2 and "not found" in res.output
+
+
+# ---------------------------------------------------------------------- the monitor's cheaper median
+def statuses_and_result(track, protocol, settings=HoldSettings()):
+    monitor = HoldMonitor.for_track(protocol, track, settings=settings)
+    statuses = [repr(monitor.update_image(track.image[i], track.timestamp_ms[i])) for i in range(len(track))]
+    return statuses, json.dumps(monitor.result().to_dict(), sort_keys=True)
+
+
+def assert_same_as_np_median(track, protocol, settings=HoldSettings()):
+    """Every status (repr: every field, NaN included) and the result, with ``stillness.median_rows`` and
+    with ``np.median`` in its place, are identical."""
+    import assessment.stillness as stillness
+
+    fast = statuses_and_result(track, protocol, settings)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(stillness, "median_rows", lambda x: np.median(x, axis=0))
+    try:
+        slow = statuses_and_result(track, protocol, settings)
+    finally:
+        mp.undo()
+    assert fast[0] == slow[0] and fast[1] == slow[1]
+    return fast
+
+
+@pytest.mark.parametrize("calibrate_s", [0.0, 3.0])
+def test_monitor_statuses_equal_np_medians_on_constructed_breaks(calibrate_s):
+    """Constructed series: jitter, the five injected movements (breaks, returns), a re-anchor, 30 fps."""
+    rec = inject(still_recording(36.0, fps=30, seed=1), MOVES)
+    statuses, result = assert_same_as_np_median(rec.track(), LONG_HOLD, HoldSettings(calibrate_s=calibrate_s))
+    assert any("BROKEN" in s for s in statuses) and any("RETURNING" in s for s in statuses)
+
+
+@pytest.mark.slow
+def test_monitor_statuses_equal_np_medians_on_real_squats(squats):
+    """The real model's squat track (three breaks, returns, relax and a second repetition)."""
+    track, _ = squats
+    p = HoldProtocol.from_exercise(load_catalog().get(LOW_ROW))
+    statuses, result = assert_same_as_np_median(track, p)
+    assert json.loads(result)["summary"]["breaks"] >= 3

@@ -141,3 +141,17 @@ def test_unknown_names_give_clear_errors():
         Channels(("nose",), ("neck_twist",))
     with pytest.raises(StillnessError, match="at least one"):
         Channels(())
+
+
+def test_median_rows_is_np_median_to_the_bit():
+    """Odd and even window lengths (1-40 rows), the shapes the monitor uses, ties and wide ranges."""
+    from assessment.stillness import median_rows
+
+    rng = np.random.default_rng(7)
+    for n in range(1, 41):
+        for shape in ((n,), (n, 4, 2), (n, 2), (n, 7)):
+            for x in (rng.normal(300, 80, shape), rng.integers(-3, 4, shape).astype(float),
+                      rng.normal(0, 1e-9, shape) + 1e6):
+                want, got = np.median(x, axis=0), median_rows(x)
+                assert np.asarray(got).dtype == np.asarray(want).dtype and np.asarray(got).shape == np.asarray(want).shape
+                assert np.asarray(got).tobytes() == np.asarray(want).tobytes(), (n, shape)

@@ -31,27 +31,48 @@ def long_clip(tmp_path_factory, sample_clip):
 
 @pytest.fixture(scope="module")
 def parallel_video(tmp_path_factory, model_path, long_clip):
-    """The landmarks job's track + annotated video on 2 cores; the parts it rendered are recorded."""
-    calls = []
-    real = landmarks_job.render_video
+    """The landmarks job's track + annotated video on 2 cores; the parts it rendered are recorded, and
+    the last frame is drawn only once the job has handed over the final track (``on_track``, where the
+    CLI writes track.csv): the render runs while the track's files are written, not after."""
+    import threading
+
+    calls, handed_over, waited = [], threading.Event(), []
+    real = render.render_video
 
     def spy(*args, **kwargs):
         calls.append(kwargs["workers"])
         return real(*args, **kwargs)
 
+    def draw_last_after_the_track(rgb, index, timestamp_ms, pose):
+        if index == 319:
+            waited.append(handed_over.wait(120))
+        render.draw_pose_frame(rgb, index, timestamp_ms, pose)
+
     out = tmp_path_factory.mktemp("annotated") / "annotated.mp4"
     mp = pytest.MonkeyPatch()
-    mp.setattr(landmarks_job, "render_video", spy)
+    mp.setattr(render, "render_video", spy)
+    mp.setattr(landmarks_job, "draw_pose_frame", draw_last_after_the_track)
     mp.setattr(landmarks_job, "available_cores", lambda: 2)
     mp.setattr("vision.parallel.available_cores", lambda: 2)
     try:
         with open_source(long_clip) as src:
-            track, error = landmarks_job.extract_with_annotated_video(src, model_path, PipelineSettings(), out)
+            track, error = landmarks_job.extract_with_annotated_video(
+                src, model_path, PipelineSettings(), out, on_track=lambda t: handed_over.set())
     finally:
         mp.undo()
     assert error is None and calls == [2], "the parallel render ran with 2 workers"
+    assert waited == [True], "the track was handed over while the video was still being drawn"
     assert len(plan_parts(len(track), 2)) == 2
     return track, out
+
+
+def test_video_drawn_from_the_streamed_poses_is_the_final_tracks(parallel_video, long_clip, tmp_path):
+    """The video drawn while smoothing still made the later poses is, packet for packet, the video the
+    finished track gives (each frame its own row, same times, same encoder settings)."""
+    track, streamed = parallel_video
+    listed = render.render_video(long_clip, tmp_path / "listed.mp4", track.image, draw_track_frame, workers=2)
+    got, want = packets(streamed), packets(listed)
+    assert len(got) == len(track) == 320 and got == want
 
 
 def test_annotated_video_has_the_source_frames_and_timestamps(parallel_video, long_clip):
@@ -161,3 +182,54 @@ def test_payload_stream_failure_ends_the_render_without_a_video(tmp_path, long_c
                        match="monitor broke at 250" if failure == "raises" else "250 payloads made for 320 frames"):
         render.render_video(long_clip, out, render.PayloadStream(320, made()), draw_text, workers=2)
     assert list(tmp_path.iterdir()) == []          # no video, no partial file, no parts left behind
+
+
+def test_background_render_stops_within_a_frame_and_leaves_nothing(tmp_path, long_clip):
+    """Ctrl+C (or any error) in the caller while the parts draw: the render ends at once (the parts check
+    the stop every frame, the ones waiting for poses are woken) and leaves no video, partial file or part."""
+    import threading
+    import time
+
+    drawing = threading.Event()
+
+    def draw(rgb, index, timestamp_ms, payload):
+        draw_text(rgb, index, timestamp_ms, payload)
+        drawing.set()
+
+    out = tmp_path / "v.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        with render.BackgroundRender(long_clip, out, draw, workers=2) as bg:
+            put = bg.start(320)
+            for i in range(200):
+                put(f"payload {i}")
+            assert drawing.wait(120), "a part drew a frame"
+            started = time.monotonic()
+            raise KeyboardInterrupt
+    took = time.monotonic() - started
+    assert not bg._thread.is_alive() and took < 5, took
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_background_render_given_too_few_poses_fails_without_a_video(tmp_path, long_clip):
+    out = tmp_path / "v.mp4"
+    with render.BackgroundRender(long_clip, out, draw_text, workers=2) as bg:
+        put = bg.start(320)
+        for i in range(250):
+            put(f"payload {i}")
+        with pytest.raises(ValueError, match="given 250 poses for 320 frames"):
+            bg.wait()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_background_render_left_without_wait_stops_and_leaves_nothing(tmp_path, long_clip):
+    """The parallel run gave up after its first poses (run_parallel returned None): leaving the block
+    without ``wait`` stops the render, and the sequential path then writes the video alone."""
+    out = tmp_path / "v.mp4"
+    with render.BackgroundRender(long_clip, out, draw_text, workers=2) as bg:
+        put = bg.start(320)
+        assert not bg.started, "no thread before the first pose"
+        for i in range(100):
+            put(f"payload {i}")
+        assert bg.started
+    assert not bg._thread.is_alive()
+    assert list(tmp_path.iterdir()) == []
