@@ -235,12 +235,10 @@ def run_segment(job: SegmentJob, stop: threading.Event | None = None,
 def _run_segment(job: SegmentJob, stop: threading.Event | None,
                  progress: Callable[[int], None] | None) -> RawSegment:
     from vision.search import open_estimator
-    from vision.threads import prefetched
+    from vision.threads import Prefetcher
 
     s, seg = job.settings, job.segment
     m = seg.stop - seg.first
-    est = open_estimator(job.model_path, s, search=job.search)
-    p = est.max_poses
     store = CandidateStore(capacity=m)     # one pose a frame fits without growing
     searched = np.zeros(m, dtype=bool)
     counts = np.zeros(m, dtype=np.int64)
@@ -249,9 +247,15 @@ def _run_segment(job: SegmentJob, stop: threading.Event | None,
     done = pending = 0
     error = None
     kept: dict[int, np.ndarray] = {}
+    est = None
     try:
-        with est, SegmentSource(job.path, seg.first, seg.stop, job.table, job.info) as src:
-            for i, frame in enumerate(prefetched(iter(src), s.prefetch)):
+        # decoding starts before the model loads: the seek, the frames from the keyframe up to the
+        # segment's first (dropped undecoded to RGB) and the first frames are done during the load
+        with SegmentSource(job.path, seg.first, seg.stop, job.table, job.info) as src, \
+                Prefetcher(iter(src), s.prefetch) as frames, \
+                open_estimator(job.model_path, s, search=job.search) as est:
+            p = est.max_poses
+            for i, frame in enumerate(frames):
                 if stop is not None and stop.is_set():
                     error = "stopped"
                     break
@@ -277,7 +281,7 @@ def _run_segment(job: SegmentJob, stop: threading.Event | None,
     if error is None and done != m:
         error = f"segment [{seg.first}, {seg.stop}) gave {done} frames"
     return RawSegment(seg.first, index[:done], ts[:done], counts[:done], *store.arrays(), searched[:done], error,
-                      kept, getattr(est, "searches", 0))
+                      kept, getattr(est, "searches", 0) if est is not None else 0)
 
 
 # ------------------------------------------------------------------------------------------ stitching
@@ -469,16 +473,22 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
     # MediaPipe imported and loaded here, before the segment threads start (the search no longer loads a
     # MediaPipe graph first): see vision.landmarker.preload_mediapipe
     preload_mediapipe()
-    # one person detector (vision.person_detector, locked) serves every segment: one model, not one per segment
     # subject selection and smoothing of each finished prefix while later segments still run
     replay = _Replay(info, settings, segments, scene, None if poses_to is None else poses_to(len(table)))
+    # one person detector (vision.person_detector, locked) serves every segment: one model, not one per
+    # segment, loading on its own thread while the segments load their landmarkers (vision.search.SharedDetector)
     with open_search(model_path, settings) as search:
         cores = segment_cores(len(segments))
         jobs = [SegmentJob(str(path), seg, table, info, str(model_path), settings, wanted, search, core)
                 for seg, core in zip(segments, cores)]
         # one thread per segment; Ctrl+C stops them all within a frame and is re-raised here
-        parts = run_threads([lambda stop, progress, job=job: run_segment(job, stop, progress) for job in jobs],
-                            "segment", on_progress, on_result=replay.feed_finished)
+        try:
+            parts = run_threads([lambda stop, progress, job=job: run_segment(job, stop, progress) for job in jobs],
+                                "segment", on_progress, on_result=replay.feed_finished)
+        except Exception:
+            if search is not None:
+                search.raise_load_error()   # the detector's own error first, as when it loaded before the segments
+            raise
     if any(p.error for p in parts):
         return None
     raw, seams = stitch(parts, segments, info.width, info.height)

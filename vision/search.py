@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class TrackedSearch:
     ``search.calls + company_frames - escalations == searches`` with a detector of its own."""
 
     def __init__(self, model_path: str | os.PathLike, every: int = 10, min_gap: int = 3,
-                 search: PersonDetector | None = None, **confidences: float):
+                 search: PersonDetector | SharedDetector | None = None, **confidences: float):
         self.tracker = PoseEstimator(model_path, mode="video", num_poses=1, **confidences)
         self._model_path, self._confidences = model_path, confidences
         self._company: PoseEstimator | None = None
@@ -175,7 +176,7 @@ class SingleLandmarker:
 
 
 def open_estimator(model_path: str | os.PathLike, settings, mode: str = "video",
-                   search: PersonDetector | None = None):
+                   search: PersonDetector | SharedDetector | None = None):
     """The estimator a pipeline run uses: ``TrackedSearch`` for video with ``num_poses == 1`` and a
     search period (sharing ``search`` when given), else one landmarker with ``settings.num_poses``
     (stills are unrelated frames)."""
@@ -187,10 +188,66 @@ def open_estimator(model_path: str | os.PathLike, settings, mode: str = "video",
 
 
 def open_search(model_path: str | os.PathLike, settings):
-    """The person detector a parallel run's segments share (None when ``open_estimator`` would not search)."""
+    """The person detector a parallel run's segments share (None when ``open_estimator`` would not
+    search), loading on its own thread from this call on (``SharedDetector``)."""
     if _tracks(settings, "video"):
-        return PersonDetector(model_path, settings.min_detection_confidence)
+        return SharedDetector(model_path, settings.min_detection_confidence)
     return contextlib.nullcontext(None)
+
+
+class SharedDetector:
+    """A ``PersonDetector`` loaded on its own thread while the caller goes on (the segments of a parallel
+    run load their landmarkers meanwhile: MediaPipe's load runs outside the GIL, and the first search
+    comes only after a segment's first frame); ``detect`` and ``close`` wait for the load. A load error
+    is raised by ``detect`` and by ``raise_load_error``. The thread is named like ``run_threads``' so
+    that a command interrupted during the load ends without waiting for it (``isobalance.cli``)."""
+
+    def __init__(self, model_path: str | os.PathLike, min_detection_confidence: float = 0.5):
+        from vision.threads import THREAD_PREFIX, name_os_thread
+
+        self._detector: PersonDetector | None = None
+        self._error: BaseException | None = None
+        self._ready = threading.Event()
+
+        def load() -> None:
+            name_os_thread(f"{THREAD_PREFIX}detector")
+            try:
+                self._detector = PersonDetector(model_path, min_detection_confidence)
+            except BaseException as exc:  # raised where the detector is used
+                self._error = exc
+            finally:
+                self._ready.set()
+
+        threading.Thread(target=load, name=f"{THREAD_PREFIX}detector", daemon=True).start()
+
+    def detector(self) -> PersonDetector:
+        self._ready.wait()
+        self.raise_load_error()
+        return self._detector
+
+    def raise_load_error(self) -> None:
+        """The load's error, if it failed (waits for the load)."""
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+
+    def detect(self, rgb: np.ndarray) -> Detections:
+        return self.detector().detect(rgb)
+
+    @property
+    def calls(self) -> int:
+        return self.detector().calls
+
+    def close(self) -> None:
+        self._ready.wait()
+        if self._detector is not None:
+            self._detector.close()
+
+    def __enter__(self) -> "SharedDetector":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _tracks(settings, mode: str) -> bool:

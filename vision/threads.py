@@ -23,45 +23,64 @@ STOP_WAIT_S = 1.0            # on an interrupt, how long run_threads waits for i
 
 def prefetched(items: Iterator[T], depth: int) -> Iterator[T]:
     """Iterate ``items`` from a background thread, at most ``depth`` items ahead."""
-    if depth <= 0:
-        yield from items
-        return
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    failure: list[BaseException] = []
+    with Prefetcher(items, depth) as ahead:
+        yield from ahead
 
-    def put(item: object) -> None:
-        while not stop.is_set():
+
+class Prefetcher(Generic[T]):
+    """``items`` made on a background thread, at most ``depth`` ahead of the consumer, from the moment
+    the block is entered (``prefetched`` starts at the first item asked for): a segment decodes its
+    first frames, and the frames between its keyframe and its first, while its model loads. Leaving the
+    block stops the thread. Iterate once; an error of ``items`` is raised in the consumer after the
+    items made before it. ``depth <= 0``: no thread, ``items`` as they are."""
+
+    def __init__(self, items: Iterator[T], depth: int):
+        self._items, self._depth = items, depth
+        self._q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._work, name="prefetch", daemon=True) if depth > 0 else None
+
+    def _put(self, item: object) -> None:
+        while not self._stop.is_set():
             try:
-                q.put(item, timeout=0.1)
+                self._q.put(item, timeout=0.1)
                 return
             except queue.Full:
                 continue
 
-    def worker() -> None:
+    def _work(self) -> None:
         try:
-            for item in items:
-                put(item)
-                if stop.is_set():
+            for item in self._items:
+                self._put(item)
+                if self._stop.is_set():
                     return
         except BaseException as exc:  # re-raised in the consumer thread
-            failure.append(exc)
+            self._failure.append(exc)
         finally:
-            put(_DONE)
+            self._put(_DONE)
 
-    t = threading.Thread(target=worker, name="prefetch", daemon=True)
-    t.start()
-    try:
+    def __enter__(self) -> "Prefetcher[T]":
+        if self._thread is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __iter__(self) -> Iterator[T]:
+        if self._thread is None:
+            yield from self._items
+            return
         while True:
-            item = q.get()
+            item = self._q.get()
             if item is _DONE:
                 break
             yield item
-    finally:
-        stop.set()
-        t.join()
-    if failure:
-        raise failure[0]
+        if self._failure:
+            raise self._failure[0]
 
 
 class BackgroundConsumer(Generic[T]):

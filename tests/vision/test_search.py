@@ -39,3 +39,33 @@ def test_jump_thresholds():
     assert not _jumped(a, np.array([0.5, 0.5, 0.25]))       # 1.25x longer
     assert _jumped(a, np.array([0.5, 0.5, 0.27]))           # 1.35x
     assert _jumped(a, np.array([0.5, 0.5, 0.15]))           # 0.75x
+
+
+def test_shared_detector_loads_on_its_own_thread_and_detects_what_the_detector_does(tmp_path, model_path,
+                                                                                     sample_clip):
+    """``SharedDetector`` (the parallel path's search, loaded while the segments load their models):
+    the same detections as a ``PersonDetector`` on real frames, counted; a model that cannot load
+    raises its own error where the detector is used, and ``raise_load_error`` raises it too."""
+    import pytest
+
+    from tests.vision.clips import decode_all
+    from vision.models import InvalidModelError
+    from vision.person_detector import PersonDetector
+    from vision.search import SharedDetector
+
+    frames = [f.rgb for f in decode_all(sample_clip("tfjs_pose_1.mp4"))[0][:6]]
+    with PersonDetector(model_path) as alone, SharedDetector(model_path) as shared:
+        for rgb in frames:
+            a, b = alone.detect(rgb), shared.detect(rgb)
+            assert len(a) == len(b) == 1
+            assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.keypoints, b.keypoints)
+        assert shared.calls == alone.calls == len(frames)
+        shared.raise_load_error()                       # loaded: nothing to raise
+    fake = tmp_path / "fake.task"
+    fake.write_text("not a zip")
+    broken = SharedDetector(fake)
+    with pytest.raises(InvalidModelError):
+        broken.raise_load_error()
+    with pytest.raises(InvalidModelError):
+        broken.detect(frames[0])
+    broken.close()

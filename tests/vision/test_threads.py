@@ -93,3 +93,51 @@ def test_no_result_is_handed_over_after_a_failure():
     else:
         raise AssertionError("the work item's error must be raised")
     assert handed == []
+
+
+def test_prefetcher_makes_items_from_entering_the_block_and_stops_on_leaving():
+    """``Prefetcher`` starts making items when its block is entered, before anyone asks (a segment
+    decodes while its model loads), at most ``depth`` ahead; leaving the block stops an endless
+    source; an error of the source comes after the items made before it; depth 0 runs no thread."""
+    from vision.threads import Prefetcher
+
+    made: list[int] = []
+    first = threading.Event()
+
+    def endless():
+        k = 0
+        while True:
+            made.append(k)
+            first.set()
+            yield k
+            k += 1
+
+    with Prefetcher(endless(), 2) as ahead:
+        assert first.wait(30), "nothing was made before the first item was asked for"
+        got = []
+        for item in ahead:
+            got.append(item)
+            if len(got) == 5:
+                break
+    assert got == [0, 1, 2, 3, 4]
+    stopped_at = len(made)
+    assert stopped_at <= 5 + 2 + 2          # the consumer's five, the queue's two, one in hand
+    assert len(made) == stopped_at, "the thread ended with the block"
+
+    def broken():
+        yield "a"
+        raise ValueError("damaged")
+
+    got = []
+    try:
+        with Prefetcher(broken(), 2) as ahead:
+            for item in ahead:
+                got.append(item)
+    except ValueError as exc:
+        assert str(exc) == "damaged"
+    else:
+        raise AssertionError("the source's error must reach the consumer")
+    assert got == ["a"]
+    before = threading.active_count()
+    with Prefetcher(iter([1, 2]), 0) as ahead:
+        assert threading.active_count() == before and list(ahead) == [1, 2]
