@@ -66,6 +66,7 @@ class PayloadStream:
         self.n = n
         self._items = items
         self._made: list[Any] = []
+        self._waiting: list[int] = []     # the payload each waiting reader waits for
         self._ended = False
         self._error: BaseException | None = None
         self._cond = threading.Condition()
@@ -91,7 +92,14 @@ class PayloadStream:
         with self._cond:
             if len(self._made) >= self.n:
                 raise ValueError(f"more than {self.n} payloads")
-            self._made.append(item)
+            self._append(item)
+
+    def _append(self, item: Any) -> None:
+        """Under the lock: add ``item``, and wake the readers only when one waits for it (a part waiting
+        for a payload far ahead is not woken by each one before it)."""
+        self._made.append(item)
+        if self._waiting and min(self._waiting) < len(self._made):
+            self._waiting = [w for w in self._waiting if w >= len(self._made)]   # woken: no longer waiting
             self._cond.notify_all()
 
     def end(self, error: BaseException | None = None) -> None:
@@ -110,8 +118,7 @@ class PayloadStream:
                 if stop.is_set():
                     break
                 with self._cond:
-                    self._made.append(item)
-                    self._cond.notify_all()
+                    self._append(item)
             else:
                 if len(self._made) != self.n:
                     raise ValueError(f"{len(self._made)} payloads made for {self.n} frames")
@@ -127,8 +134,14 @@ class PayloadStream:
     def _wait_for(self, first: int, stop: int) -> Iterator[Any]:
         for i in range(first, stop):
             with self._cond:
-                while len(self._made) <= i and not self._ended:
-                    self._cond.wait()
+                if len(self._made) <= i and not self._ended:
+                    self._waiting.append(i)
+                    try:
+                        while len(self._made) <= i and not self._ended:
+                            self._cond.wait()
+                    finally:
+                        if i in self._waiting:        # not already taken off by the put that woke it
+                            self._waiting.remove(i)
                 if len(self._made) <= i:
                     raise self._error if self._error is not None else RenderStopped(f"payload {i} was never made")
                 item, self._made[i] = self._made[i], None     # read once: let it go

@@ -233,3 +233,25 @@ def test_background_render_left_without_wait_stops_and_leaves_nothing(tmp_path, 
         assert bg.started
     assert not bg._thread.is_alive()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_payload_stream_wakes_a_reader_only_for_its_payload():
+    """A part waiting for payload 100 (the later segment's first) is woken once, by payload 100, not by
+    each of the 100 before it (each wake-up costs the thread that makes them a GIL hand-over)."""
+    import threading
+    import time
+
+    stream = render.PayloadStream(200)
+    wakes = []
+    notify = stream._cond.notify_all
+    stream._cond.notify_all = lambda: (wakes.append(stream.made), notify())
+    got = []
+    reader = threading.Thread(target=lambda: got.extend(stream[100:101]))
+    reader.start()
+    deadline = time.monotonic() + 30
+    while stream._waiting != [100] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for i in range(150):
+        stream.put(i)
+    reader.join(30)
+    assert got == [100] and wakes == [101]
