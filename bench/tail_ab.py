@@ -9,7 +9,7 @@ smoothing, the annotated video, the outputs, the interpreter's exit). Two source
 the same rounds (``--against`` a ``git archive`` of another revision; the same segment outputs for both).
 Prints per run and as medians: the tail's wall (from the segments' end to the process's exit, both on
 the wall clock), its CPU seconds (the process's, minus what it had used by the segments' end) and the
-exit's share (after ``main`` returned).
+exit's share (after the command's exit handlers ran: interpreter finalization, where a tree still has it).
 
     .venv/bin/python bench/tail_ab.py record /tmp/clips/tfjs_pose_1-x10.mp4 /tmp/segments.pkl
     mkdir -p /tmp/old && git archive REV | tar -x -C /tmp/old
@@ -64,10 +64,15 @@ def _child(tree: str, mode: str, pkl: str, cli_args: list[str]) -> None:
         return parts
 
     parallel.run_threads = segments
+    import atexit
+
     from isobalance.cli import main
 
-    main(cli_args)
-    print(f"MAIN_END {time.time():.4f}", file=sys.stderr, flush=True)
+    # as the console script runs it (argv from sys.argv: the command is the whole process, so a tree that
+    # ends it without interpreter finalization does so here too); the exit handlers run on either path
+    atexit.register(lambda: print(f"MAIN_END {time.time():.4f}", file=sys.stderr, flush=True))
+    sys.argv = ["isobalance", *cli_args]
+    main()
 
 
 def _run(tree: str, mode: str, pkl: str, cli_args: list[str]) -> tuple[float, float, float, int]:
