@@ -106,10 +106,8 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
     settings = cfg.vision.pipeline_settings()
     src = open_source(spec, **({"max_frames": max_frames} if live and max_frames else {}))
     info = src.info
-    def new_monitor() -> HoldMonitor:
-        return HoldMonitor(protocol, (info.width, info.height), HoldSettings(calibrate_s=calibrate_s, settle_s=settle_s))
-
-    monitor = new_monitor()
+    monitor = HoldMonitor(protocol, (info.width, info.height),
+                          HoldSettings(calibrate_s=calibrate_s, settle_s=settle_s))
     video_path = out / "hold.mp4"
     bar = None
     if progress:
@@ -123,8 +121,6 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
                                            video_path if write_video else None, bar) \
             if not live and not max_frames else (0, 0)
         if not frames:
-            # a parallel run given up after its first segments may have fed the monitor some frames
-            monitor = new_monitor()
             annotate = None
             if write_video:
                 writer = annotated.enter_context(AnnotatedVideoWriter(video_path, info.width, info.height,
@@ -178,41 +174,38 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
 
 def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path: Path | None,
                         bar) -> tuple[int, int]:
-    """A long video file: the track on every core (``vision.parallel``); with a video, the monitor goes
-    through the final poses as smoothing makes them, on a thread of the render, while the annotated
-    video is drawn from its statuses in parallel parts (``vision.render.BackgroundRender``); without,
-    over the track on this thread. Returns (frames checked, frames with a person), or (0, 0) when the
-    file is short or must be read sequentially (the caller's streaming loop then runs)."""
+    """A long video file: the track on every core (``vision.parallel``), then the monitor over it frame
+    by frame on a thread of the render while the annotated video is drawn in parallel parts
+    (``vision.render.PayloadStream``; without a video, on this thread). Returns (frames checked,
+    frames with a person), or (0, 0) when the file is short or must be read sequentially (the caller's
+    streaming loop then runs)."""
     from functools import partial
 
     from vision.parallel import available_cores, parallel_pays, run_parallel
-    from vision.render import BackgroundRender, PayloadStream
+    from vision.render import PayloadStream, render_video
     from vision.sources import VideoFileSource
     from vision.track import PoseFrame
 
     if not isinstance(src, VideoFileSource) or not parallel_pays(src.info.n_frames):
         return 0, 0
-    progress = bar.update if bar is not None else None
-    if video_path is None:
-        run = run_parallel(src.path, model_path, settings, on_progress=progress)
-        if run is None:
-            return 0, 0
-        track = run.track
-        for i in range(len(track)):
-            monitor.update(PoseFrame(int(track.frame_index[i]), float(track.timestamp_ms[i]), track.image[i],
-                                     track.world[i], int(track.n_people[i])))
-        return len(track), int(track.detected.sum())
-
-    def checked(poses: PayloadStream) -> PayloadStream:
-        return PayloadStream(poses.n, ((monitor.update(pose), pose.image) for pose in poses[0:poses.n]))
-
-    with BackgroundRender(src.path, video_path, partial(draw_hold_frame, still_landmarks=protocol.still_landmarks),
-                          workers=available_cores(), info=src.info, payloads=checked) as render:
-        run = run_parallel(src.path, model_path, settings, on_progress=progress, poses_to=render.start)
-        if run is None:
-            return 0, 0
-        render.wait()
-    return len(run.track), int(run.track.detected.sum())
+    run = run_parallel(src.path, model_path, settings, on_progress=bar.update if bar is not None else None)
+    if run is None:
+        return 0, 0
+    track = run.track
+    checked = ((monitor.update(PoseFrame(int(track.frame_index[i]), float(track.timestamp_ms[i]), track.image[i],
+                                         track.world[i], int(track.n_people[i]))), track.image[i])
+               for i in range(len(track)))
+    if video_path is not None:
+        # the monitor goes through the frames on a thread of the render while the parts draw them; not
+        # fed while the replay still makes them (vision.render.BackgroundRender): beside the replay, a
+        # second Python-bound thread, it cost more than the overlap saved (README "Speed")
+        render_video(src.path, video_path, PayloadStream(len(track), checked),
+                     partial(draw_hold_frame, still_landmarks=protocol.still_landmarks),
+                     workers=available_cores(), info=src.info)
+    else:
+        for _ in checked:
+            pass
+    return len(track), int(track.detected.sum())
 
 
 def draw_hold_frame(rgb, index: int, timestamp_ms: float, payload, still_landmarks: tuple[str, ...] = ()) -> None:

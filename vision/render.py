@@ -256,15 +256,12 @@ class BackgroundRender:
     poses, and while the caller writes its other outputs; ``wait`` ends it. Why: on 2 cores those steps
     otherwise left one core idle before and after the render (README "Speed").
 
-    ``payloads(poses)`` turns the stream of poses (a ``PayloadStream`` being ``put``) into the render's
-    payloads: a ``PayloadStream`` with a producer of its own (the hold monitor) or the poses themselves.
-    A context manager: leaving it by an error or Ctrl+C stops the render within a frame and leaves no
+    The poses are the render's payloads (a ``PayloadStream`` being ``put``). A context manager: leaving it by an error or Ctrl+C stops the render within a frame and leaves no
     video, no partial file and no parts (what ``render_video`` leaves when it is stopped)."""
 
     def __init__(self, path: str | os.PathLike, out: str | os.PathLike, draw: DrawFn, workers: int,
-                 info: SourceInfo | None = None, payloads: Callable[[PayloadStream], Any] | None = None):
+                 info: SourceInfo | None = None):
         self._args = (path, out, draw, workers, info)
-        self._payloads = payloads
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._poses: PayloadStream | None = None
@@ -288,7 +285,7 @@ class BackgroundRender:
 
     def _begin(self) -> None:
         path, out, draw, workers, info = self._args
-        payloads = self._poses if self._payloads is None else self._payloads(self._poses)
+        payloads = self._poses
 
         def body() -> None:
             try:
