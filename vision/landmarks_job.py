@@ -17,7 +17,7 @@ from vision.errors import NoPersonError
 from vision.models import resolve_model
 from vision.parallel import available_cores, extract_track_fast, parallel_pays, run_parallel
 from vision.pipeline import PartialTrackError, PipelineSettings, extract_track
-from vision.render import BackgroundRender, draw_pose_frame, draw_track_frame
+from vision.render import BackgroundRender, draw_track_frame
 from vision.sources import Frame, FrameSource, VideoFileSource, open_source
 from vision.threads import BackgroundConsumer
 from vision.track import LandmarkTrack, PoseFrame
@@ -38,18 +38,20 @@ def extract_with_annotated_video(src: FrameSource, model: Path, settings: Pipeli
     """The track of ``src`` and its annotated video at ``video_path``.
 
     A long video file with no per-frame consumer (``on_frame``) runs on every core: the parallel track
-    (``vision.parallel``), and the video drawn in parallel parts from that track's final poses as
-    smoothing makes them (``vision.render.BackgroundRender``); ``on_track(track)`` runs (writing the
-    track's files) while the video is still being drawn. Otherwise the pipeline runs sequentially while
+    (``vision.parallel``), then the video drawn from it in parallel parts on threads of their own
+    (``vision.render.BackgroundRender``) while ``on_track(track)`` runs (writing the track's files). Otherwise the pipeline runs sequentially while
     a background thread draws and encodes, and ``on_track`` runs at the end. Returns the track and the
     part-way error (or None): the video and the track keep every frame processed before a break. Used
     by the CLI and the dashboard's review page alike.
     """
     if on_frame is None and isinstance(src, VideoFileSource) and parallel_pays(src.info.n_frames):
-        with BackgroundRender(src.path, video_path, draw_pose_frame, workers=available_cores(),
-                              info=src.info) as render:
-            run = run_parallel(src.path, model, settings, on_progress=on_progress, poses_to=render.start)
-            if run is not None:
+        run = run_parallel(src.path, model, settings, on_progress=on_progress)
+        if run is not None:
+            with BackgroundRender(src.path, video_path, draw_track_frame, workers=available_cores(),
+                                  info=src.info) as render:
+                put = render.start(len(run.track))
+                for image in run.track.image:
+                    put(image)
                 if on_track is not None:
                     on_track(run.track)
                 render.wait()

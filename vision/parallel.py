@@ -45,7 +45,7 @@ from vision.segments import FrameTable, SegmentError, SegmentSource, scan_frames
 from vision.sources import Frame, FrameSource, SourceInfo, VideoFileSource
 from vision.subject import SubjectSelector
 from vision.threads import run_threads
-from vision.track import N_LANDMARKS, LandmarkTrack, PoseFrame, TrackMeta
+from vision.track import N_LANDMARKS, LandmarkTrack, TrackMeta
 
 # Below this many frames a parallel run does not pay on 2 cores. Measured with worker processes
 # (bench/parallel.py, quiet 2-core machine: 300 frames 1.49x, 600 frames 1.66x; under load 300 frames
@@ -376,9 +376,8 @@ class _Replay:
     live = False
 
     def __init__(self, info: SourceInfo, settings: PipelineSettings, segments: list[Segment],
-                 scene: SceneRollSampler | None = None, on_pose: Callable[[PoseFrame], None] | None = None):
+                 scene: SceneRollSampler | None = None):
         self.info, self.segments, self.scene = info, segments, scene
-        self.on_pose = on_pose                       # given each pose as it is made (run_parallel's poses_to)
         self._kept: dict[int, np.ndarray] = {}      # frame index -> RGB kept for the scene roll
         self.selector = SubjectSelector()
         self.poses: list = []
@@ -413,8 +412,6 @@ class _Replay:
             self._next = (part, f)
             pose = next(self._stream)[1]
             self.poses.append(pose)
-            if self.on_pose is not None:
-                self.on_pose(pose)
             rgb = self._kept.pop(f, None)
             if rgb is not None and self.scene is not None:
                 self.scene.sample(rgb, pose.image if np.isfinite(pose.image[0, 0]) else None)
@@ -451,15 +448,9 @@ class ParallelRun:
 def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
                  settings: PipelineSettings = PipelineSettings(), workers: int | None = None,
                  overlap: int = OVERLAP_FRAMES, min_segment_frames: int = MIN_SEGMENT_FRAMES,
-                 on_progress: Callable[[int], None] | None = None,
-                 poses_to: Callable[[int], Callable[[PoseFrame], None]] | None = None) -> ParallelRun | None:
+                 on_progress: Callable[[int], None] | None = None) -> ParallelRun | None:
     """Segment, run and stitch ``path``; None when the file must be read sequentially instead
-    (frames cannot be listed from its packets, or a segment failed to decode).
-
-    ``poses_to(n)`` is called before the segments run, with the file's ``n`` frames, and returns a
-    function that is given each final pose, in frame order, as selection and smoothing make it (while
-    later segments still run): the annotated video is drawn from them (``vision.render.BackgroundRender``).
-    When None is returned after some poses were given, the caller must drop what it made of them."""
+    (frames cannot be listed from its packets, or a segment failed to decode)."""
     path = Path(path)
     table = scan_frames(path)
     if table is None:
@@ -474,7 +465,7 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
     # MediaPipe graph first): see vision.landmarker.preload_mediapipe
     preload_mediapipe()
     # subject selection and smoothing of each finished prefix while later segments still run
-    replay = _Replay(info, settings, segments, scene, None if poses_to is None else poses_to(len(table)))
+    replay = _Replay(info, settings, segments, scene)
     # one person detector (vision.person_detector, locked) serves every segment: one model, not one per
     # segment, loading on its own thread while the segments load their landmarkers (vision.search.SharedDetector)
     with open_search(model_path, settings) as search:

@@ -60,7 +60,7 @@ class PayloadStream:
 
     Either ``items`` yields them, on a thread of the render (``render_video`` runs ``produce``), or,
     without ``items``, another thread hands them over one by one with ``put`` and then calls ``end``
-    (``BackgroundRender``: the final poses as the parallel run's smoothing makes them)."""
+    (``BackgroundRender``)."""
 
     def __init__(self, n: int, items: Iterator[Any] | None = None):
         self.n = n
@@ -250,13 +250,12 @@ class _Either:
 
 
 class BackgroundRender:
-    """``render_video`` on a thread of its own, started when the parallel run's first final pose is made
-    (``vision.parallel.run_parallel(poses_to=render.start)``: as soon as the first segment has ended), so
-    the video is drawn while later segments, subject selection and smoothing still make the later
-    poses, and while the caller writes its other outputs; ``wait`` ends it. Why: on 2 cores those steps
-    otherwise left one core idle before and after the render (README "Speed").
-
-    The poses are the render's payloads (a ``PayloadStream`` being ``put``). A context manager: leaving it by an error or Ctrl+C stops the render within a frame and leaves no
+    """``render_video`` on a thread of its own, its payloads handed over with the function ``start``
+    returns (a ``PayloadStream`` being ``put``), so the caller writes its other outputs while the parts
+    draw; ``wait`` ends it. Why: on 2 cores, writing the track's files before or after the render left
+    one core idle. Handing it each pose while the parallel run's replay still made them was tried and not
+    kept: the replay and the parts then share the GIL and the tail took longer (README "Speed").
+    A context manager: leaving it by an error or Ctrl+C stops the render within a frame and leaves no
     video, no partial file and no parts (what ``render_video`` leaves when it is stopped)."""
 
     def __init__(self, path: str | os.PathLike, out: str | os.PathLike, draw: DrawFn, workers: int,
@@ -273,8 +272,8 @@ class BackgroundRender:
         return self._thread is not None
 
     def start(self, n: int) -> Callable[[Any], None]:
-        """The function each of the ``n`` frames' poses is handed to, in frame order; the render's threads
-        start with the first pose (not before: no decoder or encoder is held while no pose exists)."""
+        """The function each of the ``n`` frames' payloads is handed to, in frame order; the render's
+        threads start with the first one."""
         self._poses = PayloadStream(n)
         return self._put
 
@@ -325,7 +324,3 @@ def draw_track_frame(rgb: np.ndarray, index: int, timestamp_ms: float, image_lan
     draw_pose(rgb, image_landmarks)
     draw_label(rgb, f"frame {index}  {timestamp_ms / 1000:.2f} s" + ("" if detected else "  no person"))
 
-
-def draw_pose_frame(rgb: np.ndarray, index: int, timestamp_ms: float, pose: Any) -> None:
-    """``draw_track_frame`` with the frame's ``PoseFrame`` as payload (``BackgroundRender``'s poses)."""
-    draw_track_frame(rgb, index, timestamp_ms, pose.image)

@@ -43,15 +43,15 @@ def parallel_video(tmp_path_factory, model_path, long_clip):
         calls.append(kwargs["workers"])
         return real(*args, **kwargs)
 
-    def draw_last_after_the_track(rgb, index, timestamp_ms, pose):
+    def draw_last_after_the_track(rgb, index, timestamp_ms, image_landmarks):
         if index == 319:
             waited.append(handed_over.wait(120))
-        render.draw_pose_frame(rgb, index, timestamp_ms, pose)
+        draw_track_frame(rgb, index, timestamp_ms, image_landmarks)
 
     out = tmp_path_factory.mktemp("annotated") / "annotated.mp4"
     mp = pytest.MonkeyPatch()
     mp.setattr(render, "render_video", spy)
-    mp.setattr(landmarks_job, "draw_pose_frame", draw_last_after_the_track)
+    mp.setattr(landmarks_job, "draw_track_frame", draw_last_after_the_track)
     mp.setattr(landmarks_job, "available_cores", lambda: 2)
     mp.setattr("vision.parallel.available_cores", lambda: 2)
     try:
@@ -66,9 +66,10 @@ def parallel_video(tmp_path_factory, model_path, long_clip):
     return track, out
 
 
-def test_video_drawn_from_the_streamed_poses_is_the_final_tracks(parallel_video, long_clip, tmp_path):
-    """The video drawn while smoothing still made the later poses is, packet for packet, the video the
-    finished track gives (each frame its own row, same times, same encoder settings)."""
+def test_video_drawn_in_the_background_is_the_final_tracks(parallel_video, long_clip, tmp_path):
+    """The video drawn on the render's own threads while the track's files were written is, packet for
+    packet, the video ``render_video`` gives of the finished track (each frame its own row, same times,
+    same encoder settings)."""
     track, streamed = parallel_video
     listed = render.render_video(long_clip, tmp_path / "listed.mp4", track.image, draw_track_frame, workers=2)
     got, want = packets(streamed), packets(listed)
@@ -222,8 +223,7 @@ def test_background_render_given_too_few_poses_fails_without_a_video(tmp_path, l
 
 
 def test_background_render_left_without_wait_stops_and_leaves_nothing(tmp_path, long_clip):
-    """The parallel run gave up after its first poses (run_parallel returned None): leaving the block
-    without ``wait`` stops the render, and the sequential path then writes the video alone."""
+    """Leaving the block without ``wait`` (the caller gave up) stops the render and leaves nothing."""
     out = tmp_path / "v.mp4"
     with render.BackgroundRender(long_clip, out, draw_text, workers=2) as bg:
         put = bg.start(320)
