@@ -336,28 +336,24 @@ def stitch(parts: list[RawSegment], segments: list[Segment], width: int, height:
            ) -> tuple[RawSegment, list[Seam]]:
     """One raw stream from overlapping segment outputs, each seam where both sides agree best."""
     size = frame_size(width, height)
-    pieces: list[tuple[RawSegment, int, int]] = []   # (part, first frame used, stop frame)
-    seams: list[Seam] = []
-    begin = 0
-    for k in range(len(parts)):
-        part, seg = parts[k], segments[k]
-        end = seg.stop
-        if k + 1 < len(parts):
-            seams.append(place_seam(part, parts[k + 1], segments[k + 1], size))
-            end = seams[-1].frame
-        pieces.append((part, begin, end))
-        begin = end
+    seams = [place_seam(parts[k], parts[k + 1], segments[k + 1], size) for k in range(len(parts) - 1)]
+    return join_at_seams(parts, segments, seams), seams
+
+
+def join_at_seams(parts: list[RawSegment], segments: list[Segment], seams: list[Seam]) -> RawSegment:
+    """The segment outputs cut at ``seams`` (one between each two segments) and joined into one stream."""
+    bounds = [0, *(seam.frame for seam in seams), segments[-1].stop]
+
     def cut(name: str, part: RawSegment, a: int, b: int) -> np.ndarray:
         arr = getattr(part, name)
         if name in ("image", "world", "appearance"):    # pose rows of frames [a, b)
             return arr[part.offsets[a - part.first]:part.offsets[b - part.first]]
         return arr[a - part.first:b - part.first]
 
-    joined = RawSegment(
+    return RawSegment(
         0,
-        *(np.concatenate([cut(name, p, a, b) for p, a, b in pieces])
+        *(np.concatenate([cut(name, p, a, b) for p, a, b in zip(parts, bounds[:-1], bounds[1:])])
           for name in ("frame_index", "timestamp_ms", "counts", "image", "world", "appearance", "searched")))
-    return joined, seams
 
 
 # ------------------------------------------------------------------------------------------ replay
@@ -482,13 +478,14 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
             raise
     if any(p.error for p in parts):
         return None
-    raw, seams = stitch(parts, segments, info.width, info.height)
+    # the stream at the seams the replay placed (and used): every frame exactly once, and its size
+    raw = join_at_seams(parts, segments, replay.seams)
     if not np.array_equal(raw.frame_index, np.arange(len(table))) or replay.frames != len(table):
         return None     # never expected: stitching must give every frame exactly once
     searches = sum(p.searches for p in parts)
     del parts           # the segments' own copies, before the track is built
     track = _select_and_smooth(replay, path, model_path, settings)
-    return ParallelRun(track, segments, seams, searches, int(raw.offsets[-1]), raw.nbytes)
+    return ParallelRun(track, segments, replay.seams, searches, int(raw.offsets[-1]), raw.nbytes)
 
 
 def _select_and_smooth(replay: _Replay, path: Path, model_path, settings: PipelineSettings) -> LandmarkTrack:

@@ -35,7 +35,7 @@ class Prefetcher(Generic[T]):
     items made before it. ``depth <= 0``: no thread, ``items`` as they are."""
 
     def __init__(self, items: Iterator[T], depth: int):
-        self._items, self._depth = items, depth
+        self._items = items
         self._q: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
         self._failure: list[BaseException] = []
