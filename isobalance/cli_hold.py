@@ -172,6 +172,13 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
     return written
 
 
+# The monitor's cost per frame as a share of a hold.mp4 part's (decode, draw, encode): ~0.8 against ~5.3 ms
+# CPU at 576x576 (1200-frame clip, 2 cores). The render gives the first part that much more of the clip
+# (vision.render.plan_parts): the last part waits for the monitor to reach its first frame, and with equal
+# halves it ended 0.8-1.1 s after the first (3 of 3 runs, bench/tail_ab.py's replay).
+MONITOR_LEAD = 0.15
+
+
 def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path: Path | None,
                         bar) -> tuple[int, int]:
     """A long video file: the track on every core (``vision.parallel``), then the monitor over it frame
@@ -199,7 +206,7 @@ def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path
         # the monitor goes through the frames on a thread of the render while the parts draw them; not
         # fed while the replay still makes them (vision.render.BackgroundRender): beside the replay, a
         # second Python-bound thread, it cost more than the overlap saved (README "Speed")
-        render_video(src.path, video_path, PayloadStream(len(track), checked),
+        render_video(src.path, video_path, PayloadStream(len(track), checked, lead=MONITOR_LEAD),
                      partial(draw_hold_frame, still_landmarks=protocol.still_landmarks),
                      workers=available_cores(), info=src.info)
     else:

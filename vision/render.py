@@ -62,8 +62,9 @@ class PayloadStream:
     without ``items``, another thread hands them over one by one with ``put`` and then calls ``end``
     (``BackgroundRender``)."""
 
-    def __init__(self, n: int, items: Iterator[Any] | None = None):
+    def __init__(self, n: int, items: Iterator[Any] | None = None, lead: float = 0.0):
         self.n = n
+        self.lead = lead        # a payload's cost as a share of a frame's drawing (``plan_parts``)
         self._items = items
         self._made: list[Any] = []
         self._waiting: list[int] = []     # the payload each waiting reader waits for
@@ -200,10 +201,19 @@ def join_parts(parts: Sequence[Path], out: Path) -> Path:
     return out
 
 
-def plan_parts(n_frames: int, workers: int, min_frames: int = 60) -> list[tuple[int, int]]:
-    """Contiguous [first, stop) ranges, one per worker (fewer when parts would be tiny)."""
+def plan_parts(n_frames: int, workers: int, min_frames: int = 60, lead: float = 0.0) -> list[tuple[int, int]]:
+    """Contiguous [first, stop) ranges, one per worker (fewer when parts would be tiny).
+
+    ``lead``: what making one payload costs, as a share of what drawing one frame costs, when the payloads
+    are made one by one in frame order beside the parts (a ``PayloadStream`` with a producer). The last
+    part waits longest for its first payload, and the producer's work shares a core with the parts: the
+    work is split evenly over the cores with all of the producer's counted against the last part, so the
+    earlier parts get more frames and every core ends at about the same time. 0: equal parts."""
     k = max(1, min(workers, n_frames // max(min_frames, 1)))
-    bounds = np.linspace(0, n_frames, k + 1).round().astype(int)
+    lead = max(0.0, float(lead))
+    share = n_frames * (1.0 + lead) / k                   # frames' worth of work per core
+    last = max(min_frames, share - n_frames * lead) if k > 1 else n_frames
+    bounds = np.linspace(0, n_frames - last, k).round().astype(int).tolist() + [n_frames] if k > 1 else [0, n_frames]
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
@@ -224,10 +234,12 @@ def render_video(path: str | os.PathLike, out: str | os.PathLike, payloads: Sequ
         with VideoFileSource(path) as probe:
             info = probe.info
     out.parent.mkdir(parents=True, exist_ok=True)
+    # a producer beside the parts: the last part waits for it (plan_parts); a pushed stream is made elsewhere
+    lead = payloads.lead if isinstance(payloads, PayloadStream) and not payloads.pushed else 0.0
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.parts-", dir=out.parent))
     try:
         jobs = [PartJob(str(path), a, b, table, info, str(scratch / f"part{k:03d}.mp4"), draw, payloads[a:b])
-                for k, (a, b) in enumerate(plan_parts(len(table), workers))]
+                for k, (a, b) in enumerate(plan_parts(len(table), workers, lead=lead))]
         # one thread per part; Ctrl+C stops them within a frame and is re-raised here; a part's error too
         work = [lambda own, progress, job=job: render_part(job, _Either(own, stop), progress) for job in jobs]
         if isinstance(payloads, PayloadStream) and not payloads.pushed:

@@ -255,3 +255,57 @@ def test_payload_stream_wakes_a_reader_only_for_its_payload():
         stream.put(i)
     reader.join(30)
     assert got == [100] and wakes == [101]
+
+
+@pytest.mark.parametrize("n, workers", [(1200, 2), (1200, 3), (320, 2), (997, 4)])
+def test_parts_cover_every_frame_once_and_a_producers_work_goes_to_the_last(n, workers):
+    """Without a producer the parts are equal; with one (``lead``: a payload's cost as a share of a frame's
+    drawing) the work per core is even once the producer's whole work is counted against the last part."""
+    equal = plan_parts(n, workers)
+    assert [b - a for a, b in equal] == [b - a for a, b in
+                                        zip(np.linspace(0, n, workers + 1).round().astype(int)[:-1],
+                                            np.linspace(0, n, workers + 1).round().astype(int)[1:])]
+    for lead in (0.0, 0.15, 0.5):
+        parts = plan_parts(n, workers, lead=lead)
+        assert len(parts) == workers
+        assert parts[0][0] == 0 and parts[-1][1] == n
+        assert all(b == c for (_, b), (c, _) in zip(parts[:-1], parts[1:]))       # contiguous, in order
+        work = [b - a for a, b in parts]
+        if n * (1 + lead) / workers - n * lead < 60:     # the last part would be tiny: kept at min_frames
+            assert work[-1] == 60 and max(work[:-1]) - min(work[:-1]) <= 1, (lead, parts)
+            continue
+        work[-1] += n * lead
+        assert max(work) - min(work) <= 2, (lead, parts)                        # even, to the rounding
+    assert plan_parts(n, workers, lead=0.15)[0][1] > equal[0][1]                # the first part is longer
+
+
+def test_a_producers_lead_moves_the_part_boundary_and_keeps_every_frame(tmp_path, long_clip, monkeypatch):
+    """A PayloadStream with a ``lead`` is drawn in the parts ``plan_parts`` gives for it (the first part
+    longer), and the video has every frame at its time, each showing its own payload."""
+    n = 320
+    texts = [f"payload {i}" for i in range(n)]
+    ranges, real = [], render.render_part
+
+    def recording(job, *args, **kwargs):
+        ranges.append((job.first, job.stop))
+        return real(job, *args, **kwargs)
+
+    monkeypatch.setattr(render, "render_part", recording)
+    out = render.render_video(long_clip, tmp_path / "lead.mp4", render.PayloadStream(n, iter(texts), lead=0.3),
+                              draw_text, workers=2)
+    assert sorted(ranges) == plan_parts(n, 2, lead=0.3) and plan_parts(n, 2, lead=0.3)[0][1] > n // 2
+    src_times, src_frames = decode(long_clip)
+    times, frames = decode(out)
+    assert len(frames) == n
+    np.testing.assert_allclose(times, src_times, atol=5e-4)
+    for i in (0, ranges[0][1] - 1, ranges[0][1], n - 1):              # both sides of the moved boundary
+        want = src_frames[i].copy()
+        draw_text(want, i, 0.0, texts[i])
+        drawn = np.abs(want.astype(int) - src_frames[i].astype(int)).max(axis=-1) > 60
+        assert drawn.sum() > 200
+        err = np.abs(frames[i].astype(int) - want.astype(int)).max(axis=-1)[drawn].mean()
+        wrong = src_frames[i].copy()
+        draw_text(wrong, i, 0.0, texts[i - 1] if i else texts[1])
+        assert err < 25, (i, err)
+        changed = np.abs(wrong.astype(int) - want.astype(int)).max(axis=-1) > 60
+        assert np.abs(frames[i].astype(int) - wrong.astype(int)).max(axis=-1)[changed].mean() > 2 * err, i
