@@ -121,3 +121,36 @@ def test_every_frame_decodes_in_order_with_its_timestamp(written):
         rows = rgb[:, away].mean(axis=(1, 2))          # grey, the band, then the padding row
         assert (rows[:48] < 60).all() and (rows[51:61] > 220).all() and rows[61] < 60, (k, rows.round())
         assert abs(bright.mean() - (3 * k + 2.5)) <= 1, k                  # frame k's bar, not a neighbour's
+
+
+@pytest.mark.parametrize("corner", ["top-left", "top-right", "bottom-left", "bottom-right"])
+def test_a_label_is_the_pixels_opencv_draws_in_place_also_when_drawn_again(corner):
+    """draw_label keeps the last labels' pixels and copies them in again: on any frame, first time or
+    repeated, the result is exactly OpenCV's band and text drawn in place, and nothing outside the band
+    changes (the band is opaque and holds its text)."""
+    import cv2
+
+    from vision.drawing import _label_layout, draw_label, label_box
+
+    rng = np.random.default_rng(1)
+    texts = ["HOLD  rep 1/5", "still 3.2/10 s  breaks 1", "frame 17  0.57 s  no person", "g", "x" * 40]
+    for k in range(3):                                      # the third and later rounds copy kept labels
+        for shape in ((576, 576, 3), (480, 640, 3)):
+            for row, text in enumerate(texts):
+                color = tuple(int(c) for c in rng.integers(0, 256, 3))
+                frame = rng.integers(0, 256, shape, np.uint8)
+                want = frame.copy()
+                (x0, y0, x1, y1), th, scale, thick = _label_layout(shape, text, row, corner)
+                cv2.rectangle(want, (x0, y0), (x1, y1), (0, 0, 0), -1)
+                cv2.putText(want, text, (x0 + 5, y0 + th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thick,
+                            cv2.LINE_AA)
+                got = draw_label(frame, text, row=row, color=color, corner=corner)
+                assert got is frame and np.array_equal(got, want), (k, shape, row, text)
+                assert (x0, y0, x1, y1) == label_box(shape, text, row, corner)
+    small = rng.integers(0, 256, (40, 60, 3), np.uint8)    # a band wider than the frame: drawn, clipped
+    want = small.copy()
+    (x0, y0, x1, y1), th, scale, thick = _label_layout(small.shape, texts[-1], 0, corner)
+    cv2.rectangle(want, (x0, y0), (x1, y1), (0, 0, 0), -1)
+    cv2.putText(want, texts[-1], (x0 + 5, y0 + th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick,
+                cv2.LINE_AA)
+    assert np.array_equal(draw_label(small, texts[-1], corner=corner), want)
