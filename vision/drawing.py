@@ -94,14 +94,15 @@ def draw_label(rgb: np.ndarray, text: str, row: int = 0, color=(255, 255, 255), 
     The band is opaque and the text stays inside it, so a label is the same pixels on every frame: the
     last ones drawn are kept (``_label_pixels``) and copied in again. A hold's overlay repeats most of
     its four lines from frame to frame (phase and repetition, message); drawing one cost ~0.13 ms
-    (``getTextSize`` 0.03, ``putText`` 0.09), copying it ~0.01 ms. A band that leaves the frame is drawn."""
+    (``getTextSize`` 0.03, ``putText`` 0.09), copying it ~0.01 ms. A band that leaves the frame, or a
+    frame that is not 8-bit RGB (RGBA), is drawn in place."""
     import cv2
 
     h, w = rgb.shape[:2]
     color = tuple(int(c) for c in color)
     box, th, scale, thick = _label_layout(rgb.shape, text, row, corner)
     x0, y0, x1, y1 = box
-    if x0 >= 0 and y0 >= 0 and x1 < w and y1 < h and rgb.ndim == 3 and rgb.shape[2] == 3:
+    if x0 >= 0 and y0 >= 0 and x1 < w and y1 < h and rgb.shape[2:] == (3,) and rgb.dtype == np.uint8:
         rgb[y0:y1 + 1, x0:x1 + 1] = _label_pixels(x1 - x0 + 1, y1 - y0 + 1, text, th, scale, thick, color)
         return rgb
     cv2.rectangle(rgb, (x0, y0), (x1, y1), (0, 0, 0), -1)

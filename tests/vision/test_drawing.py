@@ -154,3 +154,19 @@ def test_a_label_is_the_pixels_opencv_draws_in_place_also_when_drawn_again(corne
     cv2.putText(want, texts[-1], (x0 + 5, y0 + th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick,
                 cv2.LINE_AA)
     assert np.array_equal(draw_label(small, texts[-1], corner=corner), want)
+
+
+
+def test_a_label_on_a_four_channel_frame_is_drawn_in_place():
+    """Kept bands are 8-bit RGB; on any other frame (here RGBA) the label is drawn in place as before."""
+    import cv2
+
+    from vision.drawing import _label_layout, draw_label
+
+    frame = np.random.default_rng(2).integers(0, 256, (200, 300, 4), np.uint8)
+    want = frame.copy()
+    (x0, y0, x1, y1), th, scale, thick = _label_layout(frame.shape, "HOLD", 0, "top-left")
+    cv2.rectangle(want, (x0, y0), (x1, y1), (0, 0, 0), -1)
+    cv2.putText(want, "HOLD", (x0 + 5, y0 + th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (40, 200, 80), thick,
+                cv2.LINE_AA)
+    assert np.array_equal(draw_label(frame, "HOLD", color=(40, 200, 80)), want)
