@@ -98,3 +98,38 @@ def test_mediapipe_task_families_never_run_are_not_imported(model_path):
         "print(mp.tasks.audio.AudioClassifier.__name__, type(sys.modules['mediapipe.tasks.python.audio']).__name__); "
         "from mediapipe.tasks.python.text import text_classifier; print(text_classifier.TextClassifier.__name__)")
     assert out.splitlines()[-4:] == ["[False, False, False, False]", "0", "AudioClassifier module", "TextClassifier"]
+
+
+def test_bundle_pages_released_after_the_first_pose_and_poses_unchanged(model_path, sample_clip):
+    """After a landmarker's first frame with a pose the bundle's mapping is dropped from memory
+    (vision.memory.release_file_pages): MediaPipe never reads it again, on 40 frames with the person nor
+    after losing her (black frames) and finding her again, and the poses are bit-identical to those of
+    a landmarker that kept the pages (run first, alone)."""
+    import vision.landmarker as lm
+    from vision.memory import file_mappings
+
+    frames, _ = decode_all(sample_clip("tfjs_pose_1.mp4"))
+    black = np.zeros_like(frames[0].rgb)
+    sequence = [f.rgb for f in frames[:20]] + [black] * 3 + [f.rgb for f in frames[20:40]]
+
+    def run(release: bool) -> tuple[list, list[int]]:
+        lm.RELEASE_MODEL_PAGES = release
+        try:
+            est = PoseEstimator(model_path)
+        finally:
+            lm.RELEASE_MODEL_PAGES = True
+        out, resident = [], []
+        with est:
+            for i, rgb in enumerate(sequence):
+                out.append(est.process(rgb, i * 33.0))
+                resident.append(sum(m[3] for m in file_mappings(model_path)))
+        return out, resident
+
+    kept, kept_resident = run(False)
+    assert min(kept_resident) > 5000                 # the bundle (9 MB) stays resident when kept
+    released, resident = run(True)
+    assert len(released[0]) == 1 and resident[0] == 0        # first frame has her: dropped at once
+    assert max(resident) == 0                                # never read again, lost and found included
+    assert [len(p) for p in released[20:23]] == [0, 0, 0] and len(released[23]) == 1
+    for a, b in zip(kept, released):
+        assert np.array_equal(a.image, b.image, equal_nan=True) and np.array_equal(a.world, b.world)
