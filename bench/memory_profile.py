@@ -77,6 +77,7 @@ def wrap(module: str, qualname: str) -> None:
 
 STAGES = [
     ("vision.landmarker", "PoseEstimator.__init__"),
+    ("vision.person_detector", "PersonDetector.__init__"),
     ("vision.landmarker", "PoseEstimator.close"),
     ("vision.parallel", "run_parallel"),
     ("vision.parallel", "run_segment"),

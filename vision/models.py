@@ -14,6 +14,7 @@ import hashlib
 import http.client
 import json
 import os
+import threading
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -249,6 +250,57 @@ def read_detector(path: str | os.PathLike) -> bytes:
     check_bundle(path)
     with zipfile.ZipFile(path) as zf:
         return zf.read(BUNDLE_MEMBERS[0])
+
+
+UNPACKED_DETECTOR = "pose_detector-{source}-{sha}.f32.tflite"   # source: the bundle member's CRC-32 and size
+
+
+def _unpacked_detector_source(path: str | os.PathLike) -> str:
+    check_bundle(path)
+    with zipfile.ZipFile(path) as zf:
+        member = zf.getinfo(BUNDLE_MEMBERS[0])
+    return f"{member.CRC:08x}{member.file_size:08x}"
+
+
+def unpacked_detector_made(path: str | os.PathLike) -> bool:
+    """True when the model cache holds an unpacked detector for this bundle (not checked: cheap)."""
+    try:
+        return any(models_dir().glob(UNPACKED_DETECTOR.format(source=_unpacked_detector_source(path), sha="*")))
+    except (OSError, ModelError):
+        return False
+
+
+def unpacked_detector(path: str | os.PathLike) -> Path | None:
+    """The bundle's person detector with float32 weights (``vision.person_detector.unpacked_model``):
+    made once per detector into the model cache, found by the member's CRC-32 and size (from the zip's
+    directory: the 3 MB member is not read when the file exists), checked against the sha256 in its
+    name at every use. None when the cache cannot be written; the caller then loads the detector from
+    the bundle."""
+    source = _unpacked_detector_source(path)
+    folder = models_dir()
+    try:
+        made = sorted(folder.glob(UNPACKED_DETECTOR.format(source=source, sha="*")))
+    except OSError:        # no such folder, or a file in its place
+        made = []
+    for found in made:
+        if sha256_of(found)[:16] == found.name.split("-")[2].split(".")[0]:
+            return found
+    from vision.person_detector import unpacked_model
+
+    model = unpacked_model(read_detector(path))
+    dest = folder / UNPACKED_DETECTOR.format(source=source, sha=hashlib.sha256(model).hexdigest()[:16])
+    partial = dest.with_name(f"{dest.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(model)
+        os.replace(partial, dest)      # atomic: a concurrent run sees the whole file or none
+    except OSError:
+        try:
+            partial.unlink()
+        except OSError:
+            pass
+        return None
+    return dest
 
 
 def load_error(path: str | os.PathLike) -> str | None:

@@ -137,21 +137,83 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
+def unpacked_model(model: bytes) -> bytes:
+    """``model`` with every constant weight stored as the float32 tensor XNNPACK packs, and no op left
+    that makes it at run time (the bundle's detector stores them sparse or as float16, expanded by
+    DENSIFY and DEQUANTIZE ops).
+
+    Why: XNNPACK keeps the float32 weights it unpacks from those ops for the interpreter's lifetime
+    (``static_unpacked_data_``, ~12 MB here) beside its packed copy. Stored float32 in a file the
+    interpreter maps, they are read once while it packs them and their pages can then be dropped
+    (``vision.memory.release_file_pages``). The values are the ones those ops compute (LiteRT's own
+    kernels run them once here, without XNNPACK), so the packed weights, and every detection, are
+    bit-identical (tests/vision/test_person_detector.py)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    tree = schema.ModelT.InitFromPackedBuf(model, 0)
+    graph = tree.subgraphs[0]
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in tree.operatorCodes]
+    unpack = (schema.BuiltinOperator.DEQUANTIZE, schema.BuiltinOperator.DENSIFY)
+    # every tensor kept after the invoke (without it some unpacked weights share memory with activations)
+    reference = Interpreter(model_content=model, num_threads=1, experimental_preserve_all_tensors=True,
+                            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    reference.allocate_tensors()
+    given = reference.get_input_details()[0]
+    reference.set_tensor(given["index"], np.zeros(given["shape"], given["dtype"]))
+    reference.invoke()
+    kept = []
+    for op in graph.operators:
+        code = codes[op.opcodeIndex]
+        if code not in unpack:
+            kept.append(op)
+        elif code == schema.BuiltinOperator.DEQUANTIZE:    # its output: the float32 weights
+            out = int(op.outputs[0])
+            values = reference.get_tensor(out)
+            if values.dtype != np.float32:
+                raise ValueError(f"DEQUANTIZE gave {values.dtype}, not float32")
+            buffer = schema.BufferT()
+            buffer.data = np.frombuffer(values.tobytes(), np.uint8)
+            tree.buffers.append(buffer)
+            graph.tensors[out].buffer = len(tree.buffers) - 1
+    del reference
+    used = {int(i) for op in kept for i in (*op.inputs, *op.outputs) if i >= 0}
+    used |= {int(i) for i in (*graph.inputs, *graph.outputs)}
+    for k, tensor in enumerate(graph.tensors):
+        if k not in used:                                  # the float16 / sparse originals
+            if tensor.buffer:
+                tree.buffers[tensor.buffer].data = None
+                tensor.buffer = 0
+            tensor.sparsity = None
+    graph.operators = kept
+    builder = flatbuffers.Builder(len(model) * 5)
+    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 class PersonDetector:
     """``detect(rgb) -> Detections`` with the bundle's person detector on one LiteRT interpreter
     (XNNPACK, one thread). Thread-safe: the parallel path's segments share one detector, the
     interpreter (its tensors are shared state) runs one frame at a time under a lock; one per thread
-    would cost ~31 MB each (measured per interpreter created: README, Measured). ``calls``
-    counts frames detected."""
+    would cost ~31 MB each (measured per interpreter created: README, Measured; ~20 MB with the
+    float32 weights of ``unpacked_model``). ``calls`` counts frames detected."""
 
     def __init__(self, model_path: str | os.PathLike, min_detection_confidence: float = 0.5,
                  num_threads: int = 1):
         from ai_edge_litert.interpreter import Interpreter
 
-        from vision.models import read_detector
+        from vision.models import read_detector, unpacked_detector
 
         self.min_score = float(min_detection_confidence)
-        self._interpreter = Interpreter(model_content=read_detector(model_path), num_threads=num_threads)
+        # float32 weights from a file, whose pages are dropped once XNNPACK has packed them (first
+        # detect): ~11 MB less than the bundle's float16/sparse weights, which XNNPACK unpacks and keeps
+        # (unpacked_model); the bundle's own bytes when the model cache cannot be written
+        self._unpacked = unpacked_detector(model_path)
+        if self._unpacked is not None:
+            self._interpreter = Interpreter(model_path=str(self._unpacked), num_threads=num_threads)
+        else:
+            self._interpreter = Interpreter(model_content=read_detector(model_path), num_threads=num_threads)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
         outputs = {tuple(d["shape"]): d["index"] for d in self._interpreter.get_output_details()}
@@ -168,6 +230,11 @@ class PersonDetector:
             raw_boxes = self._interpreter.get_tensor(self._boxes)[0]
             raw_scores = self._interpreter.get_tensor(self._scores)[0]
             self.calls += 1
+            if self._unpacked is not None:        # packed and run once: the file is read no more
+                from vision.memory import release_file_pages
+
+                release_file_pages(self._unpacked)
+                self._unpacked = None
         return postprocess(raw_boxes, raw_scores, padding, self._anchors, self.min_score)
 
     def close(self) -> None:

@@ -25,7 +25,8 @@ frame in company, IMAGE mode, was tried: while the bystander walked across the s
 pose off by a quarter of a torso that still matched her colours.)
 
 One detector serves every segment of a parallel run (thread-safe, ~44 MB once instead of the ~75 MB
-IMAGE-mode landmarker graph the search used before; README, subject following). Every returned
+IMAGE-mode landmarker graph the search used before; README, subject following; ~11 MB less since its
+weights load as float32 from the model cache, ``vision.person_detector.unpacked_model``). Every returned
 ``Poses`` carries each pose's torso colour histogram for ``vision.subject``'s identity check and says
 whether the frame was searched.
 """
@@ -205,6 +206,7 @@ class SharedDetector:
     def __init__(self, model_path: str | os.PathLike, min_detection_confidence: float = 0.5):
         from vision.threads import THREAD_PREFIX, name_os_thread
 
+        _make_unpacked_detector(model_path)
         self._detector: PersonDetector | None = None
         self._error: BaseException | None = None
         self._ready = threading.Event()
@@ -248,6 +250,23 @@ class SharedDetector:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _make_unpacked_detector(model_path: str | os.PathLike) -> None:
+    """The first run with a bundle makes its float32 detector (``vision.models.unpacked_detector``)
+    here, on the calling thread before the segments load their graphs: made beside them, its ~35 MB of
+    transient memory added to theirs (first run's peak 490 MB against 457 MB once made). Any error is
+    left to the detector's own load, which reports it as before."""
+    from vision.memory import release_free_memory
+    from vision.models import unpacked_detector, unpacked_detector_made
+
+    if unpacked_detector_made(model_path):
+        return
+    try:
+        unpacked_detector(model_path)
+    except Exception:  # noqa: BLE001 - reported by PersonDetector's load on the detector's thread
+        return
+    release_free_memory()
 
 
 def _tracks(settings, mode: str) -> bool:

@@ -196,3 +196,71 @@ def test_detector_comes_from_the_bundle(tmp_path, model_path):
     fake.write_text("not a zip")
     with pytest.raises(InvalidModelError):
         read_detector(fake)
+
+
+def _raw_outputs(interpreter, frames) -> np.ndarray:
+    """The model's raw boxes and scores for every frame (before any decoding)."""
+    from vision.person_detector import preprocess
+
+    given = interpreter.get_input_details()[0]["index"]
+    outputs = sorted(d["index"] for d in interpreter.get_output_details())
+    raw = []
+    for rgb in frames:
+        interpreter.set_tensor(given, preprocess(rgb)[0])
+        interpreter.invoke()
+        raw.append(np.concatenate([interpreter.get_tensor(k).ravel() for k in outputs]))
+    return np.array(raw)
+
+
+def test_unpacked_weights_give_bit_identical_outputs_and_their_pages_go(tmp_path, monkeypatch, model_path,
+                                                                          clips):
+    """The detector with float32 weights (vision.person_detector.unpacked_model, cached by
+    vision.models.unpacked_detector) is the bundle's detector: the same raw outputs to the last bit on
+    real frames with XNNPACK, since the weights are the values its DENSIFY/DEQUANTIZE ops compute. It is
+    made once (a second detector reuses the file), its file's pages are gone from memory after the first
+    detect, and a damaged cached file is not used."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from vision.memory import file_mappings
+    from vision.models import read_detector, unpacked_detector
+    from vision.person_detector import unpacked_model
+
+    monkeypatch.setenv("ISOBALANCE_CACHE", str(tmp_path / "cache"))
+    frames = clips["tfjs_pose_1.mp4"][0][::10] + clips["tfjs_pose_squats.mp4"][0][::20]
+    data = read_detector(model_path)
+    unpacked = unpacked_model(data)
+    assert b"DENSIFY" not in unpacked and len(unpacked) > 3 * len(data)      # float32: ~4x the float16/sparse
+    bundle = Interpreter(model_content=data, num_threads=1)
+    bundle.allocate_tensors()
+    mine = Interpreter(model_content=unpacked, num_threads=1)
+    mine.allocate_tensors()
+    assert np.array_equal(_raw_outputs(bundle, frames), _raw_outputs(mine, frames))
+
+    with PersonDetector(model_path) as det:
+        path = det._unpacked
+        assert path is not None and path.parent == tmp_path / "cache" / "models"
+        assert path.read_bytes() == unpacked
+        assert sum(m[3] for m in file_mappings(path)) > 5000      # mapped and read while XNNPACK packed it
+        found = [det.detect(rgb) for rgb in frames]
+        assert sum(m[3] for m in file_mappings(path)) == 0         # dropped after the first detect
+        assert len(found[0]) == 1
+    made = path.stat().st_mtime_ns
+    assert unpacked_detector(model_path) == path and path.stat().st_mtime_ns == made   # reused, not remade
+    path.write_bytes(unpacked[:-1] + bytes([unpacked[-1] ^ 1]))                        # damaged: sha differs
+    again = unpacked_detector(model_path)
+    assert again is not None and again.read_bytes() == unpacked
+
+
+def test_detector_loads_from_the_bundle_when_the_cache_cannot_be_written(tmp_path, monkeypatch, model_path,
+                                                                         detector, clips):
+    """No writable model cache: the detector reads its weights from the bundle, as before, with the
+    same detections."""
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("ISOBALANCE_CACHE", str(blocked))
+    frames = clips["tfjs_pose_1.mp4"][0][:5]
+    with PersonDetector(model_path) as det:
+        assert det._unpacked is None
+        for rgb in frames:
+            a, b = det.detect(rgb), detector.detect(rgb)
+            assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.scores, b.scores)

@@ -69,3 +69,25 @@ def test_shared_detector_loads_on_its_own_thread_and_detects_what_the_detector_d
     with pytest.raises(InvalidModelError):
         broken.detect(frames[0])
     broken.close()
+
+
+def test_shared_detector_makes_the_unpacked_detector_before_it_returns(tmp_path, monkeypatch, model_path,
+                                                                        sample_clip):
+    """With an empty model cache, ``SharedDetector`` makes the float32 detector
+    (vision.models.unpacked_detector) on the calling thread before it returns, i.e. before the segments
+    load their graphs, so the conversion's transient memory never adds to theirs; the detector then
+    loads from that file and finds the person."""
+    from tests.vision.clips import decode_all
+    from vision.memory import file_mappings
+    from vision.models import unpacked_detector_made
+    from vision.search import SharedDetector
+
+    monkeypatch.setenv("ISOBALANCE_CACHE", str(tmp_path / "cache"))
+    assert not unpacked_detector_made(model_path)
+    with SharedDetector(model_path) as shared:
+        assert unpacked_detector_made(model_path)       # made already: its own thread has only started
+        rgb = decode_all(sample_clip("tfjs_pose_1.mp4"))[0][0].rgb
+        assert len(shared.detect(rgb)) == 1
+        made, = (tmp_path / "cache" / "models").glob("pose_detector-*.f32.tflite")
+        mapped = file_mappings(made)
+        assert mapped and all(m[3] == 0 for m in mapped)   # loaded from that file, its pages released
