@@ -203,16 +203,23 @@ class PersonDetector:
                  num_threads: int = 1):
         from ai_edge_litert.interpreter import Interpreter
 
-        from vision.models import read_detector, unpacked_detector
+        from vision.models import ModelError, read_detector, unpacked_detector
 
         self.min_score = float(min_detection_confidence)
         # float32 weights from a file, whose pages are dropped once XNNPACK has packed them (first
         # detect): ~11 MB less than the bundle's float16/sparse weights, which XNNPACK unpacks and keeps
-        # (unpacked_model); the bundle's own bytes when the model cache cannot be written
-        self._unpacked = unpacked_detector(model_path)
-        if self._unpacked is not None:
-            self._interpreter = Interpreter(model_path=str(self._unpacked), num_threads=num_threads)
-        else:
+        # (unpacked_model); the bundle's own bytes when the model cache cannot be written or the
+        # rewrite fails (a bundle error is raised as before, by read_detector)
+        self._unpacked = self._interpreter = None
+        try:
+            self._unpacked = unpacked_detector(model_path)
+            if self._unpacked is not None:
+                self._interpreter = Interpreter(model_path=str(self._unpacked), num_threads=num_threads)
+        except ModelError:
+            raise
+        except Exception:  # noqa: BLE001 - any failure of the rewrite: the bundle's weights as they are
+            self._unpacked = self._interpreter = None
+        if self._interpreter is None:
             self._interpreter = Interpreter(model_content=read_detector(model_path), num_threads=num_threads)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]

@@ -264,3 +264,22 @@ def test_detector_loads_from_the_bundle_when_the_cache_cannot_be_written(tmp_pat
         for rgb in frames:
             a, b = det.detect(rgb), detector.detect(rgb)
             assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.scores, b.scores)
+
+
+def test_detector_loads_from_the_bundle_when_the_rewrite_fails(tmp_path, monkeypatch, model_path, detector,
+                                                              clips):
+    """A detector model the float32 rewrite cannot handle (forced here: the rewrite raises) still loads,
+    from the bundle's own weights, with the same detections; nothing is left in the cache."""
+    import vision.person_detector as pd
+
+    def fails(model: bytes) -> bytes:
+        raise ValueError("DEQUANTIZE gave float16, not float32")
+
+    monkeypatch.setenv("ISOBALANCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(pd, "unpacked_model", fails)
+    with PersonDetector(model_path) as det:
+        assert det._unpacked is None
+        for rgb in clips["tfjs_pose_1.mp4"][0][:3]:
+            a, b = det.detect(rgb), detector.detect(rgb)
+            assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.scores, b.scores)
+    assert not list((tmp_path / "cache").rglob("*.tflite*"))
