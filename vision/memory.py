@@ -62,18 +62,33 @@ def file_mappings(path: str | os.PathLike) -> list[tuple[int, int, str, int, int
 
 
 def release_file_pages(path: str | os.PathLike) -> int:
-    """Drop the resident pages of every read-only mapping of ``path`` that holds no private (anonymous)
-    copy of them; returns the kB that were resident. Safe whatever happens next: the mapping stays,
-    and a page read again is read from the file."""
+    """Drop the resident pages of every read-only mapping of ``path`` that cannot hold private copies of
+    them (shared, or private with no anonymous pages); returns the bytes of the mappings dropped. Safe
+    whatever happens next: the mapping stays, and a page read again is read from the file.
+
+    Finds them in ``/proc/self/maps`` (~1 ms; ``/proc/self/smaps`` costs ~35 ms of CPU with MediaPipe
+    loaded, so it is read only for a private mapping, which MediaPipe and LiteRT do not make)."""
     madvise = _madvise()
     if madvise is None:
         return 0
+    target = os.path.realpath(path)
+    mapped = []
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                fields = line.split(None, 5)
+                if len(fields) == 6 and fields[5].rstrip("\n") == target and "w" not in fields[1]:
+                    start, end = (int(x, 16) for x in fields[0].split("-"))
+                    mapped.append((start, end, fields[1]))
+    except OSError:
+        return 0
+    if any(perms[3] != "s" for *_, perms in mapped):
+        clean = {start for start, _, _, _, anon_kb in file_mappings(path) if not anon_kb}
+        mapped = [m for m in mapped if m[2][3] == "s" or m[0] in clean]
     released = 0
-    for start, end, perms, rss_kb, anon_kb in file_mappings(path):
-        if "w" in perms or anon_kb or not rss_kb:
-            continue
+    for start, end, _ in mapped:
         if madvise(start, end - start, MADV_DONTNEED) == 0:
-            released += rss_kb
+            released += end - start
     return released
 
 
