@@ -447,7 +447,8 @@ def _given_or_downloaded(given: str | os.PathLike | None, what: str, download) -
 
 
 def cached_models() -> list[CachedModel]:
-    """Every cache slot (official lite/full/heavy and the offline lite/full builds), present or not."""
+    """Every cache slot (official lite/full/heavy and the offline lite/full builds), present or not, then
+    every person detector derived from a bundle (``unpacked_detector``) that is in the cache."""
     registry = read_registry()
     slots = [(n, official_path(n)) for n in MODEL_NAMES] + [(f"{n} (offline build)", offline_path(n))
                                                              for n in OFFLINE_NAMES]
@@ -464,4 +465,10 @@ def cached_models() -> list[CachedModel]:
                 source=entry.get("source") if present else None,
             )
         )
+    # derived files: the person detector with float32 weights (``unpacked_detector``), made on first use
+    for path in sorted(models_dir().glob(UNPACKED_DETECTOR.format(source="*", sha="*"))):
+        out.append(CachedModel(name="person detector (float32)", path=path, cached=True,
+                               sha256=sha256_of(path),
+                               source="derived from a bundle's pose_detector.tflite on first use; "
+                                      "safe to delete (made again when needed)"))
     return out

@@ -352,6 +352,21 @@ def test_cached_models_lists_every_slot(cache, wheel):
     assert json.loads(models.registry_path().read_text())[built.name]["sha256"] == after.sha256
 
 
+
+def test_cached_models_lists_the_derived_person_detector(cache, wheel):
+    """The float32 person detector a run derives into the cache is listed (path, sha256, where it came
+    from), so `isobalance models list` shows every file isobalance put there."""
+    built = models.build_offline(wheel, progress=False)
+    assert not [m for m in models.cached_models() if m.name == "person detector (float32)"]
+    derived = models.unpacked_detector(built)
+    assert derived is not None and derived.parent == models.models_dir()
+    listed = [m for m in models.cached_models() if m.name == "person detector (float32)"]
+    assert [m.path for m in listed] == [derived]
+    assert listed[0].cached and listed[0].sha256 == hashlib.sha256(derived.read_bytes()).hexdigest()
+    assert "derived from" in listed[0].source
+    derived.unlink()
+    assert not [m for m in models.cached_models() if m.name == "person detector (float32)"]
+
 # --- the 'lite' bundle, built offline from the PyPI wheel and the npm package -----------------------
 
 SQUATS = Path(models.CHECKOUT_SHARED_MODELS).parent / "videos" / "tfjs_pose_squats.mp4"
