@@ -196,7 +196,7 @@ class PersonDetector:
     """``detect(rgb) -> Detections`` with the bundle's person detector on one LiteRT interpreter
     (XNNPACK, one thread). Thread-safe: the parallel path's segments share one detector, the
     interpreter (its tensors are shared state) runs one frame at a time under a lock; one per thread
-    would cost ~31 MB each (measured per interpreter created: README, Measured; ~20 MB with the
+    would cost ~31 MB each (measured per interpreter created: README, Measured; ~27 MB with the
     float32 weights of ``unpacked_model``). ``calls`` counts frames detected."""
 
     def __init__(self, model_path: str | os.PathLike, min_detection_confidence: float = 0.5,
