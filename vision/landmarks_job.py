@@ -38,24 +38,33 @@ def extract_with_annotated_video(src: FrameSource, model: Path, settings: Pipeli
     """The track of ``src`` and its annotated video at ``video_path``.
 
     A long video file with no per-frame consumer (``on_frame``) runs on every core: the parallel track
-    (``vision.parallel``), then the video drawn from it in parallel parts on threads of their own
-    (``vision.render.BackgroundRender``) while ``on_track(track)`` runs (writing the track's files). Otherwise the pipeline runs sequentially while
+    (``vision.parallel``), and the video drawn from its final poses in parallel parts on threads of their
+    own (``vision.render.BackgroundRender``), the first part starting when the first segment ends, while
+    the last still runs; ``on_track(track)`` runs while the parts draw (writing the track's files). Otherwise the pipeline runs sequentially while
     a background thread draws and encodes, and ``on_track`` runs at the end. Returns the track and the
     part-way error (or None): the video and the track keep every frame processed before a break. Used
     by the CLI and the dashboard's review page alike.
     """
     if on_frame is None and isinstance(src, VideoFileSource) and parallel_pays(src.info.n_frames):
-        run = run_parallel(src.path, model, settings, on_progress=on_progress)
-        if run is not None:
-            with BackgroundRender(src.path, video_path, draw_track_frame, workers=available_cores(),
-                                  info=src.info) as render:
-                put = render.start(len(run.track))
-                for image in run.track.image:
-                    put(image)
+        with BackgroundRender(src.path, video_path, draw_track_frame, workers=available_cores(),
+                              info=src.info) as render:
+            put: list[Callable] = []
+
+            def draw(poses: list[PoseFrame], n: int) -> None:
+                # the first part is drawn as soon as the first segment to end has made its frames final,
+                # on the core it frees, while the last segment still runs (vision.parallel, ``on_poses``)
+                if not put:
+                    put.append(render.start(n))
+                for pose in poses:
+                    put[0](pose.image)     # the track's row (LandmarkTrack.from_frames stacks these)
+
+            run = run_parallel(src.path, model, settings, on_progress=on_progress, on_poses=draw)
+            if run is not None:
                 if on_track is not None:
                     on_track(run.track)
                 render.wait()
                 return run.track, None
+            render.cancel()    # a segment failed: the sequential path below draws the whole video again
     track, error = _extract_in_order(src, model, settings, video_path, on_frame, on_progress)
     if on_track is not None:
         on_track(track)

@@ -444,9 +444,17 @@ class ParallelRun:
 def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
                  settings: PipelineSettings = PipelineSettings(), workers: int | None = None,
                  overlap: int = OVERLAP_FRAMES, min_segment_frames: int = MIN_SEGMENT_FRAMES,
-                 on_progress: Callable[[int], None] | None = None) -> ParallelRun | None:
+                 on_progress: Callable[[int], None] | None = None,
+                 on_poses: Callable[[list, int], None] | None = None) -> ParallelRun | None:
     """Segment, run and stitch ``path``; None when the file must be read sequentially instead
-    (frames cannot be listed from its packets, or a segment failed to decode)."""
+    (frames cannot be listed from its packets, or a segment failed to decode).
+
+    ``on_poses(poses, n)`` is handed the final poses (``PoseFrame``, the track's rows) of the frames after
+    those handed before, in frame order, as soon as they are final: each time a segment ends with every
+    earlier one (``_Replay``), on the calling thread, while later segments may still run; ``n`` is the
+    number of frames of the whole track. Why: a consumer (the annotated video's first part, the hold
+    monitor) can start on the core the first segment to end frees, instead of after the last. When the
+    run then returns None, the poses handed over were of a run that is abandoned."""
     path = Path(path)
     table = scan_frames(path)
     if table is None:
@@ -462,6 +470,14 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
     preload_mediapipe()
     # subject selection and smoothing of each finished prefix while later segments still run
     replay = _Replay(info, settings, segments, scene)
+    n_frames = len(table)
+
+    def finished(k: int, part: RawSegment) -> None:
+        before = replay.frames
+        replay.feed_finished(k, part)
+        if on_poses is not None and replay.frames > before:
+            on_poses(replay.poses[before:], n_frames)
+
     # one person detector (vision.person_detector, locked) serves every segment: one model, not one per
     # segment, loading on its own thread while the segments load their landmarkers (vision.search.SharedDetector)
     with open_search(model_path, settings) as search:
@@ -471,7 +487,7 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
         # one thread per segment; Ctrl+C stops them all within a frame and is re-raised here
         try:
             parts = run_threads([lambda stop, progress, job=job: run_segment(job, stop, progress) for job in jobs],
-                                "segment", on_progress, on_result=replay.feed_finished)
+                                "segment", on_progress, on_result=finished)
         except Exception:
             if search is not None:
                 search.raise_load_error()   # the detector's own error first, as when it loaded before the segments

@@ -266,7 +266,9 @@ class BackgroundRender:
     returns (a ``PayloadStream`` being ``put``), so the caller writes its other outputs while the parts
     draw; ``wait`` ends it. Why: on 2 cores, writing the track's files before or after the render left
     one core idle. Handing it each pose while the parallel run's replay still made them was tried and not
-    kept: the replay and the parts then share the GIL and the tail took longer (README "Speed").
+    kept: the replay and the parts then share the GIL and the tail took longer (README "Speed"). What is
+    kept: the poses of a finished prefix handed over at once, when the first segment ends
+    (``vision.landmarks_job``), so the first part draws on the core that segment freed.
     A context manager: leaving it by an error or Ctrl+C stops the render within a frame and leaves no
     video, no partial file and no parts (what ``render_video`` leaves when it is stopped)."""
 
@@ -318,6 +320,14 @@ class BackgroundRender:
         if self._error is not None:
             raise self._error
         return self._result
+
+    def cancel(self) -> None:
+        """Stop the render, if it started, and wait for it: no video, no parts (as when left by an error)."""
+        if self._thread is not None:
+            self._stop.set()
+            self._poses.end(RenderStopped("the render was cancelled"))
+            self._thread.join()
+            self._thread = None
 
     def __enter__(self) -> "BackgroundRender":
         return self

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.vision.long_clips import pingpong_clip
-from vision import landmarks_job, render
+from vision import landmarks_job, parallel, render
 from vision.pipeline import PipelineSettings
 from vision.render import draw_track_frame, plan_parts
 from vision.sources import open_source
@@ -33,17 +33,29 @@ def long_clip(tmp_path_factory, sample_clip):
 def parallel_video(tmp_path_factory, model_path, long_clip):
     """The landmarks job's track + annotated video on 2 cores; the parts it rendered are recorded, and
     the last frame is drawn only once the job has handed over the final track (``on_track``, where the
-    CLI writes track.csv): the render runs while the track's files are written, not after."""
+    CLI writes track.csv): the render runs while the track's files are written, not after. The later
+    segment starts only once frame 0 is drawn: the first part starts on the core the first segment
+    frees, not after the last segment (``run_parallel``'s ``on_poses``)."""
     import threading
 
     calls, handed_over, waited = [], threading.Event(), []
+    first_drawn, last_segment_waited = threading.Event(), []
     real = render.render_video
+    real_segment = parallel.run_segment
+
+    def last_segment_after_the_first_frame(job, *args, **kwargs):
+        # the later segment starts only once frame 0 is drawn: the render must not wait for it
+        if job.segment.first > 0:
+            last_segment_waited.append(first_drawn.wait(120))
+        return real_segment(job, *args, **kwargs)
 
     def spy(*args, **kwargs):
         calls.append(kwargs["workers"])
         return real(*args, **kwargs)
 
     def draw_last_after_the_track(rgb, index, timestamp_ms, image_landmarks):
+        if index == 0:
+            first_drawn.set()
         if index == 319:
             waited.append(handed_over.wait(120))
         draw_track_frame(rgb, index, timestamp_ms, image_landmarks)
@@ -51,6 +63,7 @@ def parallel_video(tmp_path_factory, model_path, long_clip):
     out = tmp_path_factory.mktemp("annotated") / "annotated.mp4"
     mp = pytest.MonkeyPatch()
     mp.setattr(render, "render_video", spy)
+    mp.setattr(parallel, "run_segment", last_segment_after_the_first_frame)
     mp.setattr(landmarks_job, "draw_track_frame", draw_last_after_the_track)
     mp.setattr(landmarks_job, "available_cores", lambda: 2)
     mp.setattr("vision.parallel.available_cores", lambda: 2)
@@ -62,6 +75,7 @@ def parallel_video(tmp_path_factory, model_path, long_clip):
         mp.undo()
     assert error is None and calls == [2], "the parallel render ran with 2 workers"
     assert waited == [True], "the track was handed over while the video was still being drawn"
+    assert last_segment_waited == [True], "the first part was drawn when the first segment ended, before the last"
     assert len(plan_parts(len(track), 2)) == 2
     return track, out
 
