@@ -10,7 +10,11 @@ machine hits all alike; ratios are plain-script time / contender time per round,
 
 Memory: the peak over time of the summed RSS of the whole process tree (the process and every
 worker it starts), sampled every 50 ms from /proc; measured in the timed rounds and again on a clip
-``--long`` times longer (flat in clip length = streaming).
+``--long`` times longer (flat in clip length = streaming). Beside it, the peak of the tree's private
+(anonymous) resident memory, RSS minus its file-backed and shared pages (``/proc/PID/statm``
+resident - shared): the libraries' code pages in RSS depend on what the page cache holds (the same
+command measured 373 MB from a long-installed venv and 455 MB from one pip had just written, with
+identical anonymous memory), so the private figure is the one that does not move with the machine.
 
     .venv/bin/python bench/throughput.py [--loops 10] [--rounds 3] [--long 5] [--long-only plain landmarks]
                                          [--keep DIR] [--skip TEXT ...] [--against REV] [--unpinned]
@@ -79,8 +83,9 @@ def looped_clip(src: Path, loops: int, dst: Path, cache: Path | None = None) -> 
     return dst, n
 
 
-def tree_rss(root: int) -> int:
-    """Summed RSS (bytes) of ``root`` and all its descendants, from /proc."""
+def tree_rss(root: int) -> tuple[int, int]:
+    """Summed (RSS, private RSS) in bytes of ``root`` and all its descendants, from /proc; private =
+    resident minus file-backed and shared pages (``statm`` fields 2 and 3)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -91,33 +96,37 @@ def tree_rss(root: int) -> int:
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [root]
+    total = private = 0
+    todo = [root]
     while todo:
         pid = todo.pop()
         try:
             with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * PAGE
+                fields = f.read().split()
+            total += int(fields[1]) * PAGE
+            private += (int(fields[1]) - int(fields[2])) * PAGE
         except (OSError, IndexError, ValueError):
             pass
         todo.extend(children.get(pid, []))
-    return total
+    return total, private
 
 
-def run(cmd: list[str]) -> tuple[float, float, float]:
-    """(wall seconds, peak process-tree RSS in MB, CPU seconds) of one whole process.
+def run(cmd: list[str]) -> tuple[float, float, float, float]:
+    """(wall seconds, peak process-tree RSS in MB, CPU seconds, peak private RSS in MB) of one whole process.
 
     CPU seconds (user + system of the process and every thread and waited-for child) measure the work
     done; on a machine loaded by others wall time also measures the wait for a core, so both are kept."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
-    peak = 0
+    peak = peak_private = 0
     stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_private
         while not stop.is_set():
-            peak = max(peak, tree_rss(proc.pid))
+            rss, private = tree_rss(proc.pid)
+            peak, peak_private = max(peak, rss), max(peak_private, private)
             stop.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -130,7 +139,7 @@ def run(cmd: list[str]) -> tuple[float, float, float]:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.decode()[-2000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, peak / 2**20, cpu
+    return wall, peak / 2**20, cpu, peak_private / 2**20
 
 
 def against_tree(rev: str, dst: Path) -> Path:
@@ -226,32 +235,36 @@ def main() -> None:
         names = list(cmds)
         times: dict[str, list[float]] = {k: [] for k in names}
         mem: dict[str, list[float]] = {k: [] for k in names}
+        private: dict[str, list[float]] = {k: [] for k in names}
         cpu: dict[str, list[float]] = {k: [] for k in names}
         loads: list[float] = []                     # 1-min load average (/proc/loadavg) after each run
         for r in range(args.rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for name in order:
-                wall, rss, work = run(cmds[name])
+                wall, rss, work, anon = run(cmds[name])
                 times[name].append(wall)
                 mem[name].append(rss)
+                private[name].append(anon)
                 cpu[name].append(work)
                 loads.append(os.getloadavg()[0])
-                print(f"  round {r + 1} {name}: {wall:.1f} s, {work:.1f} CPU s, {rss:.0f} MB, load {loads[-1]:.2f}",
+                print(f"  round {r + 1} {name}: {wall:.1f} s, {work:.1f} CPU s, {rss:.0f} MB ({anon:.0f} private), load {loads[-1]:.2f}",
                       file=sys.stderr, flush=True)
         base = names[0]
         print(f"clip: {args.clip} looped {args.loops}x = {n} frames (H.264); {args.rounds} alternating rounds; "
               f"{os.cpu_count()} cores; 1-min load average (/proc/loadavg) at start {load[0]:.2f}, after each run "
               f"{min(loads):.2f}-{max(loads):.2f}")
         print("| process | wall s (median) | frames/s | ratio to the plain script | CPU s | CPU ratio "
-              "(plain / this) | peak tree RSS MB | RSS ratio |")
-        print("|---|---|---|---|---|---|---|---|")
+              "(plain / this) | peak tree RSS MB | RSS ratio | private MB | private ratio |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for name in names:
             ratio = statistics.median(b / t for b, t in zip(times[base], times[name]))
             cpu_ratio = statistics.median(b / t for b, t in zip(cpu[base], cpu[name]))
             rss_ratio = statistics.median(mem[name]) / statistics.median(mem[base])
+            private_ratio = statistics.median(private[name]) / statistics.median(private[base])
             print(f"| {name} | {statistics.median(times[name]):.1f} | {n / statistics.median(times[name]):.1f} | "
                   f"**{ratio:.2f}x** | {statistics.median(cpu[name]):.1f} | {cpu_ratio:.2f} | "
-                  f"{statistics.median(mem[name]):.0f} | {rss_ratio:.2f} |")
+                  f"{statistics.median(mem[name]):.0f} | {rss_ratio:.2f} | "
+                  f"{statistics.median(private[name]):.0f} | {private_ratio:.2f} |")
         if args.long:
             long_clip, n_long = looped_clip(locate(args.clip), args.loops * args.long, tmp / "long.mp4", keep)
             (tmp / "long").mkdir()
@@ -260,9 +273,10 @@ def main() -> None:
             for name in names:
                 if args.long_only and not any(k in name for k in args.long_only):
                     continue
-                _, rss, _ = run(long_cmds[name])
+                _, rss, _, anon = run(long_cmds[name])
                 print(f"  {name}: {statistics.median(mem[name]):.0f} MB -> {rss:.0f} MB "
-                      f"({rss - statistics.median(mem[name]):+.0f} MB)")
+                      f"({rss - statistics.median(mem[name]):+.0f} MB); private "
+                      f"{statistics.median(private[name]):.0f} MB -> {anon:.0f} MB")
 
 
 if __name__ == "__main__":
