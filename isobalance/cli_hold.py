@@ -117,9 +117,9 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
     annotated = contextlib.ExitStack()
     try:
         # a long file on every core; otherwise (or a file that must be read in order) frames stream
-        frames, seen = _hold_on_every_core(src, model_path, settings, monitor, protocol,
-                                           video_path if write_video else None, bar) \
-            if not live and not max_frames else (0, 0)
+        frames, seen, monitor = _hold_on_every_core(src, model_path, settings, monitor, protocol,
+                                                    video_path if write_video else None, bar) \
+            if not live and not max_frames else (0, 0, monitor)
         if not frames:
             annotate = None
             if write_video:
@@ -180,39 +180,47 @@ MONITOR_LEAD = 0.15
 
 
 def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path: Path | None,
-                        bar) -> tuple[int, int]:
-    """A long video file: the track on every core (``vision.parallel``), then the monitor over it frame
-    by frame on a thread of the render while the annotated video is drawn in parallel parts
-    (``vision.render.PayloadStream``; without a video, on this thread). Returns (frames checked,
-    frames with a person), or (0, 0) when the file is short or must be read sequentially (the caller's
-    streaming loop then runs)."""
+                        bar) -> tuple[int, int, object]:
+    """A long video file: the track on every core (``vision.parallel``), the monitor over its final
+    poses frame by frame as soon as they are final (each time a segment ends with every earlier one:
+    ``run_parallel``'s ``on_poses``), on the core the first segment to end frees, and the annotated video
+    drawn from its statuses in parallel parts that start then too (``vision.render.BackgroundRender``).
+    Returns (frames checked, frames with a person, the monitor fed), or (0, 0, a monitor not fed) when
+    the file is short or must be read sequentially (the caller's streaming loop then runs)."""
+    import copy
     from functools import partial
 
     from vision.parallel import available_cores, parallel_pays, run_parallel
-    from vision.render import PayloadStream, render_video
+    from vision.render import BackgroundRender
     from vision.sources import VideoFileSource
-    from vision.track import PoseFrame
 
     if not isinstance(src, VideoFileSource) or not parallel_pays(src.info.n_frames):
-        return 0, 0
-    run = run_parallel(src.path, model_path, settings, on_progress=bar.update if bar is not None else None)
-    if run is None:
-        return 0, 0
-    track = run.track
-    checked = ((monitor.update(PoseFrame(int(track.frame_index[i]), float(track.timestamp_ms[i]), track.image[i],
-                                         track.world[i], int(track.n_people[i]))), track.image[i])
-               for i in range(len(track)))
-    if video_path is not None:
-        # the monitor goes through the frames on a thread of the render while the parts draw them; not
-        # fed while the replay still makes them (vision.render.BackgroundRender): beside the replay, a
-        # second Python-bound thread, it cost more than the overlap saved (README "Speed")
-        render_video(src.path, video_path, PayloadStream(len(track), checked, lead=MONITOR_LEAD),
-                     partial(draw_hold_frame, still_landmarks=protocol.still_landmarks),
-                     workers=available_cores(), info=src.info)
-    else:
-        for _ in checked:
-            pass
-    return len(track), int(track.detected.sum())
+        return 0, 0, monitor
+    fresh = copy.deepcopy(monitor)       # for the streaming loop if the parallel run is abandoned part-way
+    with contextlib.ExitStack() as stack:
+        render = None if video_path is None else stack.enter_context(BackgroundRender(
+            src.path, video_path, partial(draw_hold_frame, still_landmarks=protocol.still_landmarks),
+            workers=available_cores(), info=src.info, lead=MONITOR_LEAD))
+        put: list = []
+
+        def check(poses: list, n: int) -> None:
+            # the monitor is causal: a final pose's status is final; the parts draw each as it is made
+            if render is not None and not put:
+                put.append(render.start(n))
+            for pose in poses:
+                status = monitor.update(pose)
+                if put:
+                    put[0]((status, pose.image))
+
+        run = run_parallel(src.path, model_path, settings, on_progress=bar.update if bar is not None else None,
+                           on_poses=check)
+        if run is None:
+            if render is not None:
+                render.cancel()
+            return 0, 0, fresh
+        if render is not None:
+            render.wait()
+    return len(run.track), int(run.track.detected.sum()), monitor
 
 
 def draw_hold_frame(rgb, index: int, timestamp_ms: float, payload, still_landmarks: tuple[str, ...] = ()) -> None:

@@ -234,8 +234,8 @@ def render_video(path: str | os.PathLike, out: str | os.PathLike, payloads: Sequ
         with VideoFileSource(path) as probe:
             info = probe.info
     out.parent.mkdir(parents=True, exist_ok=True)
-    # a producer beside the parts: the last part waits for it (plan_parts); a pushed stream is made elsewhere
-    lead = payloads.lead if isinstance(payloads, PayloadStream) and not payloads.pushed else 0.0
+    # a producer beside the parts (its own, or the thread pushing a stream): the last part waits for it (plan_parts)
+    lead = payloads.lead if isinstance(payloads, PayloadStream) else 0.0
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.parts-", dir=out.parent))
     try:
         jobs = [PartJob(str(path), a, b, table, info, str(scratch / f"part{k:03d}.mp4"), draw, payloads[a:b])
@@ -273,8 +273,9 @@ class BackgroundRender:
     video, no partial file and no parts (what ``render_video`` leaves when it is stopped)."""
 
     def __init__(self, path: str | os.PathLike, out: str | os.PathLike, draw: DrawFn, workers: int,
-                 info: SourceInfo | None = None):
+                 info: SourceInfo | None = None, lead: float = 0.0):
         self._args = (path, out, draw, workers, info)
+        self._lead = lead     # making a payload's cost, as a share of drawing a frame (``plan_parts``)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._poses: PayloadStream | None = None
@@ -288,7 +289,7 @@ class BackgroundRender:
     def start(self, n: int) -> Callable[[Any], None]:
         """The function each of the ``n`` frames' payloads is handed to, in frame order; the render's
         threads start with the first one."""
-        self._poses = PayloadStream(n)
+        self._poses = PayloadStream(n, lead=self._lead)
         return self._put
 
     def _put(self, pose: Any) -> None:

@@ -33,11 +33,32 @@ def runs(tmp_path_factory, sample_clip, model_path):
     import vision.parallel
     import vision.render
 
+    import threading
+
+    import isobalance.cli_hold
+
     real_render = vision.render.render_video
+    real_segment, real_draw = vision.parallel.run_segment, isobalance.cli_hold.draw_hold_frame
+    first_drawn, waited = threading.Event(), []
+
+    def later_segment_after_the_first_frame(job, *args, **kwargs):
+        # the monitor and the video start on the first segment's final poses, not after the last segment
+        if job.segment.first > 0:
+            waited.append(first_drawn.wait(120))
+        return real_segment(job, *args, **kwargs)
+
+    def draw(rgb, index, *args, **kwargs):
+        first_drawn.set()
+        return real_draw(rgb, index, *args, **kwargs)
+
     mp.setattr(vision.parallel, "available_cores", lambda: 2)
     mp.setattr(vision.render, "render_video", lambda *a, **k: calls.append(k["workers"]) or real_render(*a, **k))
+    mp.setattr(vision.parallel, "run_segment", later_segment_after_the_first_frame)
+    mp.setattr(isobalance.cli_hold, "draw_hold_frame", draw)
     try:
         par = run_hold(clip, EXERCISE, base / "par", model=model_path, settle_s=0.6)
+        assert waited == [True], "hold.mp4's first frame was drawn before the last segment started"
+        mp.setattr(vision.parallel, "run_segment", real_segment)
         mp.setattr(vision.parallel, "parallel_pays", lambda *a, **k: False)
         seq = run_hold(clip, EXERCISE, base / "seq", model=model_path, settle_s=0.6)
     finally:
@@ -119,3 +140,29 @@ def test_parallel_hold_video_has_every_frame_at_its_time_and_the_same_overlay(ru
     # the same drawings encoded in one piece or in two: equal up to H.264's loss
     for i in (0, 100, 159, 160, 161, 319):
         assert np.abs(par_frames[i].astype(int) - seq_frames[i].astype(int)).mean() < 3, i
+
+
+@pytest.mark.slow
+def test_a_parallel_run_abandoned_after_the_monitor_started_gives_the_streaming_result(runs, model_path, monkeypatch):
+    """The first segment's poses are checked before the last segment ends; when that one then fails,
+    the file is read in order by a monitor that saw none of them: hold.json is the streaming run's.
+    The first segment's landmarks are jittered here, so a monitor that had checked them would differ."""
+    import vision.parallel
+    from vision.parallel import RawSegment
+
+    clip, _, seq, base = runs
+    real = vision.parallel.run_segment
+
+    def jittered_then_broken(job, *args, **kwargs):
+        if job.segment.first > 0:
+            return RawSegment.failed(job.segment.first, "a broken segment")
+        part = real(job, *args, **kwargs)
+        part.image[..., :2] += np.random.default_rng(0).normal(0, 0.03, part.image[..., :2].shape)
+        return part
+
+    monkeypatch.setattr(vision.parallel, "available_cores", lambda: 2)
+    monkeypatch.setattr(vision.parallel, "run_segment", jittered_then_broken)
+    run_hold(clip, EXERCISE, base / "abandoned", model=model_path, settle_s=0.6)
+    a, b = (json.loads((base / d / "hold.json").read_text()) for d in ("abandoned", "seq"))
+    assert a["summary"]["breaks"] >= 1
+    assert {k: v for k, v in a.items() if k != "source"} == {k: v for k, v in b.items() if k != "source"}
