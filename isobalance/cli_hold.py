@@ -191,7 +191,7 @@ def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path
     from functools import partial
 
     from vision.parallel import available_cores, parallel_pays, run_parallel
-    from vision.render import BackgroundRender
+    from vision.render import BackgroundRender, parts_after_prefix
     from vision.sources import VideoFileSource
 
     if not isinstance(src, VideoFileSource) or not parallel_pays(src.info.n_frames):
@@ -205,8 +205,8 @@ def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path
 
         def check(poses: list, n: int) -> None:
             # the monitor is causal: a final pose's status is final; the parts draw each as it is made
-            if render is not None and not put:
-                put.append(render.start(n))
+            if render is not None and not put:   # the first segment's frames in a part of their own
+                put.append(render.start(n, parts_after_prefix(len(poses), n, available_cores(), MONITOR_LEAD)))
             for pose in poses:
                 status = monitor.update(pose)
                 if put:

@@ -217,13 +217,23 @@ def plan_parts(n_frames: int, workers: int, min_frames: int = 60, lead: float = 
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def parts_after_prefix(prefix: int, n_frames: int, workers: int, lead: float = 0.0) -> list[tuple[int, int]]:
+    """One part for the first ``prefix`` frames (those whose payloads exist while the rest are still being
+    made: the first segment's, ``vision.parallel``), the rest split over every worker (``plan_parts``)."""
+    if not 0 < prefix < n_frames:
+        return plan_parts(n_frames, workers, lead=lead)
+    return [(0, prefix)] + [(prefix + a, prefix + b) for a, b in plan_parts(n_frames - prefix, workers, lead=lead)]
+
+
 def render_video(path: str | os.PathLike, out: str | os.PathLike, payloads: Sequence[Any] | PayloadStream,
                  draw: DrawFn, workers: int, table: FrameTable | None = None, info: SourceInfo | None = None,
-                 on_progress: Callable[[int], None] | None = None, stop: threading.Event | None = None) -> Path:
+                 on_progress: Callable[[int], None] | None = None, stop: threading.Event | None = None,
+                 parts: Sequence[tuple[int, int]] | None = None) -> Path:
     """Draw ``payloads`` over every frame of the video file ``path`` into ``out`` (H.264 MP4), in
     ``workers`` parts on as many threads (and a ``PayloadStream``'s producer on one more). Raises
     ``SegmentError`` when the file's frames cannot be listed. Setting ``stop`` (from another thread)
-    ends the parts within a frame (``RenderStopped``), as Ctrl+C on the calling thread does."""
+    ends the parts within a frame (``RenderStopped``), as Ctrl+C on the calling thread does. ``parts``:
+    the contiguous [first, stop) ranges to draw on a thread each (default ``plan_parts``)."""
     path, out = Path(path), Path(out)
     table = table if table is not None else scan_frames(path)
     if table is None:
@@ -239,7 +249,10 @@ def render_video(path: str | os.PathLike, out: str | os.PathLike, payloads: Sequ
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.parts-", dir=out.parent))
     try:
         jobs = [PartJob(str(path), a, b, table, info, str(scratch / f"part{k:03d}.mp4"), draw, payloads[a:b])
-                for k, (a, b) in enumerate(plan_parts(len(table), workers, lead=lead))]
+                for k, (a, b) in enumerate(parts if parts is not None else plan_parts(len(table), workers, lead=lead))]
+        firsts, stops = [j.first for j in jobs], [j.stop for j in jobs]
+        if firsts != [0, *stops[:-1]] or stops[-1] != len(table) or any(a >= b for a, b in zip(firsts, stops)):
+            raise ValueError(f"parts {[(j.first, j.stop) for j in jobs]} do not cover the {len(table)} frames in order")
         # one thread per part; Ctrl+C stops them within a frame and is re-raised here; a part's error too
         work = [lambda own, progress, job=job: render_part(job, _Either(own, stop), progress) for job in jobs]
         if isinstance(payloads, PayloadStream) and not payloads.pushed:
@@ -279,6 +292,7 @@ class BackgroundRender:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._poses: PayloadStream | None = None
+        self._parts: Sequence[tuple[int, int]] | None = None
         self._result: Path | None = None
         self._error: BaseException | None = None
 
@@ -286,10 +300,11 @@ class BackgroundRender:
     def started(self) -> bool:
         return self._thread is not None
 
-    def start(self, n: int) -> Callable[[Any], None]:
+    def start(self, n: int, parts: Sequence[tuple[int, int]] | None = None) -> Callable[[Any], None]:
         """The function each of the ``n`` frames' payloads is handed to, in frame order; the render's
-        threads start with the first one."""
+        threads start with the first one. ``parts``: as ``render_video``'s."""
         self._poses = PayloadStream(n, lead=self._lead)
+        self._parts = parts
         return self._put
 
     def _put(self, pose: Any) -> None:
@@ -303,7 +318,8 @@ class BackgroundRender:
 
         def body() -> None:
             try:
-                self._result = render_video(path, out, payloads, draw, workers=workers, info=info, stop=self._stop)
+                self._result = render_video(path, out, payloads, draw, workers=workers, info=info, stop=self._stop,
+                                            parts=self._parts)
             except BaseException as exc:     # re-raised by wait()
                 self._error = exc
 

@@ -10,7 +10,8 @@ import pytest
 from tests.vision.long_clips import pingpong_clip
 from vision import landmarks_job, parallel, render
 from vision.pipeline import PipelineSettings
-from vision.render import draw_track_frame, plan_parts
+from vision.parallel import earliest_seam, plan_segments
+from vision.render import draw_track_frame, parts_after_prefix, plan_parts
 from vision.sources import open_source
 
 
@@ -38,7 +39,7 @@ def parallel_video(tmp_path_factory, model_path, long_clip):
     frees, not after the last segment (``run_parallel``'s ``on_poses``)."""
     import threading
 
-    calls, handed_over, waited = [], threading.Event(), []
+    calls, parts, handed_over, waited = [], [], threading.Event(), []
     first_drawn, last_segment_waited = threading.Event(), []
     real = render.render_video
     real_segment = parallel.run_segment
@@ -51,6 +52,7 @@ def parallel_video(tmp_path_factory, model_path, long_clip):
 
     def spy(*args, **kwargs):
         calls.append(kwargs["workers"])
+        parts.append(kwargs["parts"])
         return real(*args, **kwargs)
 
     def draw_last_after_the_track(rgb, index, timestamp_ms, image_landmarks):
@@ -77,21 +79,25 @@ def parallel_video(tmp_path_factory, model_path, long_clip):
     assert waited == [True], "the track was handed over while the video was still being drawn"
     assert last_segment_waited == [True], "the first part was drawn when the first segment ended, before the last"
     assert len(plan_parts(len(track), 2)) == 2
-    return track, out
+    # the first segment's frames (up to the earliest seam) in a part of their own, the rest over 2 parts
+    first = earliest_seam(plan_segments(len(track), 2)[1])
+    assert parts == [[(0, first), (first, first + (320 - first) // 2), (first + (320 - first) // 2, 320)]]
+    return track, out, parts[0]
 
 
 def test_video_drawn_in_the_background_is_the_final_tracks(parallel_video, long_clip, tmp_path):
     """The video drawn on the render's own threads while the track's files were written is, packet for
     packet, the video ``render_video`` gives of the finished track (each frame its own row, same times,
     same encoder settings)."""
-    track, streamed = parallel_video
-    listed = render.render_video(long_clip, tmp_path / "listed.mp4", track.image, draw_track_frame, workers=2)
+    track, streamed, parts = parallel_video
+    listed = render.render_video(long_clip, tmp_path / "listed.mp4", track.image, draw_track_frame, workers=2,
+                                 parts=parts)
     got, want = packets(streamed), packets(listed)
     assert len(got) == len(track) == 320 and got == want
 
 
 def test_annotated_video_has_the_source_frames_and_timestamps(parallel_video, long_clip):
-    track, video = parallel_video
+    track, video, _ = parallel_video
     src_times, _ = decode(long_clip)
     out_times, _ = decode(video)
     assert len(out_times) == len(src_times) == len(track) == 320
@@ -102,7 +108,7 @@ def test_annotated_video_has_the_source_frames_and_timestamps(parallel_video, lo
 def test_each_frame_shows_the_tracks_skeleton_and_number(parallel_video, long_clip):
     """Re-draw frame i from the source and track row i: the video's frame i matches it where the drawing
     changed pixels (skeleton + 'frame i' label), and the neighbouring rows' drawings match worse."""
-    track, video = parallel_video
+    track, video, _ = parallel_video
     _, src_frames = decode(long_clip)
     _, out_frames = decode(video)
 
@@ -323,3 +329,21 @@ def test_a_producers_lead_moves_the_part_boundary_and_keeps_every_frame(tmp_path
         assert err < 25, (i, err)
         changed = np.abs(wrong.astype(int) - want.astype(int)).max(axis=-1) > 60
         assert np.abs(frames[i].astype(int) - wrong.astype(int)).max(axis=-1)[changed].mean() > 2 * err, i
+
+
+@pytest.mark.parametrize("prefix,n,workers", [(594, 1200, 2), (154, 320, 2), (100, 1200, 3), (0, 320, 2), (320, 320, 2)])
+def test_parts_after_a_prefix_give_it_a_part_of_its_own_and_cover_every_frame_once(prefix, n, workers):
+    parts = parts_after_prefix(prefix, n, workers)
+    assert [a for a, _ in parts] == [0, *(b for _, b in parts[:-1])] and parts[-1][1] == n
+    if 0 < prefix < n:
+        assert parts[0] == (0, prefix)
+        assert parts[1:] == [(prefix + a, prefix + b) for a, b in plan_parts(n - prefix, workers)]
+    else:
+        assert parts == plan_parts(n, workers)
+
+
+def test_render_refuses_parts_that_do_not_cover_the_frames(tmp_path, long_clip):
+    for parts in ([(0, 100), (120, 320)], [(0, 100), (100, 300)], [(0, 0), (0, 320)]):
+        with pytest.raises(ValueError, match="do not cover"):
+            render.render_video(long_clip, tmp_path / "x.mp4", [None] * 320, draw_text, workers=2, parts=parts)
+    assert not (tmp_path / "x.mp4").exists()
