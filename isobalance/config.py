@@ -30,6 +30,7 @@ class VisionConfig:
     model: str = "full"                    # lite | full | heavy, or a path to a .task bundle
     num_poses: int = 1                     # 1 = MediaPipe's tracker + a search for others (vision.search); 2+ = the person detector on every frame
     search_every: int = 10                 # num_poses = 1: look for everybody every N frames (0 = never)
+    search_still_ms: float = 2000.0        # ... skipped while the view away from the subject stays still, at most this long (0 = never skipped)
     min_detection_confidence: float = 0.5
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
@@ -46,6 +47,8 @@ class VisionConfig:
             value = getattr(self, name)
             if not _is_number(value) or not 0.0 <= value <= 1.0:
                 raise ConfigError(f"vision.{name} must be a number from 0 to 1, not {value!r}")
+        if not _is_number(self.search_still_ms) or not 0 <= self.search_still_ms < math.inf:
+            raise ConfigError(f"vision.search_still_ms must be a number of ms >= 0, not {self.search_still_ms!r}")
         for name in ("min_cutoff", "beta", "d_cutoff"):
             value = getattr(self, name)
             if not _is_number(value) or not math.isfinite(value) or value < 0:
@@ -55,6 +58,7 @@ class VisionConfig:
         params = ({"min_cutoff": self.min_cutoff, "beta": self.beta, "d_cutoff": self.d_cutoff}
                   if self.smoothing == "one_euro" else {})
         return PipelineSettings(num_poses=self.num_poses, search_every=self.search_every,
+                                search_still_ms=self.search_still_ms,
                                 min_detection_confidence=self.min_detection_confidence,
                                 min_presence_confidence=self.min_presence_confidence,
                                 min_tracking_confidence=self.min_tracking_confidence,

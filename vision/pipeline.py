@@ -38,6 +38,7 @@ class PartialTrackError(IsobalanceError):
 class PipelineSettings:
     num_poses: int = 1                      # 1 = MediaPipe's tracker + a search for others (vision.search); 2+ = detector every frame
     search_every: int = 10                  # num_poses == 1: look for everybody every N frames (0 = never)
+    search_still_ms: float = 2000.0         # ... but while the view stays still, at least every this many ms (0 = every N frames)
     min_detection_confidence: float = 0.5
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5

@@ -8,7 +8,10 @@ only when the tracker loses it) and looks for everybody with the person detector
 model, no MediaPipe graph) only on some frames:
 
 * every ``every``-th frame (by frame index, so a segment of a parallel run searches the same frames
-  as a sequential run);
+  as a sequential run) unless the view away from the subject is the same as ``every`` frames before
+  (``vision.scene_change.SceneWatch``: a still camera and nobody coming in; at least every
+  ``still_ms`` all the same; a moving camera changes the view, so it searches every ``every``-th
+  frame as before);
 * when the tracked pose appears, disappears or jumps (torso centre moved by more than half the torso
   length, or that length changed by more than 30 %) — what a tracker that switched people looks like — but never
   twice within ``min_gap`` frames.
@@ -43,6 +46,7 @@ import numpy as np
 from vision.identity import appearance
 from vision.landmarker import PoseEstimator, Poses
 from vision.person_detector import HIP, SHOULDER, Detections, PersonDetector
+from vision.scene_change import MAX_STILL_MS, SceneWatch
 
 SEARCH_POSES = 2
 # A detection is the tracked pose when its hip and shoulder centres both lie within this many tracked
@@ -58,11 +62,13 @@ class TrackedSearch:
     Counts: ``frames`` seen; ``searches`` frames searched (the detector found nobody besides the
     tracked person, or the company landmarker ran); ``company_frames`` frames the company landmarker
     ran; ``escalations`` frames where the detector found somebody else and the company landmarker ran
-    on that same frame. So
+    on that same frame; ``still_skips`` every-``every``-th frames not searched because the view had
+    not changed (``SceneWatch``; ``still_ms`` <= 0: never skipped). So
     ``search.calls + company_frames - escalations == searches`` with a detector of its own."""
 
     def __init__(self, model_path: str | os.PathLike, every: int = 10, min_gap: int = 3,
-                 search: PersonDetector | SharedDetector | None = None, **confidences: float):
+                 search: PersonDetector | SharedDetector | None = None, still_ms: float = MAX_STILL_MS,
+                 **confidences: float):
         self.tracker = PoseEstimator(model_path, mode="video", num_poses=1, **confidences)
         self._model_path, self._confidences = model_path, confidences
         self._company: PoseEstimator | None = None
@@ -72,7 +78,8 @@ class TrackedSearch:
         self.every, self.min_gap = max(1, int(every)), max(1, int(min_gap))
         self.max_poses = SEARCH_POSES           # a frame holds the tracked pose, or the company's
         self.frames = self.searches = 0
-        self.company_frames = self.escalations = 0
+        self.company_frames = self.escalations = self.still_skips = 0
+        self.scene = SceneWatch(still_ms)
         self._index = 0
         self._last_search = -10 ** 9
         self._company_quiet = -1               # -1: not in company; else frames since two were seen
@@ -89,8 +96,10 @@ class TrackedSearch:
         event = (box is None) != (self._previous is None) or (
             box is not None and self._previous is not None and _jumped(self._previous, box))
         self._previous = box
-        due = i % self.every == 0 or (event and i - self._last_search >= self.min_gap)
+        periodic = i % self.every == 0 and self.scene.check(rgb, tracked.image, timestamp_ms)
+        due = periodic or (event and i - self._last_search >= self.min_gap)
         if not due:
+            self.still_skips += i % self.every == 0
             return Poses(tracked.image, tracked.world, appearance(rgb, tracked.image))
         self._last_search = i
         if _only_the_tracked(self.search.detect(rgb), tracked.image, rgb.shape):
@@ -120,6 +129,7 @@ class TrackedSearch:
             self._previous = _box(self.tracker.process(rgb, timestamp_ms).image)
         if self._company_quiet >= self.every:
             self._company_quiet = -1
+            self.scene.forget()                # the view is judged afresh: the next periodic frame searches
         return poses
 
     def close(self) -> None:
@@ -183,7 +193,8 @@ def open_estimator(model_path: str | os.PathLike, settings, mode: str = "video",
     (stills are unrelated frames)."""
     confidences = _confidences(settings)
     if _tracks(settings, mode):
-        return TrackedSearch(model_path, every=settings.search_every, search=search, **confidences)
+        return TrackedSearch(model_path, every=settings.search_every, search=search,
+                             still_ms=settings.search_still_ms, **confidences)
     n = max(settings.num_poses, SEARCH_POSES) if mode == "image" else settings.num_poses
     return SingleLandmarker(PoseEstimator(model_path, mode=mode, num_poses=n, **confidences), n)
 

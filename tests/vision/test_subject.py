@@ -167,8 +167,9 @@ def test_search_model_calls_counted_and_bounded(model_path, sample_clip, crossin
     """Counted at the models, not from the track: the person detector and, while someone else is in
     view, the landmarker following everybody run exactly on the frames reported as searched (both on
     a frame where the detector found someone besides the tracked pose), and on a bounded share of
-    them: about 1 in 10 with one person, at most a third of a clip where a second person walks across
-    the subject."""
+    them: with one person in front of a still camera on the first frame and once per 2 s (the every-10th
+    frame search skipped while the view stays the same), at most a third of a clip where a second person
+    walks across the subject."""
     from vision.search import TrackedSearch
 
     path = sample_clip("tfjs_pose_1.mp4") if which == "one person" else crossing.path
@@ -179,7 +180,10 @@ def test_search_model_calls_counted_and_bounded(model_path, sample_clip, crossin
     if which == "one person":
         assert est.company_frames == est.escalations == 0 and est._company is None, \
             "one person: the company model never loads"
-        assert flags.sum() <= int(np.ceil(n / 10)) + 3
+        # a still camera and nobody coming in: the periodic search is skipped (vision.scene_change) except
+        # on the first frame and once per 2 s (the clip is 4 s), plus at most 3 for the pose jumping
+        assert flags.sum() <= int(np.ceil(n / 30 / 2)) + 1 + 3, flags.sum()
+        assert est.still_skips >= int(np.ceil(n / 10)) - 4
     else:
         passage = np.zeros(n, bool)
         passage[crossing.start:crossing.stop] = True
@@ -188,6 +192,36 @@ def test_search_model_calls_counted_and_bounded(model_path, sample_clip, crossin
         assert est.company_frames > 0 and 1 <= est.escalations <= est.search.calls
         assert flags[~passage].sum() <= int(np.ceil(n / 10)) + 15, "and stops after they part"
         assert flags.mean() <= 0.35
+
+
+def test_still_scene_gate_keeps_every_search_that_finds_the_bystander(model_path, crossing):
+    """The crossing with and without the still-scene gate (``still_ms=0``: every 10th frame as before),
+    counted at the models: the gate skips periodic searches only where the ungated run's detector found
+    nobody besides the subject; the bystander walking in is searched on the first periodic frame that
+    shows him (40) in both, company starts and runs on exactly the same frames, and the returned poses
+    are the same on every frame."""
+    from vision.search import TrackedSearch
+
+    runs = {}
+    for still_ms in (2000.0, 0.0):
+        company, searched, poses = [], [], []
+        with open_source(crossing.path) as src, TrackedSearch(model_path, still_ms=still_ms) as est:
+            for f in src:
+                before = est.company_frames
+                p = est.process(f.rgb, f.timestamp_ms, f.index)
+                company.append(est.company_frames > before)
+                searched.append(p.searched)
+                poses.append(p.image)
+        runs[still_ms] = (np.array(company), np.array(searched), poses, est)
+    (c1, s1, p1, gated), (c0, s0, p0, ungated) = runs[2000.0], runs[0.0]
+    assert np.array_equal(c1, c0) and c1[crossing.start + 10] and not c1[:crossing.start + 10].any()
+    assert gated.escalations == ungated.escalations >= 1
+    assert not (s1 & ~s0).any(), "the gate adds no search"
+    skipped = np.flatnonzero(s0 & ~s1)
+    assert len(skipped) == gated.still_skips >= 5 and not c0[skipped].any()
+    assert gated.search.calls == ungated.search.calls - len(skipped)
+    for a, b in zip(p1, p0):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_detector_finds_both_people(model_path, crossing, clean):
