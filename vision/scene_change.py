@@ -19,10 +19,10 @@ measured (64 px thumbnails, pairs of frames 10 apart, bench/scene_change.py): th
 clips (tfjs_pose_1, squats, the static trial and the four rig cameras, the subject swinging arms and
 trunk) changed at most 0.44 % of the frame (rig cam01, the subject's shadow on the floor); the composited
 crossing 9.1 % when the bystander walks in (frame 40); tfjs_pose_1 under a random-walk handheld shake
-of 2 px a frame (0.1 deg) at least 3.3 % on every pair, and a pan of 0.5 px a frame 11 %. ``SHARE`` 1 %
-sits between (2.3x above the still maximum, 3.3x below the shaken minimum). A shake of 1 px a frame
-left 2 % of the pairs below it and one of 0.5 px half of them: the view had not changed, so nobody can
-have entered it either, and ``max_still_ms`` bounds what a miss could cost.
+of 2 px a frame (0.1 deg) at least 3.3 % on every pair (4 seeds), a pan of 0.5 px a frame at least
+8.0 %. ``SHARE`` 1 % sits between (2.3x above the still maximum, 3.3x below the shaken minimum). A shake
+of 1 px a frame left 2 % of the pairs at or below it and one of 0.5 px 30 %: the view had barely
+changed, so nobody can have entered it either, and ``max_still_ms`` bounds what a miss could cost.
 """
 
 from __future__ import annotations
