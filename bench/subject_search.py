@@ -63,6 +63,7 @@ CONTENDERS = {
     "num_poses=1 (tracker only)": lambda m: PoseEstimator(m, mode="video", num_poses=1),
     "num_poses=2 every frame": lambda m: PoseEstimator(m, mode="video", num_poses=2),
     "tracked + search (default)": lambda m: TrackedSearch(m),
+    "tracked + search, no still gate": lambda m: TrackedSearch(m, still_ms=0),   # every 10th frame searched
     "search: detector only, 1/10": lambda m: _every10(PersonDetector(m), lambda d, rgb, ts: d.detect(rgb)),
     "search: IMAGE 2-pose, 1/10": lambda m: _every10(PoseEstimator(m, mode="image", num_poses=2),
                                                      lambda e, rgb, ts: e.process(rgb)),
@@ -111,8 +112,9 @@ def main() -> None:
             shown = f"{searched}/{len(frames) - 1}" if searched else "-"
             per_call = f"{cpu * (len(frames) - 1) / searched:14.1f}" if name.startswith("search") else ""
             print(f"{name:30s} {cpu:13.1f} {cpu / base:6.2f} {wall:14.1f} {shown:>9s} {per_call}")
-        # what the search costs on the 1200-frame one-person clip of the README's whole-process runs:
-        # 120 searched frames (1 in 10), each one call
+        # what the search costs on the 1200-frame one-person clip of the README's whole-process runs
+        # without the still-scene gate: 120 searched frames (1 in 10), each one call (with it, a still
+        # camera: 20 searched frames, the first and one per 2 s; vision/scene_change.py)
         for name in ("search: detector only, 1/10", "search: IMAGE 2-pose, 1/10"):
             rs = results[name]
             per_call = np.median([r[0] for r in rs]) * (len(frames) - 1) / max(1, int(np.median([r[2] for r in rs])))
