@@ -24,25 +24,10 @@ sys.path.insert(0, str(ROOT))
 
 from sample_videos import locate  # noqa: E402
 from sample_videos.locator import CHECKOUT_SHARED_VIDEOS  # noqa: E402
-from tests.vision.clips import decode_all  # noqa: E402
+from tests.vision.clips import decode_all, shaken  # noqa: E402
 from vision.scene_change import DIFF, SHARE, SceneWatch, _landmark_box  # noqa: E402
 
 EVERY = 10
-
-
-def shaken(frames, px, deg, seed):
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    t, a, out = np.zeros(2), 0.0, []
-    for rgb in frames:
-        t += rng.normal(0, px, 2)
-        a += rng.normal(0, deg)
-        h, w = rgb.shape[:2]
-        m = cv2.getRotationMatrix2D((w / 2, h / 2), a, 1.0)
-        m[:, 2] += t
-        out.append(cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REFLECT))
-    return out
 
 
 def panned(frames, px):

@@ -63,3 +63,21 @@ class MappedSource(FrameSource):
     def __iter__(self) -> Iterator[Frame]:
         for f in self.frames:
             yield Frame(f.index, f.timestamp_ms, np.ascontiguousarray(self.fn(f.rgb)))
+
+
+def shaken(frames: list[np.ndarray], px: float = 2.0, deg: float = 0.1, seed: int = 7) -> list[np.ndarray]:
+    """A handheld camera by construction: the view translated and rotated by a random walk (``px`` pixels
+    and ``deg`` degrees standard deviation a frame), edges reflected. Used by tests/vision/test_search.py
+    and bench/scene_change.py."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    t, a, out = np.zeros(2), 0.0, []
+    for rgb in frames:
+        t += rng.normal(0, px, 2)
+        a += rng.normal(0, deg)
+        h, w = rgb.shape[:2]
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), a, 1.0)
+        m[:, 2] += t
+        out.append(cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REFLECT))
+    return out

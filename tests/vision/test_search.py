@@ -94,23 +94,6 @@ def test_shared_detector_makes_the_unpacked_detector_before_it_returns(tmp_path,
 
 
 # ------------------------------------------------------------------ the still-scene gate (vision.scene_change)
-def _shaken(frames, px=2.0, deg=0.1, seed=7):
-    """A handheld camera by construction: the view translated and rotated by a random walk (``px`` pixels
-    and ``deg`` degrees standard deviation a frame), edges reflected."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    t, a, out = np.zeros(2), 0.0, []
-    for rgb in frames:
-        t += rng.normal(0, px, 2)
-        a += rng.normal(0, deg)
-        h, w = rgb.shape[:2]
-        m = cv2.getRotationMatrix2D((w / 2, h / 2), a, 1.0)
-        m[:, 2] += t
-        out.append(cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REFLECT))
-    return out
-
-
 def test_scene_watch_by_construction(sample_clip):
     """On a real frame: the same view is still; a person-sized patch (a copy of the subject's own torso
     region, real texture) pasted away from the subject is a change, pasted onto the subject is not (her
@@ -174,11 +157,11 @@ def test_moving_camera_searches_every_tenth_frame(model_path, sample_clip):
     """The same clip shaken like a handheld camera (random walk, 2 px and 0.1 deg a frame; measured on 4
     seeds, every pair of frames 10 apart changed 3.3 % of the view or more, against the 1 % threshold):
     the gate never skips, the detector runs on every 10th frame as without it."""
-    from tests.vision.clips import decode_all
+    from tests.vision.clips import decode_all, shaken as shake
     from vision.search import TrackedSearch
 
     frames = decode_all(sample_clip("tfjs_pose_1.mp4"))[0]
-    shaken = _shaken([f.rgb for f in frames])
+    shaken = shake([f.rgb for f in frames])
     with TrackedSearch(model_path) as est:
         flags = [est.process(rgb, f.timestamp_ms, f.index).searched for rgb, f in zip(shaken, frames)]
     assert est.still_skips == 0 and est.scene.checks == 12 and est.scene.still == 0
