@@ -191,7 +191,7 @@ def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path
     from functools import partial
 
     from vision.parallel import available_cores, parallel_pays, run_parallel
-    from vision.render import BackgroundRender, parts_after_prefix
+    from vision.render import BackgroundRender
     from vision.sources import VideoFileSource
 
     if not isinstance(src, VideoFileSource) or not parallel_pays(src.info.n_frames):
@@ -201,16 +201,14 @@ def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path
         render = None if video_path is None else stack.enter_context(BackgroundRender(
             src.path, video_path, partial(draw_hold_frame, still_landmarks=protocol.still_landmarks),
             workers=available_cores(), info=src.info, lead=MONITOR_LEAD))
-        put: list = []
-
         def check(poses: list, n: int) -> None:
             # the monitor is causal: a final pose's status is final; the parts draw each as it is made
-            if render is not None and not put:   # the first segment's frames in a part of their own
-                put.append(render.start(n, parts_after_prefix(len(poses), n, available_cores(), MONITOR_LEAD)))
-            for pose in poses:
-                status = monitor.update(pose)
-                if put:
-                    put[0]((status, pose.image))
+            # (the first segment's frames in a part of their own: BackgroundRender.put_final)
+            if render is None:
+                for pose in poses:
+                    monitor.update(pose)
+            else:
+                render.put_final(((monitor.update(pose), pose.image) for pose in poses), len(poses), n)
 
         run = run_parallel(src.path, model_path, settings, on_progress=bar.update if bar is not None else None,
                            on_poses=check)

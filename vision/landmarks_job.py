@@ -17,7 +17,7 @@ from vision.errors import NoPersonError
 from vision.models import resolve_model
 from vision.parallel import available_cores, extract_track_fast, parallel_pays, run_parallel
 from vision.pipeline import PartialTrackError, PipelineSettings, extract_track
-from vision.render import BackgroundRender, draw_track_frame, parts_after_prefix
+from vision.render import BackgroundRender, draw_track_frame
 from vision.sources import Frame, FrameSource, VideoFileSource, open_source
 from vision.threads import BackgroundConsumer
 from vision.track import LandmarkTrack, PoseFrame
@@ -48,15 +48,11 @@ def extract_with_annotated_video(src: FrameSource, model: Path, settings: Pipeli
     if on_frame is None and isinstance(src, VideoFileSource) and parallel_pays(src.info.n_frames):
         with BackgroundRender(src.path, video_path, draw_track_frame, workers=available_cores(),
                               info=src.info) as render:
-            put: list[Callable] = []
-
             def draw(poses: list[PoseFrame], n: int) -> None:
                 # the first part is drawn as soon as the first segment to end has made its frames final,
-                # on the core it frees, while the last segment still runs (vision.parallel, ``on_poses``)
-                if not put:   # the first segment's frames in a part of their own, the rest over every core
-                    put.append(render.start(n, parts_after_prefix(len(poses), n, available_cores())))
-                for pose in poses:
-                    put[0](pose.image)     # the track's row (LandmarkTrack.from_frames stacks these)
+                # on the core it frees, while the last segment still runs (vision.parallel, ``on_poses``);
+                # a pose's image is the track's row (LandmarkTrack.from_frames stacks these)
+                render.put_final((pose.image for pose in poses), len(poses), n)
 
             run = run_parallel(src.path, model, settings, on_progress=on_progress, on_poses=draw)
             if run is not None:

@@ -307,6 +307,17 @@ class BackgroundRender:
         self._parts = parts
         return self._put
 
+    def put_final(self, payloads: Iterable[Any], count: int, n: int) -> None:
+        """``run_parallel``'s ``on_poses`` for a render: the payloads of the next ``count`` of the ``n``
+        frames, final. The first call starts the render with its frames as a part of their own and the
+        rest split over every worker (``parts_after_prefix``): the first segment's frames draw on the core
+        that segment freed while the last still runs. ``payloads`` may be a generator (e.g. the hold
+        monitor's statuses), drawn as it yields."""
+        if self._poses is None:
+            self.start(n, parts_after_prefix(count, n, self._args[3], self._lead))
+        for payload in payloads:
+            self._put(payload)
+
     def _put(self, pose: Any) -> None:
         if self._thread is None:
             self._begin()
