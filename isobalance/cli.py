@@ -22,6 +22,7 @@ import typer
 from isobalance.cli_errors import BAD_INPUT, INTERNAL, INTERRUPTED, printable
 from isobalance.config import Config, load_config
 from vision.errors import IsobalanceError
+from vision.memory import MALLOC_ARENAS, limit_malloc_arenas
 from vision.threads import threads_left_running
 from vision.workers import reap_helpers_at_exit
 
@@ -106,6 +107,8 @@ def _interrupt(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # first, before any thread allocates: the command's threads share a few malloc arenas (vision.memory)
+    limit_malloc_arenas(MALLOC_ARENAS)
     _mount_subcommands()
     debug = os.environ.get("ISOBALANCE_DEBUG") == "1"
     signal.signal(signal.SIGTERM, _interrupt)

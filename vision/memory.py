@@ -13,6 +13,12 @@ the mapping again (measured: 0 kB of it resident after 50 more frames, and after
 and found again). ``release_file_pages`` drops such clean, read-only file pages from this process's
 page tables (``madvise(MADV_DONTNEED)``): the data stays in the file and the page cache, and any later
 read simply faults it back in, so nothing can change but the resident set.
+
+``limit_malloc_arenas`` caps glibc's malloc arenas before a command starts its threads: by default
+every thread that allocates while another holds an arena gets one of its own (up to 8 per core), and
+each keeps its freed chunks and its 64 MB-aligned heap's touched pages for itself alone. The threads of
+one command (decoding, two MediaPipe graphs and their workers, the detector, drawing, encoding) rarely
+allocate at the same moment, so a few shared arenas serve them as fast (figures in ``MALLOC_ARENAS``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ import ctypes.util
 import os
 
 MADV_DONTNEED = 4   # Linux <sys/mman.h>
+M_ARENA_MAX = -8    # glibc <malloc.h> mallopt parameters
+# The CLI's cap (``isobalance.cli.main``; glibc's own default is 8 per core, 16 here): measured on
+# `landmarks` (1200 frames, 2 alternating rounds, load 4-8): private memory 241/240 MB with 1 arena,
+# 241/245 with 2, 243/246 with 4, 249/253 MB uncapped; CPU within the rounds' noise (48-51 s each).
+MALLOC_ARENAS = 2
 
 
 def release_free_memory() -> bool:
@@ -35,6 +46,51 @@ def release_free_memory() -> bool:
         return False
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     return bool(trim(0))
+
+
+def limit_malloc_arenas(arenas: int) -> bool:
+    """Cap glibc's malloc arenas at ``arenas`` for the rest of this process (``mallopt(M_ARENA_MAX)``):
+    call it before the threads it should cover first allocate (an arena, once a thread's, stays so).
+    True when glibc took it; False where the C library is not glibc (a no-op) or when the user set the
+    cap already (``MALLOC_ARENA_MAX`` or a ``glibc.malloc.arena_max`` tunable: theirs is kept)."""
+    if arenas < 1 or "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
+        return False
+    mallopt = _libc_function("mallopt", [ctypes.c_int, ctypes.c_int], ctypes.c_int)
+    return mallopt is not None and mallopt(M_ARENA_MAX, int(arenas)) == 1
+
+
+def malloc_arenas() -> int | None:
+    """How many malloc arenas this process has (glibc's ``malloc_info``: one ``<heap>`` per arena, the
+    main one included); None where it cannot tell (not glibc)."""
+    import tempfile
+
+    info = _libc_function("malloc_info", [ctypes.c_int, ctypes.c_void_p], ctypes.c_int)
+    fopen = _libc_function("fopen", [ctypes.c_char_p, ctypes.c_char_p], ctypes.c_void_p)
+    fclose = _libc_function("fclose", [ctypes.c_void_p], ctypes.c_int)
+    if info is None or fopen is None or fclose is None:
+        return None
+    with tempfile.NamedTemporaryFile(suffix=".xml") as tmp:
+        stream = fopen(tmp.name.encode(), b"w")
+        if not stream:
+            return None
+        try:
+            if info(0, stream) != 0:
+                return None
+        finally:
+            fclose(stream)
+        return tmp.read().count(b"<heap nr=")
+
+
+def _libc_function(name: str, argtypes: list, restype):
+    """``name`` from glibc, typed; None where the C library is not glibc (checked by ``gnu_get_libc_version``)."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version
+        fn = getattr(libc, name)
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = argtypes, restype
+    return fn
 
 
 def file_mappings(path: str | os.PathLike) -> list[tuple[int, int, str, int, int]]:

@@ -61,3 +61,49 @@ def test_release_file_pages_drops_a_read_only_mapping_and_keeps_its_data(tmp_pat
         assert release_file_pages(path) == 0                  # writable: never touched
         assert w[0] == (data[0] + 1) % 256
     assert release_file_pages(tmp_path / "not-mapped.bin") == 0
+
+
+_THREADS_ALLOCATE = """
+import ctypes, threading
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+together = threading.Barrier(6)
+
+def allocate():
+    libc.malloc(1000)            # every thread allocates while the others hold their arenas
+    together.wait()
+
+threads = [threading.Thread(target=allocate) for _ in range(6)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+from vision.memory import malloc_arenas
+print(malloc_arenas())
+"""
+
+
+def _arenas_after_threads(setup: str, env: dict | None = None) -> int:
+    import os
+
+    run_env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX" and k != "GLIBC_TUNABLES"}
+    run_env.update(env or {})
+    out = subprocess.run([sys.executable, "-c", setup + _THREADS_ALLOCATE], capture_output=True, text=True,
+                         check=True, env=run_env).stdout
+    return int(out.split()[-1])
+
+
+def test_the_cli_caps_malloc_arenas_before_threads_allocate():
+    """Six threads allocating at once get an arena each from glibc (seven with the main one: the count
+    works and the cap is not glibc's default); after the CLI's ``main`` ran a command they share
+    ``MALLOC_ARENAS``. A user's own ``MALLOC_ARENA_MAX`` is kept."""
+    import pytest
+
+    from vision.memory import MALLOC_ARENAS, malloc_arenas
+
+    if malloc_arenas() is None:
+        pytest.skip("the C library is not glibc: no arenas to cap")
+    assert _arenas_after_threads("") == 7
+    cli_ran = "from isobalance.cli import main\nmain(['config'])\n"
+    assert _arenas_after_threads(cli_ran) == MALLOC_ARENAS < 7
+    assert _arenas_after_threads(cli_ran, {"MALLOC_ARENA_MAX": "3"}) == 3
