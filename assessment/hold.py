@@ -52,8 +52,8 @@ import numpy as np
 
 from assessment.barrier import BARRIER_ANGLES, Barrier, gain, measure_barrier
 from assessment.stillness import (AngleFunction, Band, ChannelFilter, Channels, NotMeasurableError,
-                                  Reference, StillnessError, angle_function, calibrate, deviations,
-                                  reference_from_window, visible_mask)
+                                  Reference, StillnessError, angle_function, calibrate, deviations_of_rows,
+                                  frame_body_scale, reference_from_rows, visible_mask)
 from vision.track import LandmarkTrack, PoseFrame
 
 
@@ -342,6 +342,78 @@ def _r(v: float | None, nd: int = 3) -> float | None:
     return None if v is None or not np.isfinite(v) else round(float(v), nd)
 
 
+class SettleWindow:
+    """The frames of the last ``settle_s`` (and one at or before its start), as the settle test needs them.
+
+    The position, hold (re-anchor) phases ask on every frame whether the joints have been still among
+    themselves over this window. Re-stacking the whole window (~30 frames of 33 landmarks) and working
+    out every frame's body scale again on every frame was ~40 % of the monitor's time; here a frame's
+    share (its body scale and basis, the watched landmarks, visibility and angles) is computed once, when
+    it comes in, into running arrays whose live rows are one contiguous slice (``rows``), in frame order.
+    ``frames`` keeps each frame's (t, pixels, visible, angles), for the barrier and the window's start.
+    """
+
+    def __init__(self, settle_ms: float, index: np.ndarray, n_angles: int, capacity: int = 64) -> None:
+        self.settle_ms = settle_ms
+        self._idx = index
+        self._n_angles = n_angles
+        self.frames: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._alloc(capacity)
+
+    def _alloc(self, capacity: int) -> None:
+        n_lm = len(self._idx)
+        self._scale = np.empty(capacity)
+        self._basis = np.empty(capacity, dtype=np.int64)
+        self._points = np.empty((capacity, n_lm, 2))
+        self._visible = np.empty((capacity, n_lm), dtype=bool)
+        self._angles = np.empty((capacity, self._n_angles))
+        self._lo = self._hi = 0
+
+    def clear(self) -> None:
+        self.frames = []
+        self._lo = self._hi = 0
+
+    def push(self, t: float, px: np.ndarray, vis: np.ndarray, ang: np.ndarray) -> bool:
+        """Append; keep one frame at or before t - settle_s. True when the window covers settle_s."""
+        frames = self.frames
+        frames.append((t, px, vis, ang))
+        if self._hi == len(self._scale):
+            self._make_room()
+        i = self._hi
+        self._scale[i], self._basis[i] = frame_body_scale(px, vis)
+        self._points[i] = px[self._idx]
+        self._visible[i] = vis[self._idx]
+        self._angles[i] = ang
+        self._hi = i + 1
+        start = t - self.settle_ms
+        while len(frames) > 1 and frames[1][0] <= start:
+            frames.pop(0)
+            self._lo += 1
+        return frames[0][0] <= start
+
+    def _make_room(self) -> None:
+        """Move the live rows to the front (or into arrays twice as large when they fill half)."""
+        lo, hi = self._lo, self._hi
+        n = hi - lo
+        old = (self._scale, self._basis, self._points, self._visible, self._angles)
+        if 2 * n > len(self._scale):
+            self._alloc(2 * len(self._scale))
+        new = (self._scale, self._basis, self._points, self._visible, self._angles)
+        for a, b in zip(old, new):
+            b[:n] = a[lo:hi]
+        self._lo, self._hi = 0, n
+
+    @property
+    def first_t(self) -> float:
+        return self.frames[0][0]
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(N,) body scale, (N,) basis, (N, n_landmarks, 2) pixels, (N, n_landmarks) visible, (N, n_angles)
+        angles of the window's frames, in order (views: valid until the next push)."""
+        s = slice(self._lo, self._hi)
+        return self._scale[s], self._basis[s], self._points[s], self._visible[s], self._angles[s]
+
+
 class HoldMonitor:
     """Feed frames in time order with ``update``; read ``result()`` at any time (or after the end)."""
 
@@ -363,7 +435,10 @@ class HoldMonitor:
         self._band = np.array(self.band.values)
         self.phase = Phase.CALIBRATE if settings.calibrate_s > 0 and band is None else Phase.POSITION
         self._phase_start: float | None = None
-        self._buf: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._buf: list[tuple] = []              # calibration frames; stretch frames (barrier)
+        self._idx = self.channels.index
+        self._window = self._new_window()        # position: the settle window before a hold
+        self._recent = self._new_window()        # hold: the settle window for a re-anchor
         self.reps: list[Repetition] = []
         self._log: list[tuple[float, str, int, float]] = []   # t, phase, rep, ratio (for the timeline)
         self._first_t: float | None = None
@@ -393,7 +468,7 @@ class HoldMonitor:
         judged = self.phase in (Phase.CALIBRATE, Phase.POSITION, Phase.HOLD)
         ang = (self.angle_fn(px[None], image[None, :, 3])[0] if self.angle_fn is not None and judged
                else self._no_angles)
-        if vis[self.channels.index].any() or np.isfinite(ang).any():
+        if vis[self._idx].any() or np.isfinite(ang).any():
             self._ever_visible = True
         if self._phase_start is None:
             self._phase_start = t
@@ -418,6 +493,10 @@ class HoldMonitor:
         self.phase = phase
         self._phase_start = t
         self._buf = []
+        self._window.clear()
+
+    def _new_window(self) -> SettleWindow:
+        return SettleWindow(self.settings.settle_s * 1000, self._idx, len(self.channels.angles))
 
     def _calibrate(self, t, px, vis, ang) -> HoldStatus:
         self._buf.append((t, px, vis, ang))
@@ -430,24 +509,13 @@ class HoldMonitor:
             self._enter(Phase.POSITION, t)
         return self._make_status(t, remaining=max(0.0, self.settings.calibrate_s - elapsed))
 
-    def _window_push(self, buf: list, frame: tuple) -> bool:
-        """Append; keep one frame at or before t - settle_s. True when the window covers settle_s."""
-        settle_ms = self.settings.settle_s * 1000
-        buf.append(frame)
-        t = frame[0]
-        while len(buf) > 1 and buf[1][0] <= t - settle_ms:
-            buf.pop(0)
-        return buf[0][0] <= t - settle_ms
-
-    def _settled(self, buf: list) -> tuple[Reference | None, float, str | None]:
+    def _settled(self, window: SettleWindow) -> tuple[Reference | None, float, str | None]:
         """The window's median position, if every frame of it is within the band of it."""
-        P = np.stack([b[1] for b in buf])
-        V = np.stack([b[2] for b in buf])
-        A = np.stack([b[3] for b in buf])
-        ref = reference_from_window(P, V, A, self.channels)
+        scale, basis, points, visible, angles = window.rows()
+        ref = reference_from_rows(scale, basis, points, visible, angles, self.channels)
         if ref is None:
             return None, np.nan, None
-        dev = deviations(P, V, A, ref, self.channels) / self._band
+        dev = deviations_of_rows(points, visible, angles, ref, self.channels) / self._band
         with np.errstate(invalid="ignore"):
             worst_per_channel = np.nanmax(np.where(np.isfinite(dev), dev, -np.inf), axis=0)
         measured = ref.measured
@@ -457,8 +525,8 @@ class HoldMonitor:
 
     def _position(self, t, px, vis, ang) -> HoldStatus:
         ratio, worst = np.nan, None
-        if self._window_push(self._buf, (t, px, vis, ang)):
-            ref, ratio, worst = self._settled(self._buf)
+        if self._window.push(t, px, vis, ang):
+            ref, ratio, worst = self._settled(self._window)
             if ref is not None:
                 self._start_hold(t, ref)
                 return self._make_status(t)
@@ -467,7 +535,7 @@ class HoldMonitor:
     def _start_hold(self, t: float, ref: Reference) -> None:
         pos_start = self._phase_start
         if not self.reps and self.protocol.barrier_angle:
-            self.first_barrier = self._barrier_of(self._buf)
+            self.first_barrier = self._barrier_of(self._window.frames)
         self._enter(Phase.HOLD, t)
         rep = Repetition(len(self.reps) + 1, pos_start, t, ref,
                          max_drift=np.full(len(self.channels.names), np.nan))
@@ -479,7 +547,7 @@ class HoldMonitor:
         self._reset_hold_state()
         self._shown_held = 0.0
         self._prev_hold_t = t
-        self._recent = []
+        self._recent.clear()
         self._filter = ChannelFilter(len(self.channels.names), self.settings.smooth_ms, self.settings.dropout_ms)
 
     def _reset_hold_state(self) -> None:
@@ -495,12 +563,12 @@ class HoldMonitor:
     def _hold(self, t, px, vis, ang) -> HoldStatus:
         rep = self.reps[-1]
         s = self.settings
-        covered = self._window_push(self._recent, (t, px, vis, ang))
+        covered = self._recent.push(t, px, vis, ang)
         if covered and self._still in (Stillness.BROKEN, Stillness.RETURNING):
             ref, _, _ = self._settled(self._recent)
             if ref is not None:
                 return self._reanchor(t, ref)
-        dev = deviations(px[None], vis[None], ang[None], rep.reference, self.channels)[0]
+        dev = deviations_of_rows(px[None, self._idx], vis[None, self._idx], ang[None], rep.reference, self.channels)[0]
         filt = self._filter.update(t, dev)
         ratio_v = filt / self._band
         dt = 0.0 if self._prev_hold_t is None else t - self._prev_hold_t
@@ -590,7 +658,7 @@ class HoldMonitor:
         The break ends where the still window began; that window's time counts as held.
         """
         rep = self.reps[-1]
-        end = max(self._recent[0][0], self._break.confirmed_ms)
+        end = max(self._recent.first_t, self._break.confirmed_ms)
         self._break.end_ms = end
         self._break.resumed = "still at a new position"
         self._break = None

@@ -58,8 +58,10 @@ SD, and that is the calibration rule here:
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable, Sequence
 
 import numpy as np
@@ -129,6 +131,31 @@ def body_scale(pixels: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.
 
 
 SCALE_BASIS_NAMES = {1: "torso_length", 2: "shoulder_width"}
+_SCALE_POINTS = np.array([SHOULDERS[0], SHOULDERS[1], HIPS[0], HIPS[1]])
+
+
+def frame_body_scale(pixels: np.ndarray, visible: np.ndarray) -> tuple[float, int]:
+    """``body_scale`` of one frame ((33,2) pixels, (33,) visible), to the bit, as Python numbers.
+
+    The hold monitor keeps each frame's scale for its settle window instead of recomputing the whole
+    window's on every frame; numpy's per-call overhead on one frame is ~10x these few float operations.
+    The same operations in the same order (midpoints halved, norm = sqrt(dx*dx + dy*dy), NaN compares
+    False); tests/assessment/test_stillness.py checks equality with ``body_scale``."""
+    (lsx, lsy), (rsx, rsy), (lhx, lhy), (rhx, rhy) = pixels[_SCALE_POINTS].tolist()
+    ls, rs, lh, rh = visible[_SCALE_POINTS].tolist()
+    sh_ok, hip_ok = ls and rs, lh and rh
+    if sh_ok and hip_ok:
+        dx = (lsx + rsx) / 2 - (lhx + rhx) / 2
+        dy = (lsy + rsy) / 2 - (lhy + rhy) / 2
+        torso = math.sqrt(dx * dx + dy * dy)
+        if torso > 0:
+            return torso, 1
+    if sh_ok:
+        dx, dy = lsx - rsx, lsy - rsy
+        width = math.sqrt(dx * dx + dy * dy)
+        if width > 0:
+            return width, 2
+    return math.nan, 0
 
 
 @dataclass(frozen=True)
@@ -154,9 +181,12 @@ class Channels:
     def units(self) -> tuple[str, ...]:
         return ("body_scale",) * len(self.landmarks) + self.angle_units
 
-    @property
+    @cached_property
     def index(self) -> np.ndarray:
-        return landmark_indices(self.landmarks)
+        """(n_landmarks,) indices into the 33 landmarks, worked out once (read on every frame); read-only."""
+        idx = landmark_indices(self.landmarks)
+        idx.flags.writeable = False
+        return idx
 
 
 @dataclass(frozen=True)
@@ -326,19 +356,27 @@ def reference_from_window(pixels: np.ndarray, visible: np.ndarray, angles: np.nd
     None when the body scale or every channel is unmeasurable.
     """
     scale, basis = body_scale(pixels, visible)
+    idx = channels.index
+    return reference_from_rows(scale, basis, pixels[:, idx, :], visible[:, idx], angles, channels, min_fraction)
+
+
+def reference_from_rows(scale: np.ndarray, basis: np.ndarray, points: np.ndarray, visible: np.ndarray,
+                        angles: np.ndarray, channels: Channels, min_fraction: float = 0.8) -> Reference | None:
+    """``reference_from_window`` from each frame's body scale and basis ((N,), ``body_scale``) and the
+    watched landmarks only ((N, n_landmarks, 2) pixels, (N, n_landmarks) visible): what the hold
+    monitor keeps per frame of its window, so a frame's share is computed once, not once per frame."""
     if not np.isfinite(scale).any():
         return None
     # one basis for the whole window: the more frequent of torso / shoulder width
     b = 1 if (basis == 1).sum() >= (basis == 2).sum() else 2
     s = float(median_rows(scale[basis == b]))   # finite: basis 1/2 rows only
-    idx = channels.index
-    vis = visible[:, idx]
+    vis = visible
     enough = vis.mean(axis=0) >= min_fraction
     if vis.all():                         # the usual case: plain median, much faster than nanmedian
-        ref_pts = median_rows(pixels[:, idx, :])
+        ref_pts = median_rows(points)
     else:
-        pts = np.where(vis[..., None], pixels[:, idx, :], np.nan)
-        ref_pts = np.full((len(idx), 2), np.nan)
+        pts = np.where(vis[..., None], points, np.nan)
+        ref_pts = np.full((points.shape[1], 2), np.nan)
         if enough.any():
             ref_pts[enough] = np.nanmedian(pts[:, enough], axis=0)
     ref_ang = np.full(len(channels.angles), np.nan)
@@ -360,8 +398,14 @@ def deviations(pixels: np.ndarray, visible: np.ndarray, angles: np.ndarray, ref:
     NaN where a channel is not visible in that frame or has no reference. Vectorised over frames.
     """
     idx = channels.index
-    disp = np.linalg.norm(pixels[:, idx, :] - ref.points[None], axis=-1) / ref.scale
-    disp = np.where(visible[:, idx], disp, np.nan)
+    return deviations_of_rows(pixels[:, idx, :], visible[:, idx], angles, ref, channels)
+
+
+def deviations_of_rows(points: np.ndarray, visible: np.ndarray, angles: np.ndarray, ref: Reference,
+                       channels: Channels) -> np.ndarray:
+    """``deviations`` from the watched landmarks only ((N, n_landmarks, 2) pixels, (N, n_landmarks) visible)."""
+    disp = np.linalg.norm(points - ref.points[None], axis=-1) / ref.scale
+    disp = np.where(visible, disp, np.nan)
     if channels.angles:
         return np.concatenate([disp, np.abs(angles - ref.angles[None])], axis=1)
     return disp

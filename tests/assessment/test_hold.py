@@ -20,7 +20,7 @@ from assessment.stillness import DEFAULT_LANDMARK_BAND, NotMeasurableError
 from tests.assessment.hold_synth import NO_JITTER, Jitter, Move, inject, still_recording
 from vision.errors import IsobalanceError
 from vision.sources import Frame, FrameSource, SourceInfo, open_source
-from vision.track import LandmarkTrack
+from vision.track import LANDMARK_INDEX, LandmarkTrack
 
 LANDMARKS = ("nose", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_hip", "right_hip")
 LONG_HOLD = HoldProtocol("test-long-hold", hold_s=600, relax_s=3, stretch_s=0, repetitions=1,
@@ -526,3 +526,143 @@ def test_monitor_statuses_equal_np_medians_on_real_squats(squats):
     p = HoldProtocol.from_exercise(load_catalog().get(LOW_ROW))
     statuses, result = assert_same_as_np_median(track, p)
     assert json.loads(result)["summary"]["breaks"] >= 3
+
+
+# ---------------------------------------------------------------------- the incremental settle window
+class RestackedWindow:
+    """The settle window as it was before ``SettleWindow``: a list of whole frames (reference)."""
+
+    def __init__(self, settle_ms: float):
+        self.settle_ms, self.frames = settle_ms, []
+
+    def clear(self) -> None:
+        self.frames = []
+
+    def push(self, t, px, vis, ang) -> bool:
+        buf = self.frames
+        buf.append((t, px, vis, ang))
+        while len(buf) > 1 and buf[1][0] <= t - self.settle_ms:
+            buf.pop(0)
+        return buf[0][0] <= t - self.settle_ms
+
+    @property
+    def first_t(self) -> float:
+        return self.frames[0][0]
+
+
+class RestackingMonitor(HoldMonitor):
+    """The straightforward monitor: every settle test stacks its whole window again and works out every
+    frame's body scale and the reference from the 33 landmarks (``reference_from_window``, ``deviations``)."""
+
+    def _new_window(self):
+        return RestackedWindow(self.settings.settle_s * 1000)
+
+    def _settled(self, window):
+        from assessment.stillness import deviations, reference_from_window
+
+        buf = window.frames
+        P, V, A = (np.stack([b[k] for b in buf]) for k in (1, 2, 3))
+        ref = reference_from_window(P, V, A, self.channels)
+        if ref is None:
+            return None, np.nan, None
+        dev = deviations(P, V, A, ref, self.channels) / self._band
+        with np.errstate(invalid="ignore"):
+            worst = np.nanmax(np.where(np.isfinite(dev), dev, -np.inf), axis=0)
+        k = int(np.argmax(np.where(ref.measured, worst, -np.inf)))
+        ratio = float(worst[k])
+        return (ref if ratio <= 1.0 else None), ratio, self.channels.names[k]
+
+
+def run_logged(cls, track, protocol, settings):
+    """Every status (repr), every settle test's answer (reference bytes, ratio, worst channel) and the result."""
+    mon = cls.for_track(protocol, track, settings=settings)
+    tests, settled = [], mon._settled
+
+    def logged(window):
+        ref, ratio, worst = out = settled(window)
+        tests.append((mon.phase.value, None if ref is None else
+                      (ref.points.tobytes(), ref.scale, ref.scale_basis, ref.angles.tobytes()), repr(ratio), worst))
+        return out
+
+    mon._settled = logged
+    statuses = [repr(mon.update_image(track.image[i], track.timestamp_ms[i])) for i in range(len(track))]
+    return statuses, tests, json.dumps(mon.result().to_dict(), sort_keys=True)
+
+
+def assert_incremental_equals_restacking(track, protocol, settings=HoldSettings()):
+    fast = run_logged(HoldMonitor, track, protocol, settings)
+    slow = run_logged(RestackingMonitor, track, protocol, settings)
+    assert fast[1] == slow[1]          # every settle test: same reference to the bit, same ratio and channel
+    assert fast[0] == slow[0]          # every status
+    assert fast[2] == slow[2]          # the result
+    return fast
+
+
+PIR_BARRIER = HoldProtocol("pir-barrier", hold_s=4, relax_s=1, stretch_s=2, repetitions=3, still_landmarks=LANDMARKS,
+                           still_angles=("head_tilt",), technique="PIR", barrier_angle="head_side_bend")
+
+
+def partly_hidden(rec):
+    """Dropouts inside settle windows: the left shoulder hidden 400 ms in every 2.5 s (a reference from
+    the visible frames, or the channel not measured), the hips gone for 2.5 s (the shoulder-width scale),
+    nobody in view for 1.5 s."""
+    t = rec.timestamp_ms
+    rec.image[(t % 2500) < 400, LANDMARK_INDEX["left_shoulder"], 3] = 0.2
+    rec.image[(t >= 9000) & (t < 11500), LANDMARK_INDEX["left_hip"]:LANDMARK_INDEX["right_hip"] + 1, 3] = 0.1
+    rec.image[(t >= 16000) & (t < 17500)] = np.nan
+    return rec
+
+
+@pytest.mark.parametrize("fps", [15, 20, 30, 60])
+@pytest.mark.parametrize("calibrate_s", [0.0, 3.0])
+def test_incremental_settle_window_equals_restacking_on_constructed_breaks(fps, calibrate_s):
+    """Jitter, the five injected movements (breaks and returns) and a stay at a new place (re-anchors).
+    At 20 fps the timestamps are exact multiples of 50 ms: a frame falls exactly at t - settle_s."""
+    moves = MOVES + [Move(("left_hip",), 31000, 0.2, hold_ms=3000, rise_ms=200)]
+    jitter = Jitter(timestamp_ms=0.0) if fps == 20 else Jitter()
+    rec = inject(still_recording(38.0, fps=fps, seed=1, jitter=jitter), moves)
+    statuses, tests, result = assert_incremental_equals_restacking(rec.track(), LONG_HOLD,
+                                                                  HoldSettings(calibrate_s=calibrate_s))
+    assert any("BROKEN" in s for s in statuses) and any("RETURNING" in s for s in statuses)
+    # the settle test ran in position (started the hold) and in the hold (re-anchored after the stay)
+    assert any(ph == "position" and ref is not None for ph, ref, _, _ in tests)
+    assert any(ph == "hold" and ref is not None for ph, ref, _, _ in tests)
+    assert json.loads(result)["repetitions"][0]["reanchors"] >= 1
+
+
+def test_incremental_settle_window_equals_restacking_with_joints_hidden_in_the_window():
+    """Stays at new places while joints are hidden: the settle test's NaN paths and the other scale."""
+    moves = [Move(("nose", "left_ear", "right_ear"), 4000, 0.15, hold_ms=2500, rise_ms=200),
+             Move(("left_shoulder", "right_shoulder"), 9300, 0.15, hold_ms=2000, rise_ms=200),
+             Move(("right_hip",), 13000, 0.2, hold_ms=2000, rise_ms=200)]
+    rec = partly_hidden(inject(still_recording(22.0, fps=30, seed=5), moves))
+    statuses, tests, result = assert_incremental_equals_restacking(rec.track(), LONG_HOLD)
+    assert any("NOT_VISIBLE" in s for s in statuses) and json.loads(result)["repetitions"][0]["reanchors"] >= 2
+    assert any(r is not None and np.isnan(np.frombuffer(r[0])).any() for _, r, _, _ in tests)   # not measured
+    assert any(r is not None and r[2] == "shoulder_width" for _, r, _, _ in tests)
+
+
+@pytest.mark.parametrize("settle_s", [0.5, 1.0, 3.0])
+def test_incremental_settle_window_equals_restacking_over_repetitions(settle_s):
+    """Three repetitions with relax, stretch and barrier (a new window in every position phase), and a
+    3-s window at 60 fps (181 frames: the running arrays grow)."""
+    moves = [Move(("nose", "left_ear", "right_ear"), 4000 + 6000 * i, 0.15, hold_ms=2500, rise_ms=200)
+             for i in range(4)]
+    rec = inject(still_recording(30.0, fps=60 if settle_s == 3.0 else 30, seed=5), moves)
+    statuses, tests, result = assert_incremental_equals_restacking(rec.track(), PIR_BARRIER,
+                                                                  HoldSettings(settle_s=settle_s))
+    doc = json.loads(result)
+    assert len(doc["repetitions"]) >= 2 and any("STRETCH" in s for s in statuses)
+    assert doc["barrier"]["angle"] == "head_side_bend"
+    assert sum(ph == "position" and ref is not None for ph, ref, _, _ in tests) >= 2
+
+
+@pytest.mark.slow
+def test_incremental_settle_window_equals_restacking_on_real_clips(squats, still_standing, still_tpose):
+    """The real model's tracks: the squats (three breaks, returns, a second repetition) and two still clips."""
+    p = HoldProtocol.from_exercise(load_catalog().get(LOW_ROW))
+    statuses, tests, result = assert_incremental_equals_restacking(squats[0], p)
+    assert json.loads(result)["summary"]["breaks"] >= 3
+    assert sum(ref is not None for _, ref, _, _ in tests) >= 2
+    for track in (still_standing, still_tpose):
+        assert_incremental_equals_restacking(track, p, HoldSettings(calibrate_s=2.0))

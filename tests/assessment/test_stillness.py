@@ -155,3 +155,37 @@ def test_median_rows_is_np_median_to_the_bit():
                 want, got = np.median(x, axis=0), median_rows(x)
                 assert np.asarray(got).dtype == np.asarray(want).dtype and np.asarray(got).shape == np.asarray(want).shape
                 assert np.asarray(got).tobytes() == np.asarray(want).tobytes(), (n, shape)
+
+
+def test_one_frame_body_scale_equals_body_scale_to_the_bit():
+    """``frame_body_scale`` (the hold monitor's per-frame scale) against ``body_scale`` on real-like
+    frames, random frames, and the edge cases: hips or a shoulder hidden, NaN landmarks, a zero torso
+    (shoulder and hip midpoints equal) and a zero shoulder width."""
+    from assessment.stillness import HIPS, SHOULDERS, frame_body_scale
+
+    rec = inject(still_recording(4.0, seed=3), [Move(("left_shoulder", "left_hip"), 1000, 0.3, rise_ms=500)])
+    px, vis = rec.pixels(), visible_mask(rec.image)
+    rng = np.random.default_rng(0)
+    frames = [(px[i], vis[i]) for i in range(len(px))]
+    for _ in range(400):
+        p = rng.uniform(-50, 700, (33, 2))
+        v = rng.random(33) < 0.8
+        case = rng.integers(0, 5)
+        if case == 1:
+            p[list(HIPS)] = np.nan
+        elif case == 2:      # zero torso: the hips' midpoint on the shoulders' midpoint
+            p[HIPS[0]], p[HIPS[1]] = p[SHOULDERS[0]] + 7.25, p[SHOULDERS[1]] - 7.25
+        elif case == 3:      # zero width, hips hidden
+            p[SHOULDERS[1]] = p[SHOULDERS[0]]
+            v[list(HIPS)] = False
+        elif case == 4:
+            p[rng.integers(0, 33, 4)] = np.nan
+        frames.append((p, v & np.isfinite(p[:, 0])))
+    kinds = set()
+    for p, v in frames:
+        scale, basis = body_scale(p[None], v[None])
+        s, b = frame_body_scale(p, v)
+        assert b == int(basis[0]) and (s == scale[0] or (np.isnan(s) and np.isnan(scale[0]))), (s, b, scale, basis)
+        assert type(s) is float and type(b) is int
+        kinds.add(b)
+    assert kinds == {0, 1, 2}
