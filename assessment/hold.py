@@ -52,8 +52,9 @@ import numpy as np
 
 from assessment.barrier import BARRIER_ANGLES, Barrier, gain, measure_barrier
 from assessment.stillness import (AngleFunction, Band, ChannelFilter, Channels, NotMeasurableError,
-                                  Reference, StillnessError, angle_function, calibrate, deviations_of_rows,
-                                  frame_body_scale, reference_from_rows, visible_mask)
+                                  Reference, SCALE_BASIS_NAMES, StillnessError, angle_function, calibrate,
+                                  deviations_of_rows, frame_body_scale, median_rows, reference_from_rows,
+                                  visible_mask)
 from vision.track import LandmarkTrack, PoseFrame
 
 
@@ -345,28 +346,26 @@ def _r(v: float | None, nd: int = 3) -> float | None:
 class SettleWindow:
     """The frames of the last ``settle_s`` (and one at or before its start), as the settle test needs them.
 
-    The position, hold (re-anchor) phases ask on every frame whether the joints have been still among
+    The position and hold (re-anchor) phases ask on every frame whether the joints have been still among
     themselves over this window. Re-stacking the whole window (~30 frames of 33 landmarks) and working
     out every frame's body scale again on every frame was ~40 % of the monitor's time; here a frame's
-    share (its body scale and basis, the watched landmarks, visibility and angles) is computed once, when
-    it comes in, into running arrays whose live rows are one contiguous slice (``rows``), in frame order.
+    share is computed once, when it comes in, into running arrays whose live rows are one contiguous
+    slice, in frame order: one matrix row per frame (body scale, the watched landmarks' x and y, the
+    angles: ``matrix``, one sort gives every median), its scale basis and which watched joints were seen.
     ``frames`` keeps each frame's (t, pixels, visible, angles), for the barrier and the window's start.
     """
 
     def __init__(self, settle_ms: float, index: np.ndarray, n_angles: int, capacity: int = 64) -> None:
         self.settle_ms = settle_ms
         self._idx = index
-        self._n_angles = n_angles
+        self._n_lm = len(index)
         self.frames: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
-        self._alloc(capacity)
+        self._alloc(capacity, 1 + 2 * self._n_lm + n_angles)
 
-    def _alloc(self, capacity: int) -> None:
-        n_lm = len(self._idx)
-        self._scale = np.empty(capacity)
+    def _alloc(self, capacity: int, columns: int) -> None:
+        self._matrix = np.empty((capacity, columns))
         self._basis = np.empty(capacity, dtype=np.int64)
-        self._points = np.empty((capacity, n_lm, 2))
-        self._visible = np.empty((capacity, n_lm), dtype=bool)
-        self._angles = np.empty((capacity, self._n_angles))
+        self._visible = np.empty((capacity, self._n_lm), dtype=bool)
         self._lo = self._hi = 0
 
     def clear(self) -> None:
@@ -377,13 +376,13 @@ class SettleWindow:
         """Append; keep one frame at or before t - settle_s. True when the window covers settle_s."""
         frames = self.frames
         frames.append((t, px, vis, ang))
-        if self._hi == len(self._scale):
+        if self._hi == len(self._basis):
             self._make_room()
-        i = self._hi
-        self._scale[i], self._basis[i] = frame_body_scale(px, vis)
-        self._points[i] = px[self._idx]
+        i, row, n2 = self._hi, self._matrix[self._hi], 1 + 2 * self._n_lm
+        row[0], self._basis[i] = frame_body_scale(px, vis)
+        row[1:n2] = px[self._idx].ravel()
+        row[n2:] = ang
         self._visible[i] = vis[self._idx]
-        self._angles[i] = ang
         self._hi = i + 1
         start = t - self.settle_ms
         while len(frames) > 1 and frames[1][0] <= start:
@@ -395,11 +394,10 @@ class SettleWindow:
         """Move the live rows to the front (or into arrays twice as large when they fill half)."""
         lo, hi = self._lo, self._hi
         n = hi - lo
-        old = (self._scale, self._basis, self._points, self._visible, self._angles)
-        if 2 * n > len(self._scale):
-            self._alloc(2 * len(self._scale))
-        new = (self._scale, self._basis, self._points, self._visible, self._angles)
-        for a, b in zip(old, new):
+        old = (self._matrix, self._basis, self._visible)
+        if 2 * n > len(self._basis):
+            self._alloc(2 * len(self._basis), self._matrix.shape[1])
+        for a, b in zip(old, (self._matrix, self._basis, self._visible)):
             b[:n] = a[lo:hi]
         self._lo, self._hi = 0, n
 
@@ -407,11 +405,16 @@ class SettleWindow:
     def first_t(self) -> float:
         return self.frames[0][0]
 
+    def matrix(self) -> np.ndarray:
+        """(N, 1 + 2 n_landmarks + n_angles): each frame's body scale, x0 y0 x1 y1 ..., angles (a view)."""
+        return self._matrix[self._lo:self._hi]
+
     def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(N,) body scale, (N,) basis, (N, n_landmarks, 2) pixels, (N, n_landmarks) visible, (N, n_angles)
         angles of the window's frames, in order (views: valid until the next push)."""
+        m, n2 = self.matrix(), 1 + 2 * self._n_lm
         s = slice(self._lo, self._hi)
-        return self._scale[s], self._basis[s], self._points[s], self._visible[s], self._angles[s]
+        return m[:, 0], self._basis[s], m[:, 1:n2].reshape(len(m), self._n_lm, 2), self._visible[s], m[:, n2:]
 
 
 class HoldMonitor:
@@ -438,6 +441,8 @@ class HoldMonitor:
         self._buf: list[tuple] = []              # calibration frames; stretch frames (barrier)
         self._idx = self.channels.index
         self._window = self._new_window()        # position: the settle window before a hold
+        self._handlers = {Phase.CALIBRATE: self._calibrate, Phase.POSITION: self._position, Phase.HOLD: self._hold,
+                          Phase.RELAX: self._timed, Phase.STRETCH: self._timed, Phase.DONE: self._done}
         self._recent = self._new_window()        # hold: the settle window for a re-anchor
         self.reps: list[Repetition] = []
         self._log: list[tuple[float, str, int, float]] = []   # t, phase, rep, ratio (for the timeline)
@@ -472,8 +477,7 @@ class HoldMonitor:
             self._ever_visible = True
         if self._phase_start is None:
             self._phase_start = t
-        handler = {Phase.CALIBRATE: self._calibrate, Phase.POSITION: self._position, Phase.HOLD: self._hold,
-                   Phase.RELAX: self._timed, Phase.STRETCH: self._timed, Phase.DONE: self._done}[self.phase]
+        handler = self._handlers[self.phase]
         self._status = handler(t, px, vis, ang)
         self._last_t = t
         return self._status
@@ -512,12 +516,21 @@ class HoldMonitor:
     def _settled(self, window: SettleWindow) -> tuple[Reference | None, float, str | None]:
         """The window's median position, if every frame of it is within the band of it."""
         scale, basis, points, visible, angles = window.rows()
-        ref = reference_from_rows(scale, basis, points, visible, angles, self.channels)
+        m = window.matrix()
+        b = int(basis[0])
+        if b and visible.all() and (basis == b).all() and np.isfinite(m).all():
+            # the usual window (one scale basis, every watched joint seen, every value finite):
+            # reference_from_rows' medians, each a column's, from one sort of the whole matrix
+            med = median_rows(m)
+            ref = Reference(med[1:1 + 2 * self._n_lm].reshape(self._n_lm, 2), float(med[0]),
+                            SCALE_BASIS_NAMES[b], med[1 + 2 * self._n_lm:])
+        else:
+            ref = reference_from_rows(scale, basis, points, visible, angles, self.channels)
         if ref is None:
             return None, np.nan, None
         dev = deviations_of_rows(points, visible, angles, ref, self.channels) / self._band
-        with np.errstate(invalid="ignore"):
-            worst_per_channel = np.nanmax(np.where(np.isfinite(dev), dev, -np.inf), axis=0)
+        # NaN replaced first, so the plain maximum is nanmax's
+        worst_per_channel = np.where(np.isfinite(dev), dev, -np.inf).max(axis=0)
         measured = ref.measured
         k = int(np.argmax(np.where(measured, worst_per_channel, -np.inf)))
         ratio = float(worst_per_channel[k])
@@ -587,7 +600,7 @@ class HoldMonitor:
         ratio_v = np.where(fresh, ratio_v, np.nan)     # judge only joints seen in this frame
         with np.errstate(invalid="ignore"):
             rep.max_drift = np.fmax(rep.max_drift, np.where(fresh, filt, np.nan))
-        k = int(np.nanargmax(ratio_v))
+        k = int(np.argmax(np.where(np.isnan(ratio_v), -np.inf, ratio_v)))   # nanargmax's own rule, without its checks
         r = float(ratio_v[k])
         moving = r > 1.0
         st = self._still

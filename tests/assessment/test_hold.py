@@ -642,6 +642,20 @@ def test_incremental_settle_window_equals_restacking_with_joints_hidden_in_the_w
     assert any(r is not None and r[2] == "shoulder_width" for _, r, _, _ in tests)
 
 
+def test_incremental_settle_window_equals_restacking_in_upper_body_framing():
+    """Hips never in view, a neck exercise's joints all seen: every window's scale is the shoulder width."""
+    neck = HoldProtocol("neck-test", hold_s=600, relax_s=0, stretch_s=0, repetitions=1,
+                        still_landmarks=("nose", "left_ear", "right_ear", "left_shoulder", "right_shoulder"),
+                        still_angles=("head_tilt",))
+    moves = [Move(("nose", "left_ear", "right_ear"), 4000 + 5000 * i, 0.15, hold_ms=2000 + 500 * i, rise_ms=200)
+             for i in range(3)]
+    rec = inject(still_recording(20.0, fps=30, seed=6), moves)
+    rec.image[:, LANDMARK_INDEX["left_hip"]:LANDMARK_INDEX["right_hip"] + 1, 3] = 0.1
+    statuses, tests, result = assert_incremental_equals_restacking(rec.track(), neck)
+    refs = [r for _, r, _, _ in tests if r is not None]
+    assert len(refs) >= 3 and all(r[2] == "shoulder_width" for r in refs)
+
+
 @pytest.mark.parametrize("settle_s", [0.5, 1.0, 3.0])
 def test_incremental_settle_window_equals_restacking_over_repetitions(settle_s):
     """Three repetitions with relax, stretch and barrier (a new window in every position phase), and a
