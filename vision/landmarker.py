@@ -8,6 +8,7 @@ dropped instead of queued, so the view never lags behind the person).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -115,6 +116,44 @@ def preload_mediapipe() -> None:
 
 
 MODES = ("video", "image", "live")
+# Load the graphs from the bundle with every weight stored float32 (vision.models.unpacked_bundle) instead
+# of the bundle itself: XNNPACK packs the same weights (every pose bit-identical) but keeps no unpacked
+# float32 copy of the float16/sparse ones beside them, ~7 MB less per graph (two on the parallel path).
+UNPACKED_WEIGHTS = True
+
+
+def graph_bundle(model_path: str | os.PathLike) -> Path:
+    """The file a landmarker graph loads for the bundle ``model_path``: its float32 twin from the model
+    cache (made on first use, ~3 s once per bundle), else the bundle itself (``UNPACKED_WEIGHTS`` off,
+    or the twin cannot be made). Found once per process and file version: the twin's sha256 check reads
+    25 MB, and the segments of a parallel run ask at once."""
+    path = Path(model_path)
+    if not UNPACKED_WEIGHTS:
+        return path
+    try:
+        st = path.stat()
+    except OSError:
+        return path                      # the load reports the missing file, with the bundle's name
+    from vision.models import models_dir
+
+    with _GRAPH_BUNDLE_LOCK:
+        return _graph_bundle(str(path), st.st_mtime_ns, st.st_size, str(models_dir()))
+
+
+_GRAPH_BUNDLE_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=8)
+def _graph_bundle(path: str, mtime_ns: int, size: int, cache: str) -> Path:
+    from vision.memory import release_free_memory
+    from vision.models import ModelError, unpacked_bundle
+
+    try:
+        return unpacked_bundle(path) or Path(path)
+    except ModelError:                   # not a bundle: its load says so, with its own name
+        return Path(path)
+    finally:
+        release_free_memory()            # what making the twin took (first use only), before any graph loads
 # Drop the bundle's file pages from memory once this landmarker has packed its weights (its first frame
 # with a pose): MediaPipe never reads them again, 9 MB per graph (vision.memory.release_file_pages).
 RELEASE_MODEL_PAGES = True
@@ -141,14 +180,26 @@ class PoseEstimator:
             if on_live_result is None:
                 raise ValueError("live mode needs on_live_result(timestamp_ms, poses)")
             kwargs["result_callback"] = lambda result, _image, ts: on_live_result(ts, postprocess(result))
-        options = vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(self.model_path)),
-            running_mode=running, num_poses=num_poses,
-            min_pose_detection_confidence=min_detection_confidence,
-            min_pose_presence_confidence=min_presence_confidence,
-            min_tracking_confidence=min_tracking_confidence, **kwargs)
+
+        def create(asset: Path):
+            options = vision.PoseLandmarkerOptions(
+                base_options=BaseOptions(model_asset_path=str(asset)),
+                running_mode=running, num_poses=num_poses,
+                min_pose_detection_confidence=min_detection_confidence,
+                min_pose_presence_confidence=min_presence_confidence,
+                min_tracking_confidence=min_tracking_confidence, **kwargs)
+            return vision.PoseLandmarker.create_from_options(options)
+
+        # the file the graph maps (graph_bundle): the bundle's float32 twin, or the bundle when that fails
+        self.asset_path = graph_bundle(self.model_path)
         try:
-            self._landmarker = vision.PoseLandmarker.create_from_options(options)
+            try:
+                self._landmarker = create(self.asset_path)
+            except (RuntimeError, ValueError):
+                if self.asset_path == self.model_path:
+                    raise
+                self.asset_path = self.model_path
+                self._landmarker = create(self.asset_path)
         except (RuntimeError, ValueError) as exc:
             raise ModelLoadError(f"cannot load pose model {self.model_path}: {exc}") from None
         self._lock = threading.Lock()
@@ -176,7 +227,7 @@ class PoseEstimator:
         from vision.memory import release_file_pages
 
         self._packed = True
-        release_file_pages(self.model_path)
+        release_file_pages(self.asset_path)
 
     def submit(self, rgb: np.ndarray, timestamp_ms: float) -> None:
         """Live mode: hand a frame to the model; its poses arrive through ``on_live_result``."""

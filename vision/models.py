@@ -303,6 +303,65 @@ def unpacked_detector(path: str | os.PathLike) -> Path | None:
     return dest
 
 
+UNPACKED_BUNDLE = "pose_landmarker-{source}-{sha}.f32.task"   # source: both members' CRC-32 and size
+BUNDLE_ALIGN = 64     # each member's bytes start at a multiple of this in the file (the original's are 64-aligned)
+
+
+def unpacked_bundle(path: str | os.PathLike) -> Path | None:
+    """The bundle with both models' weights stored float32 (``vision.person_detector.unpacked_model``),
+    for the landmarker's MediaPipe graphs (``vision.landmarker``): XNNPACK then keeps no unpacked copy of
+    the float16/sparse weights beside its packed one (~7 MB less per graph, measured). Made once per
+    bundle into the model cache, found by its members' CRC-32 and size and checked against the sha256
+    in its name at every use, as ``unpacked_detector``. None when it cannot be made (cache not
+    writable, a model the rewrite does not handle): the caller then uses the bundle as it is."""
+    check_bundle(path)
+    with zipfile.ZipFile(path) as zf:
+        infos = [zf.getinfo(m) for m in BUNDLE_MEMBERS]
+    source = "".join(f"{i.CRC:08x}{i.file_size:08x}" for i in infos)
+    folder = models_dir()
+    try:
+        made = sorted(folder.glob(UNPACKED_BUNDLE.format(source=source, sha="*")))
+    except OSError:
+        made = []
+    for found in made:
+        if sha256_of(found)[:16] == found.name.split("-")[2].split(".")[0]:
+            return found
+    from vision.person_detector import unpacked_model
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {m: unpacked_model(zf.read(m)) for m in BUNDLE_MEMBERS}
+    except Exception:  # noqa: BLE001 - a model the rewrite cannot handle: the bundle as it is
+        return None
+    dest = folder / UNPACKED_BUNDLE.format(source=source, sha="0" * 16)
+    partial = dest.with_name(f"{dest.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_stored_zip(partial, members)
+        dest = dest.with_name(UNPACKED_BUNDLE.format(source=source, sha=sha256_of(partial)[:16]))
+        os.replace(partial, dest)      # atomic: a concurrent run sees the whole file or none
+    except OSError:
+        try:
+            partial.unlink()
+        except OSError:
+            pass
+        return None
+    return dest
+
+
+def _write_stored_zip(dest: Path, members: dict[str, bytes]) -> None:
+    """An uncompressed zip of ``members`` whose data start on ``BUNDLE_ALIGN`` boundaries (padding in
+    each local header's extra field), as MediaPipe maps a bundle's members in place."""
+    with open(dest, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as out:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED
+            start = f.tell() + 30 + len(name.encode()) + 4        # local header, name, the padding record's id and size
+            pad = -start % BUNDLE_ALIGN
+            info.extra = b"\xfe\xca" + pad.to_bytes(2, "little") + bytes(pad)   # an unregistered id: ignored by readers
+            out.writestr(info, data)
+
+
 def load_error(path: str | os.PathLike) -> str | None:
     """Try to create a real PoseLandmarker from the bundle; None if it loads, else MediaPipe's message."""
     from mediapipe.tasks.python.core.base_options import BaseOptions
@@ -471,4 +530,7 @@ def cached_models() -> list[CachedModel]:
                                sha256=sha256_of(path),
                                source="derived from a bundle's pose_detector.tflite on first use; "
                                       "safe to delete (made again when needed)"))
+    for path in sorted(models_dir().glob(UNPACKED_BUNDLE.format(source="*", sha="*"))):
+        out.append(CachedModel(name="pose bundle (float32)", path=path, cached=True, sha256=sha256_of(path),
+                               source="derived from a bundle on first use; safe to delete (made again when needed)"))
     return out

@@ -37,7 +37,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from vision.landmarker import Poses, preload_mediapipe
+from vision.landmarker import Poses, graph_bundle, preload_mediapipe
 from vision.pipeline import PartialTrackError, PipelineSettings, extract_track, make_smoother, stream_poses
 from vision.scene_roll import SceneRollSampler
 from vision.search import open_search
@@ -468,6 +468,8 @@ def run_parallel(path: str | os.PathLike, model_path: str | os.PathLike,
     # MediaPipe imported and loaded here, before the segment threads start (the search no longer loads a
     # MediaPipe graph first): see vision.landmarker.preload_mediapipe
     preload_mediapipe()
+    # the file the segments' graphs load, found (made, on first use) once, before they start
+    graph_bundle(model_path)
     # subject selection and smoothing of each finished prefix while later segments still run
     replay = _Replay(info, settings, segments, scene)
     n_frames = len(table)

@@ -122,7 +122,7 @@ def test_bundle_pages_released_after_the_first_pose_and_poses_unchanged(model_pa
         with est:
             for i, rgb in enumerate(sequence):
                 out.append(est.process(rgb, i * 33.0))
-                resident.append(sum(m[3] for m in file_mappings(model_path)))
+                resident.append(sum(m[3] for m in file_mappings(est.asset_path)))   # the file the graph maps
         return out, resident
 
     kept, kept_resident = run(False)
