@@ -205,6 +205,12 @@ class PoseEstimator:
         self._lock = threading.Lock()
         self._last_ts = -1
         self._packed = not RELEASE_MODEL_PAGES   # True once the model pages were released (or never will be)
+        if not self._packed:
+            # what the load read (the bundle's index, the detector's weights) is read no more either; the
+            # landmark model's pages come back from the page cache when its first frame packs them
+            from vision.memory import release_file_pages
+
+            release_file_pages(self.asset_path)
 
     def process(self, rgb: np.ndarray, timestamp_ms: float = 0.0) -> Poses:
         """Run the model on one RGB frame (video/image mode)."""
