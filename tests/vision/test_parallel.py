@@ -308,3 +308,24 @@ def test_damaged_file_falls_back_to_the_sequential_report(tmp_path, model_path, 
     with pytest.raises(PartialTrackError) as info:
         extract_track_fast(cut, model_path, workers=2)
     assert 10 < len(info.value.track) < 65 and "of the 65 frames" in str(info.value)
+
+
+def test_scene_copy_is_what_the_scene_roll_reads_of_a_frame(sample_clip):
+    """A segment keeps the grayscale of a frame for the scene roll (a third of the bytes): on real frames
+    the sampler finds exactly the segments it finds in the RGB, with and without a person masked; a frame
+    the sampler would scale down first is kept as it is."""
+    from tests.vision.clips import decode_all
+    from vision.parallel import scene_copy
+    from vision.scene_roll import MAX_SIDE, frame_segments
+
+    frames, _ = decode_all(sample_clip("tfjs_pose_1.mp4"))
+    person = np.array([[200.0 + 3 * k, 100.0 + 12 * k] for k in range(33)])
+    for f in frames[::40]:
+        kept = scene_copy(f.rgb)
+        assert kept.ndim == 2 and kept.nbytes * 3 == f.rgb.nbytes
+        whole = frame_segments(f.rgb)
+        assert len(whole) > 0
+        np.testing.assert_array_equal(frame_segments(kept), whole)
+        np.testing.assert_array_equal(frame_segments(kept, person, 500.0), frame_segments(f.rgb, person, 500.0))
+    big = np.zeros((MAX_SIDE + 2, 64, 3), np.uint8)
+    assert scene_copy(big) is big
