@@ -172,11 +172,11 @@ def run_hold(video: str | Path, exercise: str | None, out: Path, model: str | Pa
     return written
 
 
-# The monitor's cost per frame as a share of a hold.mp4 part's (decode, draw, encode): ~0.8 against ~5.3 ms
-# CPU at 576x576 (1200-frame clip, 2 cores). The render gives the first part that much more of the clip
-# (vision.render.plan_parts): the last part waits for the monitor to reach its first frame, and with equal
-# halves it ended 0.8-1.1 s after the first (3 of 3 runs, bench/tail_ab.py's replay).
-MONITOR_LEAD = 0.15
+# The monitor's cost per frame as a share of a hold.mp4 part's (decode, draw, encode): since its settle
+# window is incremental (091978f, b1f121c) ~0.25-0.35 ms against ~5.3 ms CPU at 576x576 (1200-frame clip,
+# 2 cores; it was ~0.8 ms, and this 0.15). The render gives the first part that much more of the clip
+# (vision.render.plan_parts): the last part waits for the monitor to reach its first frame.
+MONITOR_LEAD = 0.05
 
 
 def _hold_on_every_core(src, model_path, settings, monitor, protocol, video_path: Path | None,
