@@ -278,22 +278,39 @@ def unpacked_detector(path: str | os.PathLike) -> Path | None:
     the bundle."""
     source = _unpacked_detector_source(path)
     folder = models_dir()
-    try:
-        made = sorted(folder.glob(UNPACKED_DETECTOR.format(source=source, sha="*")))
-    except OSError:        # no such folder, or a file in its place
-        made = []
-    for found in made:
-        if sha256_of(found)[:16] == found.name.split("-")[2].split(".")[0]:
-            return found
+    pattern = UNPACKED_DETECTOR.format(source=source, sha="{sha}")
+    found = _made_before(folder, pattern)
+    if found is not None:
+        return found
     from vision.person_detector import unpacked_model
 
     model = unpacked_model(read_detector(path))
-    dest = folder / UNPACKED_DETECTOR.format(source=source, sha=hashlib.sha256(model).hexdigest()[:16])
-    partial = dest.with_name(f"{dest.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    return _save_derived(folder, pattern, lambda partial: partial.write_bytes(model))
+
+
+def _made_before(folder: Path, pattern: str) -> Path | None:
+    """A model derived earlier into ``folder`` (``pattern``'s ``{sha}``: the first 16 hex digits of its
+    sha256) whose bytes still match its name; None when there is none (or no such folder)."""
+    try:
+        made = sorted(folder.glob(pattern.format(sha="*")))
+    except OSError:        # no such folder, or a file in its place
+        return None
+    for found in made:
+        if sha256_of(found)[:16] == found.name.split("-")[2].split(".")[0]:
+            return found
+    return None
+
+
+def _save_derived(folder: Path, pattern: str, write) -> Path | None:
+    """``write(partial)`` a derived model, then name it by its sha256 (``pattern``'s ``{sha}``) with an
+    atomic rename, so a concurrent run sees the whole file or none. None when ``folder`` cannot be
+    written: the caller then uses the bundle as it is."""
+    partial = folder / f"{pattern.format(sha='0' * 16)}.{os.getpid()}.{threading.get_ident()}.partial"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(model)
-        os.replace(partial, dest)      # atomic: a concurrent run sees the whole file or none
+        write(partial)
+        dest = folder / pattern.format(sha=sha256_of(partial)[:16])
+        os.replace(partial, dest)
     except OSError:
         try:
             partial.unlink()
@@ -319,13 +336,10 @@ def unpacked_bundle(path: str | os.PathLike) -> Path | None:
         infos = [zf.getinfo(m) for m in BUNDLE_MEMBERS]
     source = "".join(f"{i.CRC:08x}{i.file_size:08x}" for i in infos)
     folder = models_dir()
-    try:
-        made = sorted(folder.glob(UNPACKED_BUNDLE.format(source=source, sha="*")))
-    except OSError:
-        made = []
-    for found in made:
-        if sha256_of(found)[:16] == found.name.split("-")[2].split(".")[0]:
-            return found
+    pattern = UNPACKED_BUNDLE.format(source=source, sha="{sha}")
+    found = _made_before(folder, pattern)
+    if found is not None:
+        return found
     from vision.person_detector import unpacked_model
 
     try:
@@ -333,20 +347,7 @@ def unpacked_bundle(path: str | os.PathLike) -> Path | None:
             members = {m: unpacked_model(zf.read(m)) for m in BUNDLE_MEMBERS}
     except Exception:  # noqa: BLE001 - a model the rewrite cannot handle: the bundle as it is
         return None
-    dest = folder / UNPACKED_BUNDLE.format(source=source, sha="0" * 16)
-    partial = dest.with_name(f"{dest.name}.{os.getpid()}.{threading.get_ident()}.partial")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_stored_zip(partial, members)
-        dest = dest.with_name(UNPACKED_BUNDLE.format(source=source, sha=sha256_of(partial)[:16]))
-        os.replace(partial, dest)      # atomic: a concurrent run sees the whole file or none
-    except OSError:
-        try:
-            partial.unlink()
-        except OSError:
-            pass
-        return None
-    return dest
+    return _save_derived(folder, pattern, lambda partial: _write_stored_zip(partial, members))
 
 
 def _write_stored_zip(dest: Path, members: dict[str, bytes]) -> None:
