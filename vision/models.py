@@ -320,17 +320,26 @@ def _save_derived(folder: Path, pattern: str, write) -> Path | None:
     return dest
 
 
-UNPACKED_BUNDLE = "pose_landmarker-{source}-{sha}.f32.task"   # source: both members' CRC-32 and size
+UNPACKED_BUNDLE = "pose_landmarker-{source}-{sha}.f32-nomask.task"   # source: both members' CRC-32 and size
+# earlier generations of the twin (float32 weights, segmentation head still computed): removed once the
+# current one is made, so an upgrade leaves no dead 25 MB file in the cache
+SUPERSEDED_BUNDLES = ("pose_landmarker-{source}-{sha}.f32.task",)
 BUNDLE_ALIGN = 64     # each member's bytes start at a multiple of this in the file (the original's are 64-aligned)
 
 
 def unpacked_bundle(path: str | os.PathLike) -> Path | None:
-    """The bundle with both models' weights stored float32 (``vision.person_detector.unpacked_model``),
-    for the landmarker's MediaPipe graphs (``vision.landmarker``): XNNPACK then keeps no unpacked copy of
-    the float16/sparse weights beside its packed one (~7 MB less per graph, measured). Made once per
+    """The bundle rewritten for the landmarker's MediaPipe graphs (``vision.landmarker``), made once per
     bundle into the model cache, found by its members' CRC-32 and size and checked against the sha256
     in its name at every use, as ``unpacked_detector``. None when it cannot be made (cache not
-    writable, a model the rewrite does not handle): the caller then uses the bundle as it is."""
+    writable, a model the rewrite does not handle): the caller then uses the bundle as it is.
+
+    * Both models' weights stored float32 (``vision.person_detector.unpacked_model``): XNNPACK then keeps
+      no unpacked copy of the float16/sparse weights beside its packed one (~7 MB less per graph).
+    * The landmark model's segmentation head removed (``vision.tflite_edit.constant_output``): its mask
+      output is a constant of zeros, ~29 % of the model's CPU saved on every frame. isobalance never asks
+      MediaPipe for segmentation masks; a graph that did would get empty ones from this file.
+
+    Every landmark is bit-identical to the bundle's (tests/vision/test_memory_bundle.py)."""
     check_bundle(path)
     with zipfile.ZipFile(path) as zf:
         infos = [zf.getinfo(m) for m in BUNDLE_MEMBERS]
@@ -347,7 +356,28 @@ def unpacked_bundle(path: str | os.PathLike) -> Path | None:
             members = {m: unpacked_model(zf.read(m)) for m in BUNDLE_MEMBERS}
     except Exception:  # noqa: BLE001 - a model the rewrite cannot handle: the bundle as it is
         return None
-    return _save_derived(folder, pattern, lambda partial: _write_stored_zip(partial, members))
+    members[BUNDLE_MEMBERS[1]] = _without_mask(members[BUNDLE_MEMBERS[1]])
+    made = _save_derived(folder, pattern, lambda partial: _write_stored_zip(partial, members))
+    if made is not None:
+        for old in SUPERSEDED_BUNDLES:
+            for stale in folder.glob(old.format(source=source, sha="*")):
+                try:
+                    stale.unlink()
+                except OSError:
+                    pass
+    return made
+
+
+def _without_mask(landmark_model: bytes) -> bytes:
+    """The landmark model without its segmentation head; as it is when it has no recognisable one or
+    the edit fails (the float32 weights are still worth having)."""
+    from vision.tflite_edit import constant_output, segmentation_output
+
+    try:
+        mask = segmentation_output(landmark_model)
+        return landmark_model if mask is None else constant_output(landmark_model, mask)
+    except Exception:  # noqa: BLE001 - a graph the edit does not handle: the model as it is
+        return landmark_model
 
 
 def _write_stored_zip(dest: Path, members: dict[str, bytes]) -> None:
@@ -532,6 +562,6 @@ def cached_models() -> list[CachedModel]:
                                source="derived from a bundle's pose_detector.tflite on first use; "
                                       "safe to delete (made again when needed)"))
     for path in sorted(models_dir().glob(UNPACKED_BUNDLE.format(source="*", sha="*"))):
-        out.append(CachedModel(name="pose bundle (float32)", path=path, cached=True, sha256=sha256_of(path),
+        out.append(CachedModel(name="pose bundle (float32, no mask)", path=path, cached=True, sha256=sha256_of(path),
                                source="derived from a bundle on first use; safe to delete (made again when needed)"))
     return out
