@@ -323,9 +323,16 @@ class LandmarkTrack:
         would otherwise import pandas (~60-96 MB) for this one call."""
         fh.write(",".join(track_columns()) + "\n")
         block = np.concatenate([self.image, self.world], axis=2).reshape(len(self), -1)
-        for frame, t, people, row in zip(self.frame_index, self.timestamp_ms, self.n_people, block):
-            values = ["" if v != v else "%.6g" % v for v in row.tolist()]    # NaN (a gap) -> empty
-            fh.write(f"{int(frame)},{'' if t != t else '%.6g' % t},{int(people)},{','.join(values)}\n")
+        gaps = np.isnan(block).any(axis=1)
+        # one %-format per row where no value is NaN (most rows): ~4x less CPU than a format per value,
+        # on the serial tail of ``landmarks``; the same "%.6g" of each value, so the same bytes
+        whole = ",".join(["%.6g"] * block.shape[1])
+        for frame, t, people, row, gap in zip(self.frame_index, self.timestamp_ms, self.n_people, block, gaps):
+            if gap:
+                values = ",".join(["" if v != v else "%.6g" % v for v in row.tolist()])   # NaN -> empty
+            else:
+                values = whole % tuple(row.tolist())
+            fh.write(f"{int(frame)},{'' if t != t else '%.6g' % t},{int(people)},{values}\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "LandmarkTrack":

@@ -132,12 +132,13 @@ def test_the_frames_to_landmarks_path_does_not_import_pandas():
 
 
 def test_csv_is_what_pandas_writes_byte_for_byte(tmp_path):
-    # the CSV writer does without pandas; pandas' own to_csv is the reference (gaps, negatives, zeros,
-    # tiny and large values, integers stored as floats)
+    # the CSV writer does without pandas; pandas' own to_csv is the reference (gaps, a row with a few
+    # values missing, negatives, zeros, tiny and large values, integers stored as floats)
     t = random_track(n=40, seed=5, gaps=(0, 7, 8, 39))
     t.world[3, :4, 0] = [-0.0, 1e-12, 123456789.0, -2.5]
     t.image[4, :3, 1] = [0.0, 1.0, 5e-7]
     t.timestamp_ms[5] = 1e7 / 3
+    t.image[6, 2, 0] = t.world[6, 30, 2] = np.nan                   # a row with a few values missing
     t.save(tmp_path / "t.csv")
     header, body = (tmp_path / "t.csv").read_text(encoding="utf-8").split("\n", 1)
     assert header.startswith("# isobalance-track ")
