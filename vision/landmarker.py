@@ -118,7 +118,8 @@ def preload_mediapipe() -> None:
 MODES = ("video", "image", "live")
 # Load the graphs from the bundle with every weight stored float32 (vision.models.unpacked_bundle) instead
 # of the bundle itself: XNNPACK packs the same weights (every pose bit-identical) but keeps no unpacked
-# float32 copy of the float16/sparse ones beside them, ~7 MB less per graph (two on the parallel path).
+# float32 copy of the float16/sparse ones beside them, ~7 MB less per graph (two on the parallel path);
+# and without the landmark model's segmentation head, ~29 % of its CPU (bench/mask_head.py).
 UNPACKED_WEIGHTS = True
 
 
@@ -126,7 +127,9 @@ def graph_bundle(model_path: str | os.PathLike) -> Path:
     """The file a landmarker graph loads for the bundle ``model_path``: its float32 twin from the model
     cache (made on first use, ~3 s once per bundle), else the bundle itself (``UNPACKED_WEIGHTS`` off,
     or the twin cannot be made). Found once per process and file version: the twin's sha256 check reads
-    25 MB, and the segments of a parallel run ask at once."""
+    25 MB, and the segments of a parallel run ask at once. The twin has no segmentation head
+    (``vision.models.unpacked_bundle``): a graph that asks for masks must load the bundle itself, as
+    tests/vision/crossing.py does."""
     path = Path(model_path)
     if not UNPACKED_WEIGHTS:
         return path
