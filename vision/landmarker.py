@@ -8,6 +8,7 @@ dropped instead of queued, so the view never lags behind the person).
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import importlib
 import os
@@ -157,6 +158,127 @@ def _graph_bundle(path: str, mtime_ns: int, size: int, cache: str) -> Path:
         return Path(path)
     finally:
         release_free_memory()            # what making the twin took (first use only), before any graph loads
+# Run VIDEO and IMAGE frames through MediaPipe's Tasks C API (libmediapipe's MpPoseLandmarkerDetect*,
+# the library its Python wrapper calls) on the calling thread, the poses read with numpy (``_CCalls``),
+# instead of through the wrapper: it sends every call to a thread of its own and back (two hops a frame),
+# re-registers ~20 ctypes signatures for every mp.Image and builds 66 landmark dataclasses a frame that
+# postprocess reads one by one. Same graph, same inputs: poses bit-identical (tests/vision/test_landmarker.py);
+# ~0.5 ms less CPU a frame outside MediaPipe's threads (bench/graph_cost.py). Off, or a MediaPipe whose
+# wrapper does not look as expected: the wrapper's public calls.
+DIRECT_CALLS = True
+
+
+@dataclass(frozen=True)
+class _CCalls:
+    """The C functions a VIDEO or IMAGE frame needs, with their own ctypes prototypes (the wrapper's, which
+    it re-sets on the shared library object, are left alone), and the landmark struct as a numpy dtype."""
+
+    image_from_uint8: Callable
+    image_free: Callable
+    detect_image: Callable
+    detect_video: Callable
+    close_result: Callable
+    error_free: Callable
+    result_type: type
+    landmark: np.dtype
+    srgb: int
+
+    def detect(self, handle: ctypes.c_void_p, rgb: np.ndarray, timestamp_ms: int | None) -> Poses:
+        """One frame through the landmarker ``handle``: ``timestamp_ms`` None = IMAGE mode. The caller holds
+        the estimator's lock (one call at a time per landmarker, as the wrapper's own thread ensures)."""
+        from mediapipe.tasks.python.core.mediapipe_c_utils import handle_status
+
+        rgb = np.ascontiguousarray(rgb)
+        height, width = rgb.shape[:2]
+        error, image = ctypes.c_char_p(), ctypes.c_void_p()
+        self._check(self.image_from_uint8(self.srgb, width, height, rgb.ctypes.data, rgb.size,
+                                          ctypes.byref(image), ctypes.byref(error)), error, handle_status)
+        try:
+            result = self.result_type()
+            if timestamp_ms is None:
+                status = self.detect_image(handle, image, None, ctypes.byref(result), ctypes.byref(error))
+            else:
+                status = self.detect_video(handle, image, None, timestamp_ms, ctypes.byref(result),
+                                           ctypes.byref(error))
+            self._check(status, error, handle_status)     # on failure there is no result to close
+            try:
+                return self._poses(result)
+            finally:
+                self.close_result(ctypes.byref(result))
+        finally:
+            self.image_free(image)
+
+    def _check(self, status: int, error: ctypes.c_char_p, handle_status: Callable) -> None:
+        try:
+            handle_status(status, error)                  # MediaPipe's own status -> exception mapping
+        finally:
+            if error.value is not None:
+                self.error_free(error)
+
+    def _poses(self, result) -> Poses:
+        """The result's landmarks as postprocess makes them: float32 -> float64 exactly, an unset
+        visibility or presence -> nan; copied before the result is closed."""
+        if not result.pose_landmarks_count:
+            return Poses.none()
+        image = np.array([self._landmarks(result.pose_landmarks[i], 5)
+                          for i in range(result.pose_landmarks_count)], dtype=np.float64)
+        world = np.array([self._landmarks(result.pose_world_landmarks[i], 3)
+                          for i in range(result.pose_world_landmarks_count)], dtype=np.float64)
+        return Poses(image, world)
+
+    def _landmarks(self, landmarks, columns: int) -> np.ndarray:
+        size = landmarks.landmarks_count * self.landmark.itemsize
+        raw = np.frombuffer(ctypes.string_at(ctypes.cast(landmarks.landmarks, ctypes.c_void_p).value, size)
+                            if size else b"", self.landmark)
+        out = np.empty((len(raw), columns), dtype=np.float64)
+        out[:, 0], out[:, 1], out[:, 2] = raw["x"], raw["y"], raw["z"]
+        if columns == 5:
+            out[:, 3] = np.where(raw["has_visibility"], raw["visibility"], np.nan)
+            out[:, 4] = np.where(raw["has_presence"], raw["presence"], np.nan)
+        return out
+
+
+@functools.lru_cache(maxsize=1)
+def _c_calls() -> _CCalls | None:
+    """The C calls, or None when this MediaPipe's wrapper is not the ctypes one they were written against
+    (then the wrapper's public calls are used)."""
+    try:
+        from mediapipe.tasks.python.components.containers import landmark_c
+        from mediapipe.tasks.python.core import mediapipe_c_bindings
+        from mediapipe.tasks.python.vision import pose_landmarker
+        from mediapipe.tasks.python.vision.core.image import ImageFormat
+
+        lib = mediapipe_c_bindings.load_raw_library()
+        result_type = pose_landmarker.MpPoseLandmarkerResultC
+        normalized, world = landmark_c.MpNormalizedLandmarkC, landmark_c.MpLandmarkC
+        fields = ("x", "y", "z", "has_visibility", "visibility", "has_presence", "presence")
+        layout = [(f, getattr(normalized, f).offset) for f in fields]
+        if (ctypes.sizeof(world) != ctypes.sizeof(normalized)
+                or layout != [(f, getattr(world, f).offset) for f in fields]
+                or [getattr(normalized, f).size for f in fields] != [4, 4, 4, 1, 4, 1, 4]):
+            return None
+        landmark = np.dtype({"names": list(fields), "formats": ["<f4"] * 3 + ["?", "<f4", "?", "<f4"],
+                             "offsets": [o for _, o in layout], "itemsize": ctypes.sizeof(normalized)})
+
+        def c(name: str, restype, *argtypes):
+            fn = lib[name]                    # a new function object: its prototype is ours alone
+            fn.restype, fn.argtypes = restype, list(argtypes)
+            return fn
+
+        vp, err, res = ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(result_type)
+        return _CCalls(
+            image_from_uint8=c("MpImageCreateFromUint8Data", ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                               ctypes.c_int, vp, ctypes.c_int, ctypes.POINTER(vp), err),
+            image_free=c("MpImageFree", None, vp),
+            detect_image=c("MpPoseLandmarkerDetectImage", ctypes.c_int, vp, vp, vp, res, err),
+            detect_video=c("MpPoseLandmarkerDetectForVideo", ctypes.c_int, vp, vp, vp, ctypes.c_int64, res, err),
+            close_result=c("MpPoseLandmarkerCloseResult", None, res),
+            error_free=c("MpErrorFree", None, vp),
+            result_type=result_type, landmark=landmark, srgb=int(ImageFormat.SRGB))
+    except (ImportError, AttributeError, OSError, TypeError, ValueError):
+        return None
+
+
 # Drop the bundle's file pages from memory once this landmarker has packed its weights (its first frame
 # with a pose): MediaPipe never reads them again, 9 MB per graph (vision.memory.release_file_pages).
 RELEASE_MODEL_PAGES = True
@@ -207,6 +329,9 @@ class PoseEstimator:
             raise ModelLoadError(f"cannot load pose model {self.model_path}: {exc}") from None
         self._lock = threading.Lock()
         self._last_ts = -1
+        handle = getattr(self._landmarker, "_handle", None)
+        self._c = _c_calls() if DIRECT_CALLS and mode != "live" and isinstance(handle, ctypes.c_void_p) \
+            and handle.value else None
         self._packed = not RELEASE_MODEL_PAGES   # True once the model pages were released (or never will be)
         if not self._packed:
             # what the load read (the bundle's index, the detector's weights) is read no more either; the
@@ -217,15 +342,25 @@ class PoseEstimator:
 
     def process(self, rgb: np.ndarray, timestamp_ms: float = 0.0) -> Poses:
         """Run the model on one RGB frame (video/image mode)."""
-        image = preprocess(rgb)
-        with self._lock:
-            if self.mode == "image":
-                result = self._landmarker.detect(image)
-            elif self.mode == "video":
-                result = self._landmarker.detect_for_video(image, self._next_ts(timestamp_ms))
-            else:
-                raise RuntimeError("live mode: use submit()")
-        poses = postprocess(result)
+        if self.mode == "live":
+            raise RuntimeError("live mode: use submit()")
+        if self._c is not None:
+            check_rgb(rgb)
+            with self._lock:
+                if self._landmarker is None:      # closed: no poses, as the wrapper's closed dispatcher gives
+                    return Poses.none()
+                poses = self._c.detect(self._landmarker._handle, rgb,
+                                       None if self.mode == "image" else self._next_ts(timestamp_ms))
+        else:
+            image = preprocess(rgb)
+            with self._lock:
+                if self._landmarker is None:
+                    return Poses.none()
+                if self.mode == "image":
+                    result = self._landmarker.detect(image)
+                else:
+                    result = self._landmarker.detect_for_video(image, self._next_ts(timestamp_ms))
+            poses = postprocess(result)
         if not self._packed and len(poses):
             self._release_model_pages()
         return poses
@@ -241,7 +376,8 @@ class PoseEstimator:
     def submit(self, rgb: np.ndarray, timestamp_ms: float) -> None:
         """Live mode: hand a frame to the model; its poses arrive through ``on_live_result``."""
         with self._lock:
-            self._landmarker.detect_async(preprocess(rgb), self._next_ts(timestamp_ms))
+            if self._landmarker is not None:
+                self._landmarker.detect_async(preprocess(rgb), self._next_ts(timestamp_ms))
 
     def _next_ts(self, timestamp_ms: float) -> int:
         ts = int(round(timestamp_ms))
@@ -251,7 +387,10 @@ class PoseEstimator:
         return ts
 
     def close(self) -> None:
-        self._landmarker.close()
+        with self._lock:                  # not while a direct call is using the handle
+            landmarker, self._landmarker = self._landmarker, None
+        if landmarker is not None:
+            landmarker.close()
 
     def __enter__(self) -> "PoseEstimator":
         return self
@@ -260,11 +399,15 @@ class PoseEstimator:
         self.close()
 
 
+def check_rgb(rgb: np.ndarray) -> None:
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError("expected an (H, W, 3) uint8 RGB image")
+
+
 def preprocess(rgb: np.ndarray):
     mp = import_mediapipe()
 
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError("expected an (H, W, 3) uint8 RGB image")
+    check_rgb(rgb)
     return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
 
 

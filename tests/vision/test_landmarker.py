@@ -133,3 +133,55 @@ def test_bundle_pages_released_after_the_first_pose_and_poses_unchanged(model_pa
     assert [len(p) for p in released[20:23]] == [0, 0, 0] and len(released[23]) == 1
     for a, b in zip(kept, released):
         assert np.array_equal(a.image, b.image, equal_nan=True) and np.array_equal(a.world, b.world)
+
+
+def test_direct_c_calls_give_the_wrappers_poses_bit_for_bit(model_path, sample_clip, monkeypatch):
+    """VIDEO and IMAGE frames go to MediaPipe's C API on the calling thread (``DIRECT_CALLS``), not
+    through the Python wrapper: on every frame of a real clip (with the person lost on black frames and
+    found again, and a non-contiguous frame) both give the same poses, bit for bit, and the direct path
+    really is the one taken (the wrapper's detect calls are made to fail while it runs)."""
+    import vision.landmarker as lm
+    from mediapipe.tasks.python.vision import PoseLandmarker
+
+    frames, _ = decode_all(sample_clip("tfjs_pose_1.mp4"))
+    black = np.zeros_like(frames[0].rgb)
+    sequence = [f.rgb for f in frames[:60]] + [black] * 3 + [f.rgb for f in frames[60:]]
+    sequence[5] = np.asfortranarray(sequence[5])            # not C-contiguous: copied before the call
+    stills = [frames[0].rgb, black, frames[len(frames) // 2].rgb]
+
+    def run(direct: bool) -> list:
+        monkeypatch.setattr(lm, "DIRECT_CALLS", direct)
+        with PoseEstimator(model_path, mode="video", num_poses=1) as video, \
+                PoseEstimator(model_path, mode="image", num_poses=2) as image:
+            assert (video._c is not None, image._c is not None) == (direct, direct)
+            out = [video.process(rgb, i * 33.4) for i, rgb in enumerate(sequence)]
+            return out + [image.process(rgb) for rgb in stills]
+
+    wrapped = run(False)
+
+    def refuse(*_a, **_k):
+        raise AssertionError("the wrapper was called on the direct path")
+
+    monkeypatch.setattr(PoseLandmarker, "detect_for_video", refuse)
+    monkeypatch.setattr(PoseLandmarker, "detect", refuse)
+    direct = run(True)
+    assert [len(p) for p in wrapped[60:63]] == [0, 0, 0] and sum(len(p) for p in wrapped) >= len(wrapped) - 4
+    assert [len(p) for p in direct] == [len(p) for p in wrapped]
+    for a, b in zip(wrapped, direct):
+        assert a.image.shape == b.image.shape and a.world.shape == b.world.shape
+        assert a.image.dtype == b.image.dtype == np.float64
+        assert np.array_equal(a.image, b.image, equal_nan=True) and np.array_equal(a.world, b.world)
+
+
+def test_direct_calls_report_mediapipe_errors_and_stop_after_close(model_path, sample_clip):
+    """A rejected frame raises MediaPipe's own error through the direct path (a VIDEO timestamp that
+    goes back, sent below ``_next_ts``), and a closed estimator gives no poses instead of touching the
+    freed landmarker."""
+    frames, _ = decode_all(sample_clip("tfjs_pose_1.mp4"))
+    est = PoseEstimator(model_path, mode="video", num_poses=1)
+    assert est._c is not None
+    with est:
+        assert len(est.process(frames[0].rgb, 1000.0)) == 1
+        with est._lock, pytest.raises(ValueError):
+            est._c.detect(est._landmarker._handle, frames[1].rgb, 10)
+    assert len(est.process(frames[2].rgb, 2000.0)) == 0
