@@ -158,6 +158,8 @@ def _graph_bundle(path: str, mtime_ns: int, size: int, cache: str) -> Path:
         return Path(path)
     finally:
         release_free_memory()            # what making the twin took (first use only), before any graph loads
+
+
 # Run VIDEO and IMAGE frames through MediaPipe's Tasks C API (libmediapipe's MpPoseLandmarkerDetect*,
 # the library its Python wrapper calls) on the calling thread, the poses read with numpy (``_CCalls``),
 # instead of through the wrapper: it sends every call to a thread of its own and back (two hops a frame),
@@ -179,6 +181,7 @@ class _CCalls:
     detect_video: Callable
     close_result: Callable
     error_free: Callable
+    handle_status: Callable              # MediaPipe's own status -> exception mapping
     result_type: type
     landmark: np.dtype
     srgb: int
@@ -186,13 +189,11 @@ class _CCalls:
     def detect(self, handle: ctypes.c_void_p, rgb: np.ndarray, timestamp_ms: int | None) -> Poses:
         """One frame through the landmarker ``handle``: ``timestamp_ms`` None = IMAGE mode. The caller holds
         the estimator's lock (one call at a time per landmarker, as the wrapper's own thread ensures)."""
-        from mediapipe.tasks.python.core.mediapipe_c_utils import handle_status
-
         rgb = np.ascontiguousarray(rgb)
         height, width = rgb.shape[:2]
         error, image = ctypes.c_char_p(), ctypes.c_void_p()
         self._check(self.image_from_uint8(self.srgb, width, height, rgb.ctypes.data, rgb.size,
-                                          ctypes.byref(image), ctypes.byref(error)), error, handle_status)
+                                          ctypes.byref(image), ctypes.byref(error)), error)
         try:
             result = self.result_type()
             if timestamp_ms is None:
@@ -200,7 +201,7 @@ class _CCalls:
             else:
                 status = self.detect_video(handle, image, None, timestamp_ms, ctypes.byref(result),
                                            ctypes.byref(error))
-            self._check(status, error, handle_status)     # on failure there is no result to close
+            self._check(status, error)                    # on failure there is no result to close
             try:
                 return self._poses(result)
             finally:
@@ -208,9 +209,9 @@ class _CCalls:
         finally:
             self.image_free(image)
 
-    def _check(self, status: int, error: ctypes.c_char_p, handle_status: Callable) -> None:
+    def _check(self, status: int, error: ctypes.c_char_p) -> None:
         try:
-            handle_status(status, error)                  # MediaPipe's own status -> exception mapping
+            self.handle_status(status, error)
         finally:
             if error.value is not None:
                 self.error_free(error)
@@ -244,7 +245,7 @@ def _c_calls() -> _CCalls | None:
     (then the wrapper's public calls are used)."""
     try:
         from mediapipe.tasks.python.components.containers import landmark_c
-        from mediapipe.tasks.python.core import mediapipe_c_bindings
+        from mediapipe.tasks.python.core import mediapipe_c_bindings, mediapipe_c_utils
         from mediapipe.tasks.python.vision import pose_landmarker
         from mediapipe.tasks.python.vision.core.image import ImageFormat
 
@@ -273,7 +274,7 @@ def _c_calls() -> _CCalls | None:
             detect_image=c("MpPoseLandmarkerDetectImage", ctypes.c_int, vp, vp, vp, res, err),
             detect_video=c("MpPoseLandmarkerDetectForVideo", ctypes.c_int, vp, vp, vp, ctypes.c_int64, res, err),
             close_result=c("MpPoseLandmarkerCloseResult", None, res),
-            error_free=c("MpErrorFree", None, vp),
+            error_free=c("MpErrorFree", None, vp), handle_status=mediapipe_c_utils.handle_status,
             result_type=result_type, landmark=landmark, srgb=int(ImageFormat.SRGB))
     except (ImportError, AttributeError, OSError, TypeError, ValueError):
         return None
