@@ -18,38 +18,43 @@ counted. It prints, per frame:
 Figures are CPU time: on this shared 2-core VM they grow with the load (cache, memory bandwidth), so
 compare lines of the same run only, and record ``cat /proc/loadavg``.
 
-Measured (Dec 1 05:39-05:46 UTC, load 2-4 (the lead's tests, another helper), 576x576 x10 clip,
-/tmp/noseg.task = the full model with its segmentation head removed, 395-400 frames):
+Measured (Dec 1 06:05 UTC, load 3.2: the lead's test suite; 576x576 x10 clip, 300 frames, model
+/tmp/noseg.task = the full model without its segmentation head; ``--model /tmp/noseg.task --frames 300``):
 
-    per frame, perf, one graph        ms    %
-    Interpreter::Invoke (landmarks) 17.24 79.4   XNNPACK gemm/dwconv kernels
-    ImageToTensor warp (cv::remap)   ~1.4  6.6   warpPerspective to the 256x256 ROI + uint8->float
-    caller: Python + wrapper          1.43  6.6   mp.Image copy (memcpy 0.22), dispatcher, dataclasses
-    CalculatorNode bookkeeping        0.58  2.7   packets, mutexes, type checks
-    scheduler / other graph threads   0.24  1.1
-    InferenceCalculator outside invoke 0.21 1.0   input tensor re-aligned and copied (LiteRT warns)
-    heatmap refinement, filters, projection, the 20 other calculators  ~0.25 together
-    total                            21.72
+    perf, one graph (DIRECT_CALLS on)   ms/frame    %
+    InferenceCalculator: Invoke           17.61   82.0  XNNPACK gemm 11.5, depthwise conv 3.5, ...
+    ImageToTensor warp                    ~1.7    7.9  cv::warpPerspective+remap to the 256x256 ROI,
+                                                       uint8->float (part of it in the unresolved stacks)
+    graph: scheduler, CalculatorNode       0.69    3.2  packets, mutexes, type checks
+    caller: Python, numpy, ctypes          0.58    2.7
+    caller: in libmediapipe                0.35    1.6  mp.Image's copy of the frame (memcpy 0.22)
+    InferenceCalculator outside invoke     0.28    1.3  input tensor re-aligned and copied (LiteRT warns)
+    heatmap refinement, 1-euro filters, the 20 other calculators  ~0.25 together
+    total                                 21.46
+    landmark model alone (LiteRT Interpreter, 1 thread, same run): 15.26 ms an invoke
 
-    whole `isobalance landmarks --no-video` (perf over the whole process, 1200 frames, 25.9 ms/frame):
-    invoke 16.3, graph's other work 2.9, segment threads 4.6 (decode 1.1, Python 1.3, person detector
-    0.3, numpy 0.4), main thread 2.0 (imports, load, stitching, output).
+    one graph, CPU ms a frame        total  drishti  other threads  wall
+    round 0 C API direct             18.05   17.29      0.75       18.27
+    round 0 Python wrapper           20.52   19.15      1.32       21.29
+    round 1 Python wrapper           19.24   17.93      1.32       19.96
+    round 1 C API direct             18.22   17.49      0.71       18.81   poses bit-identical: True
 
 So the graph's work beyond the landmark model's invoke is ~3 ms a frame, not ~9: the "9 ms" compared
 the whole command's drishti CPU (two graphs on two busy cores) with an invoke timed alone on a quiet
-machine; the invoke itself costs that much more under load (here 15-16 ms alone vs 17.2 in the graph at
-load 2-4). Of the ~3 ms: the warp, node bookkeeping and the input copy are MediaPipe's inside its graph,
-not reachable through any option (BaseOptions.delegate=CPU: same kernels, same poses, same CPU;
-output_segmentation_masks is already off and its calculators never run). The part on the caller's side
-is cut by ``DIRECT_CALLS``: non-drishti CPU 1.18-1.25 -> 0.70-0.77 ms a frame (3 alternating rounds,
-load 3-4), poses bit-identical.
+machine; the invoke itself costs more under load (15.3 alone vs 17.6 in the graph in the same run).
+Of the ~3 ms, the warp, the node bookkeeping and the input copy are MediaPipe's, inside its graph and
+reachable through no option (BaseOptions.delegate=CPU: same kernels, poses and CPU; segmentation masks
+are already off and their calculators never run). The part on the caller's side is what
+``vision.landmarker.DIRECT_CALLS`` cuts: other threads 1.32 -> 0.71-0.75 ms a frame, poses bit-identical.
+Whole command (bench/thread_cpu.py, ``landmarks --no-video --model /tmp/noseg.task``, 3 alternating
+pairs, 05:59-06:02, load 4.4-5.4): CPU 32.14/31.77/33.00 s (wrapper) vs 29.10/28.30/30.22 s (direct),
+0.91x; segment threads 5.4-5.7 -> 4.4-4.6 s, drishti 24.3-25.3 -> 22.0-23.7 s.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import ctypes
 import os
 import re
 import shutil
@@ -66,7 +71,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PERF = shutil.which("perf") or "/usr/bin/perf"
-CALCULATOR = re.compile(r"(\w*Calculator\w*)(?:<[^>]*>)?::(?:Process|Open|Close|RemapAndProcessTensors)\b")
+# the innermost calculator on a stack: api2 ``FooCalculator::Process``, api3 ``FooNodeImpl::Process``
+CALCULATOR = re.compile(r"(\w*Calculator\w*|\w+NodeImpl)(?:<[^>]*>)?::(?:Process|Open|Close|RemapAndProcessTensors)\b")
 
 
 def decode(clip: Path, n: int) -> tuple[list[np.ndarray], list[float]]:
@@ -153,7 +159,7 @@ def fold(data: Path, frames: int, hz: int) -> list[tuple[str, float, list[tuple[
                 key = "InferenceCalculator: " + ("Interpreter::Invoke" if any("Interpreter::Invoke" in s for s in syms)
                                                  else "outside the invoke")
             elif key is None:
-                key = ("graph: scheduler" if any("SchedulerQueue" in s or "ThreadPool" in s for s in syms)
+                key = ("graph: scheduler, node bookkeeping" if any("SchedulerQueue" in s or "ThreadPool" in s for s in syms)
                        else "graph: unresolved stack (mostly cv::remap, malloc)")
         else:
             key = "caller threads: " + ("in libmediapipe" if any(s.startswith(("Mp", "mediapipe::")) for s in syms)
