@@ -159,7 +159,8 @@ def fold(data: Path, frames: int, hz: int) -> list[tuple[str, float, list[tuple[
                 key = "InferenceCalculator: " + ("Interpreter::Invoke" if any("Interpreter::Invoke" in s for s in syms)
                                                  else "outside the invoke")
             elif key is None:
-                key = ("graph: scheduler, node bookkeeping" if any("SchedulerQueue" in s or "ThreadPool" in s for s in syms)
+                scheduled = any("SchedulerQueue" in s or "ThreadPool" in s for s in syms)
+                key = ("graph: scheduler, node bookkeeping" if scheduled
                        else "graph: unresolved stack (mostly cv::remap, malloc)")
         else:
             key = "caller threads: " + ("in libmediapipe" if any(s.startswith(("Mp", "mediapipe::")) for s in syms)
