@@ -3,7 +3,7 @@
     python bench/mask_head.py [--model BUNDLE] [--clip CLIP] [--frames 400] [--rounds 3]
 
 Two bundles, both with float32 weights (``vision.person_detector.unpacked_model``), the second with the
-mask head removed (``vision.tflite_edit.constant_output``, what ``vision.models.unpacked_bundle`` makes),
+mask head removed (``vision.tflite_edit.zero_output``, what ``vision.models.unpacked_bundle`` makes),
 measured side by side in alternating rounds:
 
 * the landmark model alone on a LiteRT interpreter (one thread, XNNPACK): CPU ms per invoke, 50 invokes;
@@ -38,14 +38,14 @@ def cpu_s() -> float:
 def bundles(model: Path, folder: Path) -> tuple[Path, Path]:
     from vision.models import BUNDLE_MEMBERS, _write_stored_zip
     from vision.person_detector import unpacked_model
-    from vision.tflite_edit import constant_output, segmentation_output
+    from vision.tflite_edit import segmentation_output, zero_output
 
     with zipfile.ZipFile(model) as zf:
         members = {m: unpacked_model(zf.read(m)) for m in BUNDLE_MEMBERS}
     with_head = folder / "with_mask_head.task"
     _write_stored_zip(with_head, members)
     landmarks = members[BUNDLE_MEMBERS[1]]
-    members[BUNDLE_MEMBERS[1]] = constant_output(landmarks, segmentation_output(landmarks))
+    members[BUNDLE_MEMBERS[1]] = zero_output(landmarks, segmentation_output(landmarks))
     without = folder / "without_mask_head.task"
     _write_stored_zip(without, members)
     return with_head, without

@@ -320,10 +320,11 @@ def _save_derived(folder: Path, pattern: str, write) -> Path | None:
     return dest
 
 
-UNPACKED_BUNDLE = "pose_landmarker-{source}-{sha}.f32-nomask.task"   # source: both members' CRC-32 and size
-# earlier generations of the twin (float32 weights, segmentation head still computed): removed once the
-# current one is made, so an upgrade leaves no dead 25 MB file in the cache
-SUPERSEDED_BUNDLES = ("pose_landmarker-{source}-{sha}.f32.task",)
+UNPACKED_BUNDLE = "pose_landmarker-{source}-{sha}.graphs.task"   # source: both members' CRC-32 and size
+# earlier versions of the twin, removed once the current one is made so an upgrade leaves no dead 25 MB
+# file in the cache: float32 weights only (up to 36c1a81), and with the mask as a constant output
+# (54991be-e166580: LiteRT read it from the file at every frame)
+SUPERSEDED_BUNDLES = ("pose_landmarker-{source}-{sha}.f32.task", "pose_landmarker-{source}-{sha}.f32-nomask.task")
 BUNDLE_ALIGN = 64     # each member's bytes start at a multiple of this in the file (the original's are 64-aligned)
 
 
@@ -335,8 +336,8 @@ def unpacked_bundle(path: str | os.PathLike) -> Path | None:
 
     * Both models' weights stored float32 (``vision.person_detector.unpacked_model``): XNNPACK then keeps
       no unpacked copy of the float16/sparse weights beside its packed one (~7 MB less per graph).
-    * The landmark model's segmentation head removed (``vision.tflite_edit.constant_output``): its mask
-      output is a constant of zeros, ~29 % of the model's CPU saved on every frame. isobalance never asks
+    * The landmark model's segmentation head removed (``vision.tflite_edit.zero_output``): its mask
+      output is zeros written by one op, ~29 % of the model's CPU saved on every frame. isobalance never asks
       MediaPipe for segmentation masks; a graph that did would get empty ones from this file.
 
     Every landmark is bit-identical to the bundle's (tests/vision/test_memory_bundle.py)."""
@@ -371,11 +372,11 @@ def unpacked_bundle(path: str | os.PathLike) -> Path | None:
 def _without_mask(landmark_model: bytes) -> bytes:
     """The landmark model without its segmentation head; as it is when it has no recognisable one or
     the edit fails (the float32 weights are still worth having)."""
-    from vision.tflite_edit import constant_output, segmentation_output
+    from vision.tflite_edit import segmentation_output, zero_output
 
     try:
         mask = segmentation_output(landmark_model)
-        return landmark_model if mask is None else constant_output(landmark_model, mask)
+        return landmark_model if mask is None else zero_output(landmark_model, mask)
     except Exception:  # noqa: BLE001 - a graph the edit does not handle: the model as it is
         return landmark_model
 
@@ -562,6 +563,6 @@ def cached_models() -> list[CachedModel]:
                                source="derived from a bundle's pose_detector.tflite on first use; "
                                       "safe to delete (made again when needed)"))
     for path in sorted(models_dir().glob(UNPACKED_BUNDLE.format(source="*", sha="*"))):
-        out.append(CachedModel(name="pose bundle (float32, no mask)", path=path, cached=True, sha256=sha256_of(path),
+        out.append(CachedModel(name="pose bundle for the graphs (float32, no mask head)", path=path, cached=True, sha256=sha256_of(path),
                                source="derived from a bundle on first use; safe to delete (made again when needed)"))
     return out

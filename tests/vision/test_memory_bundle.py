@@ -61,7 +61,7 @@ def test_the_float32_twin_gives_the_same_poses_in_less_memory(tmp_path, model_pa
     bundle = _one_graph("bundle", clip, model_path, cache)
     twin = _one_graph("twin", clip, model_path, cache)
     assert bundle["asset"] == str(model_path)
-    assert twin["asset"] != str(model_path) and twin["asset"].endswith(".f32-nomask.task")
+    assert twin["asset"] != str(model_path) and twin["asset"].endswith(".graphs.task")
     assert twin["asset"].startswith(str(cache))
     assert sum(len(p[0]) for p in bundle["poses"]) >= 25          # the person is found
     assert twin["poses"] == bundle["poses"]                        # exact: JSON of the float64 values
@@ -70,9 +70,9 @@ def test_the_float32_twin_gives_the_same_poses_in_less_memory(tmp_path, model_pa
 
 def test_the_twin_is_an_aligned_stored_bundle_of_float32_weights_made_once(tmp_path, monkeypatch, model_path):
     """Both members, uncompressed, each starting on a 64-byte boundary, with no op left that makes
-    weights at run time (DEQUANTIZE, DENSIFY); the landmark model's mask output is a constant (no op
-    makes it); the second ask finds it (not remade) and the previous generation's twin (``.f32.task``)
-    is gone once it is made; ``models list`` shows it as a derived, deletable file."""
+    weights at run time (DEQUANTIZE, DENSIFY); the landmark model's mask output is zeros made by a SUB
+    (its head removed); the second ask finds it (not remade) and earlier versions of the twin
+    (``.f32.task``) are gone once it is made; ``models list`` shows it as a derived, deletable file."""
     from ai_edge_litert import schema_py_generated as schema
 
     from vision import models
@@ -81,12 +81,14 @@ def test_the_twin_is_an_aligned_stored_bundle_of_float32_weights_made_once(tmp_p
     with zipfile.ZipFile(model_path) as zf:
         source = "".join(f"{zf.getinfo(m).CRC:08x}{zf.getinfo(m).file_size:08x}" for m in models.BUNDLE_MEMBERS)
     (tmp_path / "cache" / "models").mkdir(parents=True)
-    superseded = tmp_path / "cache" / "models" / f"pose_landmarker-{source}-0123456789abcdef.f32.task"
-    superseded.write_bytes(b"an earlier generation's twin")
+    superseded = [tmp_path / "cache" / "models" / f"pose_landmarker-{source}-0123456789abcdef.{v}.task"
+                  for v in ("f32", "f32-nomask")]
+    for old in superseded:
+        old.write_bytes(b"an earlier version's twin")
     other = tmp_path / "cache" / "models" / "pose_landmarker-00000000000000000000000000000000-0123456789abcdef.f32.task"
     other.write_bytes(b"another bundle's earlier twin: not this one's to remove")
     twin = models.unpacked_bundle(model_path)
-    assert not superseded.exists() and other.exists()
+    assert not any(old.exists() for old in superseded) and other.exists()
     assert twin is not None and twin.parent == tmp_path / "cache" / "models"
     made = twin.stat().st_mtime_ns
     assert models.unpacked_bundle(model_path) == twin and twin.stat().st_mtime_ns == made
@@ -103,10 +105,10 @@ def test_the_twin_is_an_aligned_stored_bundle_of_float32_weights_made_once(tmp_p
             assert len(codes) > 3 and not codes & {schema.BuiltinOperator.DEQUANTIZE, schema.BuiltinOperator.DENSIFY}
             if info.filename == models.BUNDLE_MEMBERS[1]:
                 graph = tree.subgraphs[0]
-                made_by_ops = {int(t) for op in graph.operators for t in op.outputs}
                 masks = [int(t) for t in graph.outputs if list(graph.tensors[int(t)].shape) == [1, 256, 256, 1]]
-                assert len(masks) == 1 and masks[0] not in made_by_ops and graph.tensors[masks[0]].buffer
-    listed = [m for m in models.cached_models() if m.name == "pose bundle (float32, no mask)"]
+                makers = [table[op.opcodeIndex] for op in graph.operators if masks[0] in op.outputs]
+                assert len(masks) == 1 and makers == [schema.BuiltinOperator.SUB]     # the input's channel minus itself
+    listed = [m for m in models.cached_models() if m.name == "pose bundle for the graphs (float32, no mask head)"]
     assert [m.path for m in listed] == [twin]
 
 

@@ -1,5 +1,5 @@
 """vision.tflite_edit on the real pose landmark model: the segmentation head goes, every other output
-stays bit-identical on a real person's frame, and the mask becomes a constant of zeros of its shape."""
+stays bit-identical on a real person's frame, and the mask is zeros of its shape (the input's first channel minus itself)."""
 
 from __future__ import annotations
 
@@ -40,12 +40,12 @@ def test_removing_the_mask_head_keeps_every_landmark_output_bit_identical(model_
     in [0, 1] as MediaPipe feeds them): landmarks, presence, heatmap and world landmarks equal the full
     model's bit for bit; the mask output keeps its shape and is all zeros (the full model's is not);
     ops are removed."""
-    from vision.tflite_edit import constant_output, segmentation_output
+    from vision.tflite_edit import segmentation_output, zero_output
 
     full = _landmark_model(model_path)
     mask = segmentation_output(full)
     assert mask is not None
-    edited = constant_output(full, mask)
+    edited = zero_output(full, mask)
     assert _ops(edited) < _ops(full) - 10                  # measured: 20 of 332 ops go
 
     cap = cv2.VideoCapture(str(sample_clip("tfjs_pose_squats.mp4")))
@@ -68,14 +68,14 @@ def test_removing_the_mask_head_keeps_every_landmark_output_bit_identical(model_
 
 def test_only_a_mask_shaped_output_is_recognised_and_unknown_names_are_refused(model_path):
     """The person detector has no (1, H, W, 1) output; a name the model lacks is a ValueError, and so is
-    an output no op computes any more (the mask of an already edited model: nothing to remove)."""
+    the mask of an already edited model (nothing of the model's own left to remove)."""
     from vision.models import read_detector
-    from vision.tflite_edit import constant_output, segmentation_output
+    from vision.tflite_edit import segmentation_output, zero_output
 
     assert segmentation_output(read_detector(model_path)) is None
     full = _landmark_model(model_path)
     with pytest.raises(ValueError, match="no output named"):
-        constant_output(full, "no_such_output")
-    once = constant_output(full, segmentation_output(full))
+        zero_output(full, "no_such_output")
+    once = zero_output(full, segmentation_output(full))
     with pytest.raises(ValueError, match="nothing to remove"):
-        constant_output(once, segmentation_output(once))     # already a constant: no op computes it
+        zero_output(once, segmentation_output(once))     # already edited: nothing of the model's left to remove
