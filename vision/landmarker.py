@@ -140,8 +140,13 @@ def graph_bundle(model_path: str | os.PathLike) -> Path:
         return path                      # the load reports the missing file, with the bundle's name
     from vision.models import models_dir
 
+    key = (str(path), st.st_mtime_ns, st.st_size, str(models_dir()))
     with _GRAPH_BUNDLE_LOCK:
-        return _graph_bundle(str(path), st.st_mtime_ns, st.st_size, str(models_dir()))
+        found = _graph_bundle(*key)
+        if found != path and not found.is_file():    # the twin deleted since (``models list``: safe to delete)
+            _graph_bundle.cache_clear()
+            found = _graph_bundle(*key)
+        return found
 
 
 _GRAPH_BUNDLE_LOCK = threading.Lock()
@@ -321,7 +326,7 @@ class PoseEstimator:
         try:
             try:
                 self._landmarker = create(self.asset_path)
-            except (RuntimeError, ValueError):
+            except (RuntimeError, ValueError, OSError):      # OSError: the twin deleted in between
                 if self.asset_path == self.model_path:
                     raise
                 self.asset_path = self.model_path

@@ -321,9 +321,10 @@ def _save_derived(folder: Path, pattern: str, write) -> Path | None:
 
 
 UNPACKED_BUNDLE = "pose_landmarker-{source}-{sha}.graphs.task"   # source: both members' CRC-32 and size
-# earlier versions of the twin, removed once the current one is made so an upgrade leaves no dead 25 MB
-# file in the cache: float32 weights only (up to 36c1a81), and with the mask as a constant output
-# (54991be-e166580: LiteRT read it from the file at every frame)
+# earlier versions of the twin, no longer used: float32 weights only (up to 36c1a81), and with the mask as a
+# constant output (54991be-e166580: LiteRT read it from the file at every frame). ``models list`` shows them
+# as safe to delete; they are not deleted here, as an older isobalance still running (a dashboard) may
+# load a graph from its own version later
 SUPERSEDED_BUNDLES = ("pose_landmarker-{source}-{sha}.f32.task", "pose_landmarker-{source}-{sha}.f32-nomask.task")
 BUNDLE_ALIGN = 64     # each member's bytes start at a multiple of this in the file (the original's are 64-aligned)
 
@@ -358,15 +359,7 @@ def unpacked_bundle(path: str | os.PathLike) -> Path | None:
     except Exception:  # noqa: BLE001 - a model the rewrite cannot handle: the bundle as it is
         return None
     members[BUNDLE_MEMBERS[1]] = _without_mask(members[BUNDLE_MEMBERS[1]])
-    made = _save_derived(folder, pattern, lambda partial: _write_stored_zip(partial, members))
-    if made is not None:
-        for old in SUPERSEDED_BUNDLES:
-            for stale in folder.glob(old.format(source=source, sha="*")):
-                try:
-                    stale.unlink()
-                except OSError:
-                    pass
-    return made
+    return _save_derived(folder, pattern, lambda partial: _write_stored_zip(partial, members))
 
 
 def _without_mask(landmark_model: bytes) -> bytes:
@@ -565,4 +558,9 @@ def cached_models() -> list[CachedModel]:
     for path in sorted(models_dir().glob(UNPACKED_BUNDLE.format(source="*", sha="*"))):
         out.append(CachedModel(name="pose bundle for the graphs (float32, no mask head)", path=path, cached=True, sha256=sha256_of(path),
                                source="derived from a bundle on first use; safe to delete (made again when needed)"))
+    for old in SUPERSEDED_BUNDLES:
+        for path in sorted(models_dir().glob(old.format(source="*", sha="*"))):
+            out.append(CachedModel(name="pose bundle for the graphs, earlier version", path=path, cached=True,
+                                   sha256=sha256_of(path),
+                                   source="made by an earlier isobalance, no longer used: safe to delete"))
     return out

@@ -71,8 +71,9 @@ def test_the_float32_twin_gives_the_same_poses_in_less_memory(tmp_path, model_pa
 def test_the_twin_is_an_aligned_stored_bundle_of_float32_weights_made_once(tmp_path, monkeypatch, model_path):
     """Both members, uncompressed, each starting on a 64-byte boundary, with no op left that makes
     weights at run time (DEQUANTIZE, DENSIFY); the landmark model's mask output is zeros made by a SUB
-    (its head removed); the second ask finds it (not remade) and earlier versions of the twin
-    (``.f32.task``) are gone once it is made; ``models list`` shows it as a derived, deletable file."""
+    (its head removed); the second ask finds it (not remade); ``models list`` shows it as a derived,
+    deletable file, and earlier versions of the twin (kept: an older isobalance still running may load
+    them) as no longer used."""
     from ai_edge_litert import schema_py_generated as schema
 
     from vision import models
@@ -86,9 +87,8 @@ def test_the_twin_is_an_aligned_stored_bundle_of_float32_weights_made_once(tmp_p
     for old in superseded:
         old.write_bytes(b"an earlier version's twin")
     other = tmp_path / "cache" / "models" / "pose_landmarker-00000000000000000000000000000000-0123456789abcdef.f32.task"
-    other.write_bytes(b"another bundle's earlier twin: not this one's to remove")
+    other.write_bytes(b"another bundle's earlier twin")
     twin = models.unpacked_bundle(model_path)
-    assert not any(old.exists() for old in superseded) and other.exists()
     assert twin is not None and twin.parent == tmp_path / "cache" / "models"
     made = twin.stat().st_mtime_ns
     assert models.unpacked_bundle(model_path) == twin and twin.stat().st_mtime_ns == made
@@ -110,6 +110,9 @@ def test_the_twin_is_an_aligned_stored_bundle_of_float32_weights_made_once(tmp_p
                 assert len(masks) == 1 and makers == [schema.BuiltinOperator.SUB]     # the input's channel minus itself
     listed = [m for m in models.cached_models() if m.name == "pose bundle for the graphs (float32, no mask head)"]
     assert [m.path for m in listed] == [twin]
+    earlier = [m for m in models.cached_models() if m.name == "pose bundle for the graphs, earlier version"]
+    assert sorted(m.path for m in earlier) == sorted([*superseded, other])
+    assert all("no longer used" in m.source for m in earlier)
 
 
 def test_without_a_writable_cache_the_graph_loads_the_bundle_itself(tmp_path, monkeypatch, model_path):
@@ -122,4 +125,18 @@ def test_without_a_writable_cache_the_graph_loads_the_bundle_itself(tmp_path, mo
     monkeypatch.setenv("ISOBALANCE_CACHE", str(blocker))
     with lm.PoseEstimator(model_path, mode="image") as est:
         assert est.asset_path == model_path
+        assert len(est.process(np.zeros((64, 64, 3), np.uint8))) == 0
+
+
+def test_a_twin_deleted_while_the_process_runs_is_made_again(tmp_path, monkeypatch, model_path):
+    """``models list`` says the twin is safe to delete: deleted after this process found it (a dashboard
+    running on), the next landmarker makes it again instead of failing on the path it remembered."""
+    import vision.landmarker as lm
+
+    monkeypatch.setenv("ISOBALANCE_CACHE", str(tmp_path / "cache"))
+    first = lm.graph_bundle(model_path)
+    assert first != model_path and first.is_file()
+    first.unlink()
+    with lm.PoseEstimator(model_path, mode="image") as est:
+        assert est.asset_path.is_file() and est.asset_path.parent == first.parent
         assert len(est.process(np.zeros((64, 64, 3), np.uint8))) == 0
