@@ -46,9 +46,25 @@ Of the ~3 ms, the warp, the node bookkeeping and the input copy are MediaPipe's,
 reachable through no option (BaseOptions.delegate=CPU: same kernels, poses and CPU; segmentation masks
 are already off and their calculators never run). The part on the caller's side is what
 ``vision.landmarker.DIRECT_CALLS`` cuts: other threads 1.32 -> 0.71-0.75 ms a frame, poses bit-identical.
-Whole command (bench/thread_cpu.py, ``landmarks --no-video --model /tmp/noseg.task``, 3 alternating
-pairs, 05:59-06:02, load 4.4-5.4): CPU 32.14/31.77/33.00 s (wrapper) vs 29.10/28.30/30.22 s (direct),
-0.91x; segment threads 5.4-5.7 -> 4.4-4.6 s, drishti 24.3-25.3 -> 22.0-23.7 s.
+Whole commands, DIRECT_CALLS on vs off in the same CLI (``-c "import vision.landmarker as l;
+l.DIRECT_CALLS = ..."``), default model (the lead's no-mask float32 twin), 1200-frame clip, alternating:
+
+    bench/thread_cpu.py, landmarks --no-video, 7 pairs (05:59-06:02 on /tmp/noseg.task, 06:17-06:20),
+    load 4.0-5.4 (the lead's suite with its browsers, another helper):
+      segment threads (caller + wrapper)  wrapper 5.20-5.78 s   direct 4.36-5.20 s   lower in 7/7 pairs
+      whole tree CPU                      wrapper 30.5-33.6 s   direct 28.3-34.2 s   lower in 6/7 pairs
+      wall                                wrapper/direct 0.79-1.14 per pair, median 0.98: no change
+                                          the noise (±15 % at this load) can resolve
+    bench/throughput.run, 3 pairs each (06:08-06:17, load 4.3-7.4), wrapper/direct per pair:
+      landmarks (annotated video)  wall 0.938 0.936 1.088   CPU 1.066 1.025 1.016
+      assess                       wall 0.771 0.875 0.969   CPU 0.905 0.935 1.070
+      hold                         wall 0.814 1.081 1.007   CPU 0.949 1.046 1.063
+
+So DIRECT_CALLS saves ~0.8 ms of CPU a frame on the calling threads (means of the 7 pairs: 5.55 -> 4.61 s
+per 1200 frames, ~3 % of a command's CPU; whole tree 32.3 -> 30.4 s, drishti's share of that drop
+unexplained and maybe noise); whether it moves wall time is below what this machine's load lets A/B
+rounds show. Tried and dropped: SRGBA frames instead of SRGB (poses identical, graph CPU 21.7/21.0
+vs 19.9/23.1 ms a frame, and every frame would need converting); BaseOptions.delegate=CPU (above).
 """
 
 from __future__ import annotations
