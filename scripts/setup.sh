@@ -8,6 +8,8 @@ need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 # PostgreSQL server binaries: the store tests start their own throwaway cluster (tests/store/conftest.py)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+# strace: tests/vision/test_telemetry.py watches a real command's network calls (MediaPipe's usage upload)
+command -v strace >/dev/null 2>&1 || need_apt+=(strace)
 if [ "${ISOBALANCE_WITH_BROWSER:-1}" = "1" ]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
