@@ -172,7 +172,12 @@ def _graph_bundle(path: str, mtime_ns: int, size: int, cache: str) -> Path:
 # postprocess reads one by one. Same graph, same inputs: poses bit-identical (tests/vision/test_landmarker.py);
 # ~0.5 ms less CPU a frame outside MediaPipe's threads (bench/graph_cost.py). Off, or a MediaPipe whose
 # wrapper does not look as expected: the wrapper's public calls.
-DIRECT_CALLS = True
+# Off by default: with two segments calling it, the process grew with the clip's length (landmarks, 6000
+# frames: tree 352 MB, private 235, against 312 / 202 with the wrapper, 302 / 193 at 1200 frames either way;
+# one thread alone over 3000 frames stays flat, so likely the heap of the two calling threads, not traced),
+# and its wall gain was within the noise (3 quiet alternating pairs: 22.9 / 20.2 / 22.2 s on, 22.2 / 22.4 /
+# 22.3 off). README "Speed: the landmark model without its mask head".
+DIRECT_CALLS = False
 
 
 @dataclass(frozen=True)

@@ -173,10 +173,13 @@ def test_direct_c_calls_give_the_wrappers_poses_bit_for_bit(model_path, sample_c
         assert np.array_equal(a.image, b.image, equal_nan=True) and np.array_equal(a.world, b.world)
 
 
-def test_direct_calls_report_mediapipe_errors_and_stop_after_close(model_path, sample_clip):
+def test_direct_calls_report_mediapipe_errors_and_stop_after_close(model_path, sample_clip, monkeypatch):
     """A rejected frame raises MediaPipe's own error through the direct path (a VIDEO timestamp that
     goes back, sent below ``_next_ts``), and a closed estimator gives no poses instead of touching the
     freed landmarker."""
+    import vision.landmarker as lm
+
+    monkeypatch.setattr(lm, "DIRECT_CALLS", True)       # off by default (its comment says why)
     frames, _ = decode_all(sample_clip("tfjs_pose_1.mp4"))
     est = PoseEstimator(model_path, mode="video", num_poses=1)
     assert est._c is not None
