@@ -63,7 +63,8 @@ l.DIRECT_CALLS = ..."``), default model (the lead's no-mask float32 twin), 1200-
 So DIRECT_CALLS saves ~0.8 ms of CPU a frame on the calling threads (means of the 7 pairs: 5.55 -> 4.61 s
 per 1200 frames, ~3 % of a command's CPU; whole tree 32.3 -> 30.4 s, drishti's share of that drop
 unexplained and maybe noise); whether it moves wall time is below what this machine's load lets A/B
-rounds show. Tried and dropped: SRGBA frames instead of SRGB (poses identical, graph CPU 21.7/21.0
+rounds show. (The lead then turned it off by default: on 6000 frames `landmarks` grew to 352 MB tree RSS with
+it against 312 MB without, and 3 quiet pairs showed no wall gain; see vision/landmarker.py.) Tried and dropped: SRGBA frames instead of SRGB (poses identical, graph CPU 21.7/21.0
 vs 19.9/23.1 ms a frame, and every frame would need converting); BaseOptions.delegate=CPU (above).
 """
 
