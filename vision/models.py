@@ -338,7 +338,7 @@ def unpacked_bundle(path: str | os.PathLike) -> Path | None:
     * Both models' weights stored float32 (``vision.person_detector.unpacked_model``): XNNPACK then keeps
       no unpacked copy of the float16/sparse weights beside its packed one (~7 MB less per graph).
     * The landmark model's segmentation head removed (``vision.tflite_edit.zero_output``): its mask
-      output is zeros written by one op, ~29 % of the model's CPU saved on every frame. isobalance never asks
+      output is zeros written by two cheap ops, ~29 % of the model's CPU saved on every frame. isobalance never asks
       MediaPipe for segmentation masks; a graph that did would get empty ones from this file.
 
     Every landmark is bit-identical to the bundle's (tests/vision/test_memory_bundle.py)."""
@@ -556,7 +556,8 @@ def cached_models() -> list[CachedModel]:
                                source="derived from a bundle's pose_detector.tflite on first use; "
                                       "safe to delete (made again when needed)"))
     for path in sorted(models_dir().glob(UNPACKED_BUNDLE.format(source="*", sha="*"))):
-        out.append(CachedModel(name="pose bundle for the graphs (float32, no mask head)", path=path, cached=True, sha256=sha256_of(path),
+        out.append(CachedModel(name="pose bundle for the graphs (float32, no mask head)", path=path, cached=True,
+                               sha256=sha256_of(path),
                                source="derived from a bundle on first use; safe to delete (made again when needed)"))
     for old in SUPERSEDED_BUNDLES:
         for path in sorted(models_dir().glob(old.format(source="*", sha="*"))):

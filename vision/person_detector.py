@@ -148,9 +148,10 @@ def unpacked_model(model: bytes) -> bytes:
     (``vision.memory.release_file_pages``). The values are the ones those ops compute (LiteRT's own
     kernels run them once here, without XNNPACK), so the packed weights, and every detection, are
     bit-identical (tests/vision/test_person_detector.py)."""
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from vision.tflite_edit import drop_unread, packed
 
     tree = schema.ModelT.InitFromPackedBuf(model, 0)
     graph = tree.subgraphs[0]
@@ -178,18 +179,9 @@ def unpacked_model(model: bytes) -> bytes:
             tree.buffers.append(buffer)
             graph.tensors[out].buffer = len(tree.buffers) - 1
     del reference
-    used = {int(i) for op in kept for i in (*op.inputs, *op.outputs) if i >= 0}
-    used |= {int(i) for i in (*graph.inputs, *graph.outputs)}
-    for k, tensor in enumerate(graph.tensors):
-        if k not in used:                                  # the float16 / sparse originals
-            if tensor.buffer:
-                tree.buffers[tensor.buffer].data = None
-                tensor.buffer = 0
-            tensor.sparsity = None
     graph.operators = kept
-    builder = flatbuffers.Builder(len(model) * 5)
-    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    drop_unread(tree, graph)                               # the float16 / sparse originals
+    return packed(tree, len(model) * 5)
 
 
 class PersonDetector:

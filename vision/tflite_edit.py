@@ -59,7 +59,6 @@ def zero_output(model: bytes, name: str) -> bytes:
     constant operand (64 kB each). The SLICE's begin and size are read once, when XNNPACK builds its
     plan. Raises ValueError when ``name`` is no such output, or no op computes only it (nothing to
     remove)."""
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
     tree = schema.ModelT.InitFromPackedBuf(model, 0)
@@ -94,15 +93,30 @@ def zero_output(model: bytes, name: str) -> bytes:
     minus.inputs, minus.outputs = [channel, channel], [target]
     minus.builtinOptionsType, minus.builtinOptions = schema.BuiltinOptions.SubOptions, schema.SubOptionsT()
     graph.operators += [take, minus]
-    # weights (and activations) only the removed ops read: their bytes leave the file
+    drop_unread(tree, graph)          # the weights only the removed ops read
+    return packed(tree, len(model) + 1024)
+
+
+def drop_unread(tree, graph) -> None:
+    """Leave out of the file the bytes of every tensor no op, graph input or graph output refers to any
+    more (weights of removed ops, or originals an edit replaced), unless a tensor still in use shares
+    them; their sparsity description goes with them."""
     used = {int(i) for op in graph.operators for i in (*op.inputs, *op.outputs) if i >= 0}
     used |= {int(i) for i in (*graph.inputs, *graph.outputs)}
     shared = {int(t.buffer) for k, t in enumerate(graph.tensors) if k in used}
-    for k, t in enumerate(graph.tensors):
-        if k not in used and t.buffer and t.buffer not in shared:
-            tree.buffers[t.buffer].data = None
-            t.buffer = 0
-    builder = flatbuffers.Builder(len(model) + 1024)
+    for k, tensor in enumerate(graph.tensors):
+        if k not in used:
+            if tensor.buffer and tensor.buffer not in shared:
+                tree.buffers[tensor.buffer].data = None
+                tensor.buffer = 0
+            tensor.sparsity = None
+
+
+def packed(tree, size: int) -> bytes:
+    """The model ``tree`` as TFLite flatbuffer bytes (``size``: the builder's first allocation)."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(size)
     builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
 
